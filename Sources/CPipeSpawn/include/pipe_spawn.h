@@ -1,0 +1,3 @@
+#ifndef PIPE_SPAWN_H
+#define PIPE_SPAWN_H
+#endif

@@ -1,0 +1,1 @@
+// PipeCore: the agent's pure logic. No syscalls, no libpcp, no Foundation.

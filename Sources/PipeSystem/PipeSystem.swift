@@ -1,0 +1,1 @@
+// PipeSystem: processes, descriptors, poll, accounts and files over Glibc.

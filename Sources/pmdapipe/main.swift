@@ -1,0 +1,2 @@
+import PipeAgent
+print(PipeAgentProbe.version())
