@@ -1,1 +1,0 @@
-// PipeCore: the agent's pure logic. No syscalls, no libpcp, no Foundation.
