@@ -79,4 +79,20 @@ static inline pmValue *cpcp_valueset_value(pmValueSet *vsp, int i) { return &vsp
 static inline pmValueSet *cpcp_result_valueset(pmResult *rp, int i) { return rp->vset[i]; }
 static inline void cpcp_result_set_valueset(pmResult *rp, int i, pmValueSet *vsp) { rp->vset[i] = vsp; }
 
+
+/* Writes the vtype/vlen bitfields of a value block the agent builds itself. */
+static inline void cpcp_valueblock_set_header(pmValueBlock *vb, int vtype, int vlen)
+{
+    vb->vtype = vtype;
+    vb->vlen = vlen;
+}
+
+/* PMDA_FETCH_* and PMDA_CACHE_* are plain macros, but bridging them keeps the
+   agent's spelling uniform with the error codes above. */
+static const int cpcp_FETCH_NOVALUES = PMDA_FETCH_NOVALUES;
+static const int cpcp_FETCH_STATIC = PMDA_FETCH_STATIC;
+static const int cpcp_FETCH_DYNAMIC = PMDA_FETCH_DYNAMIC;
+static const unsigned int cpcp_INDOM_NULL = PM_INDOM_NULL;
+static const unsigned int cpcp_IN_NULL = PM_IN_NULL;
+
 #endif /* CPCP_H */
