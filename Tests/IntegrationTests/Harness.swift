@@ -1,0 +1,355 @@
+import Foundation
+import Testing
+
+/// Integration tests run against the real thing: the pmcd of this machine with
+/// the agent installed from this tree (scripts/test runs ./Install first),
+/// PCP's own tools, real child processes and real unprivileged users.
+///
+/// They run only when PIPE_INTEGRATION=1 (scripts/test sets it). Then a
+/// missing precondition (not root, no pmcd, agent not installed) is a failure,
+/// never a skip.
+enum Integration {
+    static let enabled = ProcessInfo.processInfo.environment["PIPE_INTEGRATION"] == "1"
+
+    static let pmdasDir = pcpConfig("PCP_PMDAS_DIR", default: "/var/lib/pcp/pmdas")
+    static let sysconfDir = pcpConfig("PCP_SYSCONF_DIR", default: "/etc/pcp")
+    static let logDir = pcpConfig("PCP_LOG_DIR", default: "/var/log/pcp")
+    static let binadmDir = pcpConfig("PCP_BINADM_DIR", default: "/usr/lib/pcp/bin")
+    static let dropInDir = sysconfDir + "/pipe.conf.d"
+    static let testConfigPath = dropInDir + "/zz-pmdapipe-tests.conf"
+    static let agentLog = logDir + "/pmcd/pipe.log"
+
+    private static func pcpConfig(_ name: String, default fallback: String) -> String {
+        guard let text = try? String(contentsOfFile: "/etc/pcp.conf", encoding: .utf8) else { return fallback }
+        for line in text.split(separator: "\n") where line.hasPrefix(name + "=") {
+            return String(line.dropFirst(name.count + 1))
+        }
+        return fallback
+    }
+}
+
+/// The result of running a program to completion.
+struct Outcome: CustomStringConvertible {
+    var status: Int32
+    var stdout: Data
+    var stderr: Data
+    var timedOut: Bool
+
+    var out: String { String(decoding: stdout, as: UTF8.self) }
+    var err: String { String(decoding: stderr, as: UTF8.self) }
+    var description: String { "status \(status)\(timedOut ? " (timed out)" : "")\nstdout: \(out.prefix(2000))\nstderr: \(err.prefix(2000))" }
+}
+
+/// Runs a program and waits for it, bounded by `timeout` (then SIGKILL).
+/// `user` runs it as that unprivileged user through setpriv, with the user's groups.
+@discardableResult
+func run(_ program: String, _ arguments: [String], user: String? = nil, timeout: Double = 60,
+         environment: [String: String]? = nil) throws -> Outcome {
+    let process = Process()
+    if let user {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = ["--reuid=\(user)", "--regid=\(user)", "--init-groups", "--", program] + arguments
+    } else {
+        process.executableURL = URL(fileURLWithPath: program.hasPrefix("/") ? program : try which(program))
+        process.arguments = arguments
+    }
+    if let environment { process.environment = environment }
+    let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("it-out-\(UUID().uuidString)")
+    let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("it-err-\(UUID().uuidString)")
+    FileManager.default.createFile(atPath: outFile.path, contents: nil)
+    FileManager.default.createFile(atPath: errFile.path, contents: nil)
+    defer {
+        try? FileManager.default.removeItem(at: outFile)
+        try? FileManager.default.removeItem(at: errFile)
+    }
+    let outHandle = try FileHandle(forWritingTo: outFile)
+    let errHandle = try FileHandle(forWritingTo: errFile)
+    process.standardOutput = outHandle
+    process.standardError = errHandle
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    var timedOut = false
+    while process.isRunning {
+        if Date() > deadline {
+            timedOut = true
+            kill(process.processIdentifier, SIGKILL)
+        }
+        usleep(10_000)
+    }
+    process.waitUntilExit()
+    try outHandle.close()
+    try errHandle.close()
+    return Outcome(status: process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus
+                                                                           : process.terminationStatus,
+                   stdout: try Data(contentsOf: outFile), stderr: try Data(contentsOf: errFile),
+                   timedOut: timedOut)
+}
+
+/// Starts a program without waiting (for clients that are killed mid-run).
+func launch(_ program: String, _ arguments: [String], user: String? = nil) throws -> Process {
+    let process = Process()
+    if let user {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = ["--reuid=\(user)", "--regid=\(user)", "--init-groups", "--", program] + arguments
+    } else {
+        process.executableURL = URL(fileURLWithPath: try which(program))
+        process.arguments = arguments
+    }
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
+func which(_ program: String) throws -> String {
+    for dir in ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/lib/pcp/bin"] {
+        let path = dir + "/" + program
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    throw HarnessError("program \(program) not found")
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+func eventually(timeout: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    repeat {
+        if try condition() { return true }
+        usleep(50_000)
+    } while Date() < deadline
+    return try condition()
+}
+
+// MARK: - The agent under test
+
+enum Agent {
+    /// The pid of the running pmdapipe (pmcd's child).
+    static func pid() throws -> Int32 {
+        let pids = try processes().filter { $0.command.hasSuffix("pmdas/pipe/pmdapipe") || $0.comm == "pmdapipe" }
+            .filter { $0.state != "Z" }
+        guard let first = pids.first else { throw HarnessError("pmdapipe is not running") }
+        return first.pid
+    }
+
+    static func reload() throws {
+        let before = try value(of: "pipe.config.reloads") + value(of: "pipe.config.failures")
+        kill(try pid(), SIGHUP)
+        let done = try eventually(timeout: 10) {
+            try value(of: "pipe.config.reloads") + value(of: "pipe.config.failures") > before
+        }
+        if !done { throw HarnessError("the agent did not reload its configuration") }
+    }
+
+    /// A single-valued metric's value as an integer (pminfo -f).
+    static func value(of metric: String, instance: String? = nil) throws -> Int {
+        let outcome = try run("pminfo", ["-f", metric])
+        for line in outcome.out.split(separator: "\n") {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if let instance {
+                guard trimmed.contains("\"\(instance)\"") else { continue }
+            }
+            if let range = trimmed.range(of: "value ") {
+                return Int(trimmed[range.upperBound...].trimmingCharacters(in: .whitespaces)) ?? 0
+            }
+        }
+        return 0
+    }
+
+    static func openDescriptors() throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid())/fd").count
+    }
+
+    static func residentKilobytes() throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(pid())/status", encoding: .utf8)
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+        }
+        return 0
+    }
+
+    static func contextSwitches() throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(pid())/status", encoding: .utf8)
+        var total = 0
+        for line in status.split(separator: "\n") where line.contains("ctxt_switches:") {
+            total += Int(line.split(separator: "\t").last?.trimmingCharacters(in: .whitespaces) ?? "") ?? 0
+        }
+        return total
+    }
+
+    /// Lines of the agent's log written since `offset` bytes.
+    static func log(since offset: Int) -> String {
+        guard let data = FileManager.default.contents(atPath: Integration.agentLog), data.count > offset else { return "" }
+        return String(decoding: data[offset...], as: UTF8.self)
+    }
+
+    static func logSize() -> Int {
+        (try? FileManager.default.attributesOfItem(atPath: Integration.agentLog)[.size] as? Int) ?? 0
+    }
+}
+
+struct ProcessEntry {
+    var pid: Int32
+    var ppid: Int32
+    var pgid: Int32
+    var state: String
+    var comm: String
+    var command: String
+    var uid: UInt32
+}
+
+/// The process table, from /proc.
+func processes() throws -> [ProcessEntry] {
+    var entries: [ProcessEntry] = []
+    for name in try FileManager.default.contentsOfDirectory(atPath: "/proc") {
+        guard let pid = Int32(name),
+              let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
+        let comm = String(stat[stat.index(after: open)..<close])
+        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+        guard fields.count > 3 else { continue }
+        let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+        let command = String(decoding: cmdline.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            .trimmingCharacters(in: .whitespaces)
+        var uid: UInt32 = 0
+        if let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }) {
+            uid = UInt32(line.split(separator: "\t")[1]) ?? 0
+        }
+        entries.append(ProcessEntry(pid: pid, ppid: Int32(fields[1]) ?? 0, pgid: Int32(fields[2]) ?? 0,
+                                    state: String(fields[0]), comm: comm, command: command, uid: uid))
+    }
+    return entries
+}
+
+// MARK: - Test configuration and users
+
+/// Installs the integration tests' configuration as a drop-in file and reloads.
+enum TestSetup {
+    static let users = ["pipetest_a", "pipetest_b", "pipetest_c"]
+    static let group = "pipetest_g"
+
+    nonisolated(unsafe) private static var prepared = false
+
+    static func prepare() throws {
+        guard !prepared else { return }
+        guard getuid() == 0 else { throw HarnessError("integration tests need root") }
+        guard (try? run("pminfo", ["-f", "pmcd.version"]).status) == 0 else {
+            throw HarnessError("pmcd is not running")
+        }
+        guard (try? run("pminfo", ["pipe.firehose"]).status) == 0 else {
+            throw HarnessError("the pipe agent is not installed (run ./Install)")
+        }
+        try createUsers()
+        try installConfiguration(testConfiguration())
+        prepared = true
+    }
+
+    static func createUsers() throws {
+        if (try run("getent", ["group", group])).status != 0 {
+            try run("groupadd", ["--system", group])
+        }
+        for user in users where (try run("id", [user])).status != 0 {
+            try run("useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", user])
+        }
+        // a and b are in the group; c is not.
+        try run("usermod", ["-a", "-G", group, "pipetest_a"])
+        try run("usermod", ["-a", "-G", group, "pipetest_b"])
+    }
+
+    static func installConfiguration(_ text: String) throws {
+        try FileManager.default.createDirectory(atPath: Integration.dropInDir, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o755])
+        try text.write(toFile: Integration.testConfigPath, atomically: true, encoding: .utf8)
+        chmod(Integration.testConfigPath, 0o644)
+        try Agent.reload()
+    }
+
+    static func sha256(of path: String) throws -> String {
+        let outcome = try run("sha256sum", [path])
+        return String(outcome.out.prefix(64))
+    }
+
+    static func testConfiguration() throws -> String {
+        let echoPath = "/bin/echo"
+        return """
+        # Instances of the pmdapipe integration tests (removed after the tests).
+        t_echo      nobody  echo $0
+        t_seq       nobody  seq 1 $1
+        t_args      nobody  printf '%s\\n' $0
+        t_direct    nobody  printf %s\\n $0
+        t_whoami    nobody  id -un
+        t_root      root    id -u
+        t_secret    root    echo secret
+        t_group     nobody  echo group-ok
+        t_stderr    nobody  sh -c 'echo out; echo err >&2; echo out2'
+        t_exit      nobody  sh -c 'echo bye; exit 3'
+        t_nul       nobody  printf 'a\\000b\\nlast-without-newline'
+        t_long      nobody  head -c 300000 /dev/zero | tr '\\0' x
+        t_crlf      nobody  printf 'one\\r\\ntwo\\r\\n'
+        t_drop      nobody  seq 1 $1
+        t_timeout   nobody  sleep 100
+        t_fork      nobody  sh -c 'sleep 31415 & sleep 31415 & wait'
+        t_trap      nobody  sh -c 'trap "" TERM; while :; do sleep 0.1; done; echo 27182'
+        t_sleep     nobody  sleep $1
+        t_validate  nobody  echo $1 $2
+        t_dash      nobody  echo $1
+        t_env       nobody  env
+        t_pinned    nobody  \(echoPath) pinned
+        t_badpin    nobody  \(echoPath) never
+        t_limit     nobody  sleep 30
+        t_maxout    nobody  yes
+
+        [instance t_drop]
+        overflow = drop
+        queue = 64k
+        max_line = 4k
+
+        [instance t_long]
+        max_line = 64k
+
+        [instance t_timeout]
+        timeout = 1s
+
+        [instance t_trap]
+        grace = 1s
+
+        [instance t_validate]
+        param 1 = integer 1..10
+        param 2 = oneof sda sdb
+
+        [instance t_dash]
+        allow_dash = yes
+
+        [instance t_pinned]
+        sha256 = \(try sha256(of: echoPath))
+
+        [instance t_badpin]
+        sha256 = \(String(repeating: "0", count: 64))
+
+        [instance t_limit]
+        max_per_user = 1
+
+        [instance t_maxout]
+        max_output = 100k
+
+        [access]
+        allow user * : t_echo, t_seq, t_args, t_direct, t_whoami, t_root, t_stderr, t_exit, t_nul, t_long
+        allow user * : t_crlf, t_drop, t_timeout, t_fork, t_trap, t_sleep, t_validate, t_dash, t_env
+        allow user * : t_pinned, t_badpin, t_limit, t_maxout
+        disallow user * : t_secret
+        allow group \(group) : t_group
+        disallow user pipetest_b : t_group
+        """
+    }
+}
+
+/// The parent of every integration suite: they share one agent in pmcd, so
+/// they run one at a time, and only when PIPE_INTEGRATION=1.
+@Suite(.serialized, .enabled(if: Integration.enabled, "set PIPE_INTEGRATION=1 (scripts/test does)"))
+enum PipeIntegration {}

@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+
+extension PipeIntegration {
+    /// Commands are stopped and reaped, whatever they do; nothing leaks.
+    @Suite
+    struct SupervisionTests {
+        init() throws { try TestSetup.prepare() }
+
+        private func leftovers(_ marker: String) throws -> [ProcessEntry] {
+            try processes().filter { $0.command.contains(marker) && $0.state != "Z" }
+        }
+
+        @Test func aClientKilledWithSIGKILLLeavesNoProcessOfItsCommandBehind() throws {
+            let client = try launch("pmpipe", ["-i", "t_fork"], user: "pipetest_a")
+            #expect(try eventually { try leftovers("sleep 31415").count == 2 }, "the command's grandchildren started")
+            kill(client.processIdentifier, SIGKILL)
+            client.waitUntilExit()
+            #expect(try eventually(timeout: 10) { try leftovers("sleep 31415").isEmpty },
+                    "still running: \(try leftovers("sleep 31415").map(\.command))")
+        }
+
+        @Test func aCommandIgnoringSIGTERMIsKilledAfterItsGracePeriod() throws {
+            let client = try launch("pmpipe", ["-i", "t_trap"])
+            #expect(try eventually { try !leftovers("trap \"\" TERM").isEmpty })
+            client.interrupt()
+            client.waitUntilExit()
+            #expect(client.terminationStatus == 130 || client.terminationReason == .uncaughtSignal)
+            #expect(try eventually(timeout: 10) { try leftovers("trap \"\" TERM").isEmpty })
+        }
+
+        @Test func aTimeLimitStopsTheCommandAndTheClientSeesWhy() throws {
+            let started = Date()
+            let outcome = try run("pmpipe", ["-i", "t_timeout"], timeout: 30)
+            #expect(Date().timeIntervalSince(started) < 10)
+            #expect(outcome.status == 128 + 15, "\(outcome)")
+            #expect(outcome.err.contains("time limit"), "\(outcome.err)")
+        }
+
+        @Test func anOutputLimitStopsTheCommandCleanly() throws {
+            let outcome = try run("pmpipe", ["-i", "t_maxout"], timeout: 30)
+            #expect(outcome.status != 0)
+            #expect(outcome.err.contains("output limit"), "\(outcome.err)")
+            #expect(outcome.stdout.count >= 100 * 1024)
+            #expect(try leftovers("yes").filter { $0.uid == 65534 }.isEmpty)
+        }
+
+        @Test func theDropPolicyCountsEveryLostLineExactly() throws {
+            // pmevent fetches once every 2 s: the 64k queue overflows and the
+            // oldest lines go; the client is told exactly how many.
+            let outcome = try run("pmevent", ["-x", "100000", "-i", "t_drop", "-t", "2", "pipe.firehose"], timeout: 60)
+            #expect(outcome.status == 0, "\(outcome)")
+            let delivered = outcome.out.split(separator: "\n").filter { $0.contains("pipe.line") }.count
+            var missed = 0
+            for line in outcome.out.split(separator: "\n") where line.contains("missed") {
+                // pmevent prints "==> N missed event records"
+                if let number = line.split(separator: " ").compactMap({ Int($0) }).first { missed += number }
+            }
+            #expect(missed > 0, "\(outcome.out.prefix(2000))")
+            #expect(delivered + missed == 100_000, "delivered \(delivered) + missed \(missed)")
+            #expect(try Agent.value(of: "pipe.runs.dropped", instance: "t_drop") >= missed)
+        }
+
+        @Test func theAgentDoesNotWakeUpWhileNothingHappens() throws {
+            let before = try Agent.contextSwitches()
+            sleep(3)
+            let after = try Agent.contextSwitches()
+            #expect(after - before <= 2, "the idle agent woke up \(after - before) times in 3 s")
+        }
+
+        @Test func manyRunsLeakNoDescriptorsMemoryOrProcesses() throws {
+            // Warm up allocator pools, then compare.
+            for _ in 0..<20 { _ = try run("pmpipe", ["-i", "t_echo", "-x", "warm"]) }
+            let descriptorsBefore = try Agent.openDescriptors()
+            let rssBefore = try Agent.residentKilobytes()
+            for round in 0..<150 {
+                switch round % 5 {
+                case 0: _ = try run("pmpipe", ["-i", "t_echo", "-x", "r\(round)"])
+                case 1: _ = try run("pmpipe", ["-i", "t_exit"])
+                case 2: _ = try run("pmpipe", ["-i", "t_validate", "-x", "0 sda"])   // refused
+                case 3:
+                    let client = try launch("pmpipe", ["-i", "t_sleep", "-x", "60"])
+                    usleep(50_000)
+                    kill(client.processIdentifier, SIGKILL)
+                    client.waitUntilExit()
+                default: _ = try run("pmpipe", ["-i", "t_seq", "-x", "500"])
+                }
+            }
+            #expect(try eventually(timeout: 15) { try Agent.value(of: "pipe.runs.active", instance: "t_sleep") == 0 })
+            let agent = try Agent.pid()
+            #expect(try eventually {
+                try processes().filter { $0.ppid == agent }.isEmpty
+            }, "children left: \(try processes().filter { $0.ppid == agent }.map { "\($0.pid) \($0.state) \($0.command)" })")
+            #expect(try Agent.openDescriptors() == descriptorsBefore)
+            let rssAfter = try Agent.residentKilobytes()
+            #expect(rssAfter - rssBefore < 2048, "RSS grew from \(rssBefore) kB to \(rssAfter) kB")
+        }
+    }
+
+    /// SIGHUP reloads the configuration atomically.
+    @Suite
+    struct ReloadTests {
+        init() throws { try TestSetup.prepare() }
+
+        private func instanceNumber(_ name: String) throws -> Int? {
+            let outcome = try run("pminfo", ["-f", "pipe.commands"])
+            for line in outcome.out.split(separator: "\n") where line.contains("\"\(name)\"") {
+                if let open = line.firstIndex(of: "["), let space = line[open...].firstIndex(of: " ") {
+                    return Int(line[line.index(after: open)..<space])
+                }
+            }
+            return nil
+        }
+
+        @Test func aBadConfigurationIsRejectedAndTheOldOneStays() throws {
+            let good = try TestSetup.testConfiguration()
+            let number = try instanceNumber("t_seq")
+            let failuresBefore = try Agent.value(of: "pipe.config.failures")
+            try (good + "\nthis is not a valid line\n[nonsense]\n").write(toFile: Integration.testConfigPath,
+                                                                         atomically: true, encoding: .utf8)
+            try Agent.reload()
+            #expect(try Agent.value(of: "pipe.config.failures") == failuresBefore + 1)
+            #expect(try run("pmpipe", ["-i", "t_seq", "-x", "2"]).out == "1\n2\n")
+            #expect(try instanceNumber("t_seq") == number)
+            try TestSetup.installConfiguration(good)
+        }
+
+        @Test func aReloadAddsCommandsKeepsNumbersAndLeavesRunsAlone() throws {
+            let good = try TestSetup.testConfiguration()
+            let number = try instanceNumber("t_seq")
+            let running = try launch("pmpipe", ["-i", "t_sleep", "-x", "3"])
+            try TestSetup.installConfiguration(good.replacingOccurrences(
+                of: "t_echo      nobody  echo $0", with: "t_echo      nobody  echo $0\nt_added     nobody  echo added"))
+            #expect(try instanceNumber("t_seq") == number)
+            #expect(try run("pmpipe", ["-i", "t_added"]).out == "added\n")
+            running.waitUntilExit()
+            #expect(running.terminationStatus == 0, "the run survived the reload")
+            try TestSetup.installConfiguration(good)
+        }
+    }
+}
