@@ -1,5 +1,5 @@
 import Testing
-@testable import PipeCore
+import PipeCore
 
 /// A drained item copied out of the visit, so tests can compare it later.
 private enum Drained: Equatable, CustomStringConvertible {

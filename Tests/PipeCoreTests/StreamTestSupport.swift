@@ -1,6 +1,6 @@
 // Helpers shared by the stream tests (line splitting, queues, run output).
 // Names are specific so they cannot clash with other suites' helpers.
-@testable import PipeCore
+import PipeCore
 
 /// A small seeded generator (SplitMix64), so random chunkings are
 /// reproducible: a failure names its seed.
