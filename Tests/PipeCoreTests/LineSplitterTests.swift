@@ -1,0 +1,233 @@
+import Testing
+import PipeCore
+
+/// What a splitter emitted: each line or piece, and its continued flag.
+private struct Piece: Equatable, CustomStringConvertible {
+    var bytes: [UInt8]
+    var continued: Bool
+
+    var description: String { "\(continued ? "+" : "")\(String(reflecting: textOf(bytes)))" }
+}
+
+/// Feeds `input` to a fresh splitter cut into `chunks` (sizes), then closes it.
+private func split(_ input: [UInt8], maxLineLength: Int = 1024, chunks: [Int]? = nil, finish: Bool = true) -> [Piece] {
+    var splitter = LineSplitter(maxLineLength: maxLineLength)
+    var out: [Piece] = []
+    let emit: (UnsafeRawBufferPointer, Bool) -> Void = { out.append(Piece(bytes: Array($0), continued: $1)) }
+    var start = 0
+    for size in chunks ?? [input.count] where start < input.count {
+        let end = min(input.count, start + size)
+        input[start..<end].withUnsafeBytes { splitter.append($0, emit) }
+        start = end
+    }
+    if start < input.count { input[start...].withUnsafeBytes { splitter.append($0, emit) } }
+    if finish { splitter.finish(emit) }
+    return out
+}
+
+private func oneByteChunks(_ input: [UInt8]) -> [Int] { Array(repeating: 1, count: input.count) }
+
+private func randomChunks(_ input: [UInt8], seed: UInt64, maxChunk: Int = 9) -> [Int] {
+    var rng = SeededStreamRNG(seed: seed)
+    var sizes: [Int] = []
+    var total = 0
+    while total < input.count {
+        let size = Int.random(in: 1...maxChunk, using: &rng)
+        sizes.append(size)
+        total += size
+    }
+    return sizes
+}
+
+/// The rules written as plainly as possible, on the whole input at once:
+/// the oracle the streaming splitter must match for every chunking.
+private func expected(_ input: [UInt8], maxLineLength: Int) -> [Piece] {
+    var lines: [[UInt8]] = []
+    var current: [UInt8] = []
+    for byte in input {
+        if byte == 0x0A {
+            if current.last == 0x0D { current.removeLast() }
+            lines.append(current)
+            current = []
+        } else {
+            current.append(byte)
+        }
+    }
+    if !current.isEmpty { lines.append(current) }
+    var pieces: [Piece] = []
+    for line in lines {
+        var rest = line[...]
+        while rest.count > maxLineLength {
+            pieces.append(Piece(bytes: Array(rest.prefix(maxLineLength)), continued: true))
+            rest = rest.dropFirst(maxLineLength)
+        }
+        pieces.append(Piece(bytes: Array(rest), continued: false))
+    }
+    return pieces
+}
+
+private func lines(_ strings: String...) -> [Piece] { strings.map { Piece(bytes: bytesOf($0), continued: false) } }
+
+@Suite struct LineSplitterTests {
+    @Test func splitsLinesAndDropsTheirNewlines() {
+        #expect(split(bytesOf("one\ntwo\nthree\n")) == lines("one", "two", "three"))
+    }
+
+    @Test func emptyLinesAreEmittedAsEmpty() {
+        #expect(split(bytesOf("\n\na\n\n")) == lines("", "", "a", ""))
+        #expect(split(bytesOf("\r\n\r\n")) == lines("", ""))
+    }
+
+    @Test func crlfEndsALineAndTheCRIsDropped() {
+        #expect(split(bytesOf("dos\r\nunix\n")) == lines("dos", "unix"))
+    }
+
+    @Test func crlfSplitAcrossReadsStillEndsTheLine() {
+        #expect(split(bytesOf("dos\r\nnext\n"), chunks: [4, 6]) == lines("dos", "next"))
+        #expect(split(bytesOf("\r\n"), chunks: [1, 1]) == lines(""))
+    }
+
+    @Test func loneCRIsData() {
+        #expect(split(bytesOf("a\rb\n\r\rc\r\n")) == lines("a\rb", "\r\rc"))
+        #expect(split(bytesOf("a\rb\n\r\rc\r\n"), chunks: [2, 1, 1, 1, 1, 1, 2]) == lines("a\rb", "\r\rc"))
+    }
+
+    @Test func trailingCRAtEndOfStreamIsData() {
+        #expect(split(bytesOf("tail\r")) == lines("tail\r"))
+        #expect(split(bytesOf("tail\r"), chunks: [4, 1]) == lines("tail\r"))
+    }
+
+    @Test func leftoverBytesAreEmittedAtClose() {
+        var splitter = LineSplitter(maxLineLength: 100)
+        var out: [Piece] = []
+        bytesOf("done\nhalf a li").withUnsafeBytes { splitter.append($0) { out.append(Piece(bytes: Array($0), continued: $1)) } }
+        #expect(out == lines("done"))
+        #expect(splitter.pendingByteCount == 9)
+        splitter.finish { out.append(Piece(bytes: Array($0), continued: $1)) }
+        #expect(out == lines("done", "half a li"))
+        #expect(splitter.pendingByteCount == 0)
+    }
+
+    @Test func finishWithNothingPendingEmitsNothing() {
+        #expect(split(bytesOf("whole\n")) == lines("whole"))
+        #expect(split([]) == [])
+        var splitter = LineSplitter(maxLineLength: 8)
+        var calls = 0
+        splitter.finish { _, _ in calls += 1 }
+        splitter.finish { _, _ in calls += 1 }
+        #expect(calls == 0)
+    }
+
+    @Test func nulAndInvalidUTF8AreKept() {
+        let input: [UInt8] = [0x61, 0x00, 0x62, 0x0A, 0xFF, 0xC3, 0x28, 0x00, 0x0A, 0x00]
+        let want = [
+            Piece(bytes: [0x61, 0x00, 0x62], continued: false),
+            Piece(bytes: [0xFF, 0xC3, 0x28, 0x00], continued: false),
+            Piece(bytes: [0x00], continued: false),
+        ]
+        #expect(split(input) == want)
+        #expect(split(input, chunks: oneByteChunks(input)) == want)
+    }
+
+    @Test func aLineOfExactlyMaxLengthIsNotCut() {
+        #expect(split(bytesOf("abcd\nefgh\r\n"), maxLineLength: 4) == lines("abcd", "efgh"))
+        #expect(split(bytesOf("abcd\nefgh\r\n"), maxLineLength: 4, chunks: [4, 1, 4, 1, 1]) == lines("abcd", "efgh"))
+        #expect(split(bytesOf("abcd"), maxLineLength: 4, chunks: [4]) == lines("abcd"))
+    }
+
+    @Test func longLinesAreCutIntoContinuedPieces() {
+        let want = [
+            Piece(bytes: bytesOf("abcd"), continued: true),
+            Piece(bytes: bytesOf("efgh"), continued: true),
+            Piece(bytes: bytesOf("i"), continued: false),
+            Piece(bytes: bytesOf("abcd"), continued: true),
+            Piece(bytes: bytesOf("efgh"), continued: false),
+        ]
+        let input = bytesOf("abcdefghi\nabcdefgh\n")
+        #expect(split(input, maxLineLength: 4) == want)
+        #expect(split(input, maxLineLength: 4, chunks: oneByteChunks(input)) == want)
+    }
+
+    @Test func longLinePiecesAreEmittedBeforeTheLineEnds() {
+        // A firehose must not sit on a megabyte with no newline: pieces go out
+        // as soon as they are decided.
+        var splitter = LineSplitter(maxLineLength: 4)
+        var out: [Piece] = []
+        bytesOf("abcdefghij").withUnsafeBytes { splitter.append($0) { out.append(Piece(bytes: Array($0), continued: $1)) } }
+        #expect(out == [Piece(bytes: bytesOf("abcd"), continued: true), Piece(bytes: bytesOf("efgh"), continued: true)])
+        #expect(splitter.pendingByteCount == 2)
+    }
+
+    @Test func aContinuedPieceNeverEndsWithAnUndecidedCR() {
+        // "abc\r" then "\n": the CR belongs to the line end, so "abc" is one
+        // whole line, never the piece "abc\r" followed by an empty line.
+        var splitter = LineSplitter(maxLineLength: 4)
+        var out: [Piece] = []
+        let emit: (UnsafeRawBufferPointer, Bool) -> Void = { out.append(Piece(bytes: Array($0), continued: $1)) }
+        bytesOf("abc\r").withUnsafeBytes { splitter.append($0, emit) }
+        #expect(out == [])
+        bytesOf("\n").withUnsafeBytes { splitter.append($0, emit) }
+        #expect(out == lines("abc"))
+        // Once a byte other than "\n" follows, the CR is data and may end a piece.
+        out = []
+        bytesOf("abc\r").withUnsafeBytes { splitter.append($0, emit) }
+        bytesOf("d").withUnsafeBytes { splitter.append($0, emit) }
+        splitter.finish(emit)
+        #expect(out == [Piece(bytes: bytesOf("abc\r"), continued: true), Piece(bytes: bytesOf("d"), continued: false)])
+
+        #expect(split(bytesOf("abcd\r"), maxLineLength: 4, chunks: [5], finish: false) == [])
+        #expect(split(bytesOf("abcd\r\n"), maxLineLength: 4, chunks: [5, 1]) == lines("abcd"))
+        #expect(split(bytesOf("abcde\r\n"), maxLineLength: 4, chunks: [6, 1]) == [
+            Piece(bytes: bytesOf("abcd"), continued: true), Piece(bytes: bytesOf("e"), continued: false),
+        ])
+    }
+
+    @Test func heldBytesStayBounded() {
+        var splitter = LineSplitter(maxLineLength: 16)
+        let chunk = [UInt8](repeating: 0x78, count: 1000) + [0x0D]
+        for _ in 0..<50 {
+            chunk.withUnsafeBytes { splitter.append($0) { _, _ in } }
+            #expect(splitter.pendingByteCount <= 17)
+        }
+    }
+
+    @Test(arguments: [1, 2, 3, 4, 7, 16, 1024])
+    func everyChunkingGivesIdenticalOutput(maxLineLength: Int) {
+        // Inputs rich in the hard cases: CR at every position relative to LF
+        // and to the length limit, NULs, empty lines, a missing final newline.
+        let samples: [[UInt8]] = [
+            bytesOf("one\ntwo\r\nthree\r\r\n\n\r\nfour\rfive\n"),
+            bytesOf("abcdefghijklmnopqrstuvwxyz\r\nABCDEFG\rHIJKLMNOP\n\n\r"),
+            [0x00, 0x0D, 0x00, 0x0A, 0x0D, 0x0D, 0x0A, 0xFF, 0xFE, 0x0D],
+            Array(repeating: 0x0D, count: 40) + [0x0A] + Array(repeating: 0x0A, count: 5),
+            bytesOf("no newline at all, and rather long for small limits"),
+        ]
+        var rng = SeededStreamRNG(seed: 42)
+        var generated: [UInt8] = []
+        let alphabet: [UInt8] = [0x0A, 0x0D, 0x00, 0x61, 0x62, 0x63, 0xE2]
+        for _ in 0..<3000 { generated.append(alphabet.randomElement(using: &rng)!) }
+
+        for input in samples + [generated] {
+            let want = expected(input, maxLineLength: maxLineLength)
+            #expect(split(input, maxLineLength: maxLineLength) == want)
+            #expect(split(input, maxLineLength: maxLineLength, chunks: oneByteChunks(input)) == want)
+            for seed in UInt64(1)...20 {
+                let chunks = randomChunks(input, seed: seed, maxChunk: seed % 2 == 0 ? 5 : 300)
+                #expect(split(input, maxLineLength: maxLineLength, chunks: chunks) == want, "seed \(seed)")
+            }
+        }
+    }
+
+    @Test func aNewlineIsFoundAtEveryPositionInAWord() {
+        // The newline search reads eight bytes at a time; put the newline at
+        // every offset around those words.
+        for length in 1..<40 {
+            for position in 0..<length {
+                var input = [UInt8](repeating: 0x0B, count: length)
+                input[position] = 0x0A
+                let want = expected(input, maxLineLength: 1024)
+                #expect(split(input) == want, "newline at \(position) of \(length)")
+            }
+        }
+    }
+}

@@ -1,0 +1,193 @@
+import Testing
+import PipeCore
+
+/// A drained item copied out of the visit, so tests can compare it later.
+private enum Drained: Equatable, CustomStringConvertible {
+    case missed(Int, Timestamp)
+    case line(String, StreamKind, continued: Bool, Timestamp)
+
+    var description: String {
+        switch self {
+        case .missed(let count, let time): return "missed(\(count) @\(time))"
+        case .line(let text, let stream, let continued, let time):
+            return "\(stream):\(continued ? "+" : "")\(String(reflecting: text))@\(time)"
+        }
+    }
+}
+
+private func line(_ text: String, _ stream: StreamKind = .stdout, continued: Bool = false, at time: Timestamp = .zero) -> Drained {
+    .line(text, stream, continued: continued, time)
+}
+
+extension RecordQueue {
+    fileprivate mutating func append(_ text: String, _ stream: StreamKind = .stdout, continued: Bool = false, at time: Timestamp = .zero) {
+        bytesOf(text).withUnsafeBytes { append($0, stream: stream, continued: continued, time: time) }
+    }
+
+    fileprivate mutating func drainAll(maxRecords: Int = .max, maxBytes: Int = .max) -> [Drained] {
+        var out: [Drained] = []
+        drain(maxRecords: maxRecords, maxBytes: maxBytes) { item in
+            switch item {
+            case .missed(let count, let time): out.append(.missed(count, time))
+            case .line(let bytes, let stream, let continued, let time, _):
+                out.append(.line(textOf(Array(bytes)), stream, continued: continued, time))
+            }
+        }
+        return out
+    }
+}
+
+@Suite struct RecordQueueTests {
+    @Test func drainsInFIFOOrderWithStreamFlagsAndTimes() {
+        var queue = RecordQueue(capacity: 1 << 20, policy: .block)
+        queue.append("a", at: stamp(1))
+        queue.append("b", .stderr, at: stamp(2))
+        queue.append("c", continued: true, at: stamp(3))
+        #expect(queue.count == 3)
+        #expect(queue.drainAll() == [line("a", .stdout, at: stamp(1)), line("b", .stderr, at: stamp(2)), line("c", continued: true, at: stamp(3))])
+        #expect(queue.count == 0)
+        #expect(queue.drainAll() == [])
+    }
+
+    @Test func memoryUsedCountsPayloadPlusSixteenBytesPerRecord() {
+        var queue = RecordQueue(capacity: 1000, policy: .block)
+        queue.append("hello")
+        queue.append("")
+        #expect(queue.memoryUsed == 5 + 16 + 0 + 16)
+        _ = queue.drainAll(maxRecords: 1)
+        #expect(queue.memoryUsed == 16)
+        _ = queue.drainAll()
+        #expect(queue.memoryUsed == 0)
+    }
+
+    @Test func blockPolicyStoresPastCapacityAndReportsFull() {
+        var queue = RecordQueue(capacity: 40, policy: .block)
+        queue.append("0123456789") // 26
+        #expect(!queue.isFull)
+        queue.append("0123456789") // 52
+        #expect(queue.isFull)
+        queue.append("more")
+        #expect(queue.count == 3)
+        #expect(queue.totalDropped == 0 && queue.pendingMissed == 0)
+        _ = queue.drainAll(maxRecords: 2)
+        #expect(!queue.isFull)
+    }
+
+    @Test func dropPolicyDropsTheOldestAndReportsTheGapFirst() {
+        // Each 4-byte line costs 20; capacity 60 holds three.
+        var queue = RecordQueue(capacity: 60, policy: .drop)
+        for index in 1...5 { queue.append("l\(index)__", at: stamp(Int64(index))) }
+        #expect(queue.count == 3)
+        #expect(queue.pendingMissed == 2)
+        #expect(queue.totalDropped == 2)
+        #expect(queue.memoryUsed <= queue.capacity)
+        #expect(queue.drainAll() == [.missed(2, stamp(2)), line("l3__", at: stamp(3)), line("l4__", at: stamp(4)), line("l5__", at: stamp(5))])
+        #expect(queue.pendingMissed == 0)
+        #expect(queue.totalDropped == 2)
+        #expect(queue.drainAll() == [])
+    }
+
+    @Test func missedCountsAccumulateUntilReported() {
+        var queue = RecordQueue(capacity: 40, policy: .drop)
+        for index in 0..<10 { queue.append("\(index)", at: stamp(Int64(index))) }
+        #expect(queue.drainAll(maxRecords: 1) == [.missed(8, stamp(7))])
+        queue.append("x", at: stamp(10))
+        #expect(queue.drainAll() == [.missed(1, stamp(8)), line("9", at: stamp(9)), line("x", at: stamp(10))])
+    }
+
+    @Test func aLineLargerThanCapacityIsStillStoredAlone() {
+        var queue = RecordQueue(capacity: 20, policy: .drop)
+        queue.append("small")
+        queue.append("much larger than the capacity")
+        #expect(queue.drainAll() == [.missed(1, .zero), line("much larger than the capacity")])
+    }
+
+    @Test func drainRespectsRecordAndByteLimitsButAlwaysTakesOne() {
+        var queue = RecordQueue(capacity: 1 << 20, policy: .block)
+        for index in 0..<10 { queue.append("line\(index)") } // 5 bytes each
+        #expect(queue.drainAll(maxRecords: 3).count == 3)
+        #expect(queue.drainAll(maxBytes: 12).count == 2)
+        #expect(queue.drainAll(maxBytes: 1).count == 1)
+        #expect(queue.drainAll(maxRecords: 0).count == 0)
+        #expect(queue.drainAll(maxBytes: 0) == [line("line6")])
+        #expect(queue.drainAll() == [line("line7"), line("line8"), line("line9")])
+    }
+
+    @Test func drainReturnsTheNumberOfItemsIncludingTheMissedMarker() {
+        var queue = RecordQueue(capacity: 17, policy: .drop)
+        queue.append("a")
+        queue.append("b")
+        let visited = queue.drain(maxRecords: 10, maxBytes: 100) { _ in }
+        #expect(visited == 2)
+    }
+
+    @Test func payloadsAreNULTerminatedAndFlagEmbeddedNULs() {
+        var queue = RecordQueue(capacity: 1 << 20, policy: .block)
+        queue.append("plain")
+        [UInt8]([0x61, 0x00, 0x62]).withUnsafeBytes { queue.append($0, stream: .stdout, continued: false, time: .zero) }
+        queue.append("")
+        queue.append("0123456789abcdef\u{0}") // NUL found by the word-at-a-time scan's tail
+        var seen: [(terminated: Bool, containsNUL: Bool)] = []
+        queue.drain(maxRecords: 10, maxBytes: 1000) { item in
+            guard case .line(let bytes, _, _, _, let containsNUL) = item else { return }
+            let terminator = bytes.baseAddress!.load(fromByteOffset: bytes.count, as: UInt8.self)
+            seen.append((terminator == 0, containsNUL))
+        }
+        #expect(seen.map(\.terminated) == [true, true, true, true])
+        #expect(seen.map(\.containsNUL) == [false, true, false, true])
+    }
+
+    @Test func lifetimeTotalsSurviveDrains() {
+        var queue = RecordQueue(capacity: 1 << 20, policy: .block)
+        queue.append("abc")
+        _ = queue.drainAll()
+        queue.append("de")
+        queue.append("")
+        #expect(queue.totalRecords == 3)
+        #expect(queue.totalBytes == 5)
+    }
+
+    /// (capacity, chance of appending in percent, largest drain): a small
+    /// queue that keeps emptying, and a large one whose backlog grows while
+    /// its head moves, so the arena and header array are compacted mid-stream.
+    @Test(arguments: [(3000, 50, 50), (1 << 22, 70, 3)])
+    func interleavedAppendsAndDrainsKeepEveryLineInOrder(capacity: Int, appendPercent: Int, maxDrain: Int) {
+        for policy in OverflowPolicy.allCases {
+            var rng = SeededStreamRNG(seed: 7)
+            var queue = RecordQueue(capacity: capacity, policy: policy)
+            var model: [String] = []
+            var modelHead = 0 // model[..<modelHead] was drained or dropped
+            var used = 0
+            var missed = 0
+            var next = 0
+            for _ in 0..<30000 {
+                if Int.random(in: 0..<100, using: &rng) < appendPercent {
+                    let text = String(repeating: "x", count: Int.random(in: 0..<40, using: &rng)) + "#\(next)"
+                    next += 1
+                    queue.append(text)
+                    model.append(text)
+                    used += text.utf8.count + 16
+                    if policy == .drop {
+                        while model.count - modelHead > 1 && used > capacity {
+                            used -= model[modelHead].utf8.count + 16
+                            modelHead += 1
+                            missed += 1
+                        }
+                    }
+                    #expect(queue.memoryUsed == used)
+                } else {
+                    let limit = Int.random(in: 1...maxDrain, using: &rng)
+                    let got = queue.drainAll(maxRecords: limit)
+                    var want: [Drained] = []
+                    if missed > 0 { want.append(.missed(missed, .zero)); missed = 0 }
+                    let take = min(model.count - modelHead, limit - want.count)
+                    want += model[modelHead..<modelHead + take].map { line($0) }
+                    for text in model[modelHead..<modelHead + take] { used -= text.utf8.count + 16 }
+                    modelHead += take
+                    #expect(got == want)
+                }
+                #expect(queue.count == model.count - modelHead)
+            }
+        }
+    }
+}

@@ -1,0 +1,248 @@
+import Testing
+import PipeCore
+
+/// A record copied out of `takeBatch`, comparable in tests.
+private struct Record: Equatable, CustomStringConvertible {
+    enum Payload: Equatable {
+        case line(String, StreamKind, continued: Bool)
+        case missed(Int)
+        case none
+    }
+
+    var payload: Payload
+    var time: Timestamp
+    var flags: EventFlags
+    var termination: Termination?
+
+    init(_ payload: Payload, at time: Timestamp = .zero, _ flags: EventFlags = .point, _ termination: Termination? = nil) {
+        self.payload = payload
+        self.time = time
+        self.flags = flags
+        self.termination = termination
+    }
+
+    init(_ record: OutputRecord) {
+        switch record.payload {
+        case .line(let bytes, let stream, let continued, _):
+            payload = .line(textOf(Array(bytes)), stream, continued: continued)
+        case .missed(let count): payload = .missed(count)
+        case .none: payload = .none
+        }
+        time = record.time
+        flags = record.flags
+        termination = record.termination
+    }
+
+    var description: String { "\(payload)@\(time) flags=\(flags.rawValue)\(termination.map { " \($0)" } ?? "")" }
+}
+
+private func out(_ text: String, continued: Bool = false) -> Record.Payload { .line(text, .stdout, continued: continued) }
+private func err(_ text: String) -> Record.Payload { .line(text, .stderr, continued: false) }
+
+extension RunOutput {
+    fileprivate mutating func feed(_ text: String, _ stream: StreamKind = .stdout, at time: Timestamp = .zero) {
+        bytesOf(text).withUnsafeBytes { ingest($0, from: stream, at: time) }
+    }
+
+    fileprivate mutating func take(maxRecords: Int = .max, maxBytes: Int = .max) -> [Record] {
+        var records: [Record] = []
+        let visited = takeBatch(maxRecords: maxRecords, maxBytes: maxBytes) { records.append(Record($0)) }
+        #expect(visited == records.count)
+        return records
+    }
+}
+
+@Suite struct RunOutputTests {
+    @Test func outputBeforeTheFirstTakeIsKept() {
+        // The C agent's queues discard records appended before the first
+        // fetch; a short command must not vanish.
+        var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: 1024)
+        run.feed("early\n", at: stamp(1))
+        run.finish(.exited(code: 0), at: stamp(2))
+        #expect(run.take() == [Record(out("early"), at: stamp(1), [.start, .end], .exited(code: 0))])
+        #expect(run.phase == .delivered)
+    }
+
+    @Test func aSilentCommandYieldsOneStartAndEndRecord() {
+        var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: 1024)
+        #expect(run.take() == [])
+        #expect(!run.hasPendingRecords)
+        run.closeStream(.stdout, at: stamp(1))
+        run.closeStream(.stderr, at: stamp(1))
+        run.finish(.signaled(signal: 9), at: stamp(3))
+        #expect(run.hasPendingRecords)
+        #expect(run.take() == [Record(.none, at: stamp(3), [.start, .end], .signaled(signal: 9))])
+        #expect(run.take() == [])
+        #expect(!run.hasPendingRecords)
+    }
+
+    @Test func partialLastLineIsDeliveredAtFinish() {
+        var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: 1024)
+        run.feed("one\ntw", at: stamp(1))
+        #expect(run.take() == [Record(out("one"), at: stamp(1), .start)])
+        run.feed("o", at: stamp(2))
+        #expect(run.take() == [])
+        run.finish(.exited(code: 3), at: stamp(4))
+        #expect(run.take() == [Record(out("two"), at: stamp(4), [.point, .end], .exited(code: 3))])
+    }
+
+    @Test func closeStreamFlushesOnlyThatStream() {
+        var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: 1024)
+        run.feed("out-partial")
+        run.feed("err-partial", .stderr)
+        run.closeStream(.stderr, at: stamp(5))
+        #expect(run.take() == [Record(err("err-partial"), at: stamp(5), .start)])
+        run.closeStream(.stdout, at: stamp(6))
+        run.finish(.exited(code: 0), at: stamp(7))
+        #expect(run.take() == [Record(out("out-partial"), at: stamp(6), [.point, .end], .exited(code: 0))])
+    }
+
+    @Test func stdoutAndStderrLinesInterleaveInArrivalOrder() {
+        var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: 1024)
+        run.feed("o1\no2-", at: stamp(1))
+        run.feed("e1\ne2-", .stderr, at: stamp(2))
+        run.feed("end\n", at: stamp(3))
+        run.feed("end\n", .stderr, at: stamp(4))
+        run.finish(.exited(code: 1), at: stamp(5))
+        #expect(run.take() == [
+            Record(out("o1"), at: stamp(1), .start),
+            Record(err("e1"), at: stamp(2)),
+            Record(out("o2-end"), at: stamp(3)),
+            Record(err("e2-end"), at: stamp(4), [.point, .end], .exited(code: 1)),
+        ])
+        #expect(run.bytesIngested == 20)
+    }
+
+    @Test func blockPolicyStopsWantingInputWhileTheQueueIsFull() {
+        var run = RunOutput(queueCapacity: 64, policy: .block, maxLineLength: 1024)
+        #expect(run.wantsInput)
+        run.feed("0123456789abcdef\n") // 16 + 16
+        #expect(run.wantsInput)
+        run.feed("0123456789abcdef\n0123456789abcdef\n") // 96 in all
+        #expect(!run.wantsInput)
+        #expect(run.queue.totalDropped == 0)
+        #expect(run.take(maxRecords: 1).count == 1)
+        #expect(!run.wantsInput) // 64: still full
+        #expect(run.take(maxRecords: 1).count == 1)
+        #expect(run.wantsInput)
+        run.finish(.exited(code: 0), at: .zero)
+        #expect(!run.wantsInput)
+    }
+
+    @Test func dropPolicyAlwaysWantsInputAndReportsExactMissedCountsAtTheGap() {
+        // 1-byte lines cost 17; capacity 51 holds three.
+        var run = RunOutput(queueCapacity: 51, policy: .drop, maxLineLength: 1024)
+        run.feed("a\n", at: stamp(1))
+        #expect(run.take() == [Record(out("a"), at: stamp(1), .start)])
+        for (index, letter) in "bcdefgh".enumerated() {
+            run.feed("\(letter)\n", at: stamp(Int64(index + 2)))
+            #expect(run.wantsInput)
+        }
+        // b..e dropped (4 lines), f g h kept.
+        #expect(run.take(maxRecords: 2) == [Record(.missed(4), at: stamp(5)), Record(out("f"), at: stamp(6))])
+        run.feed("i\n", at: stamp(9))
+        run.finish(.exited(code: 0), at: stamp(10))
+        #expect(run.take() == [
+            Record(out("g"), at: stamp(7)), Record(out("h"), at: stamp(8)),
+            Record(out("i"), at: stamp(9), [.point, .end], .exited(code: 0)),
+        ])
+        #expect(run.queue.totalDropped == 4)
+        #expect(run.queue.totalRecords == 9)
+    }
+
+    @Test func aMissedMarkerCanBeTheRunsLastRecord() {
+        var run = RunOutput(queueCapacity: 17, policy: .drop, maxLineLength: 1024)
+        run.feed("a\nb\n")
+        #expect(run.take(maxRecords: 1) == [Record(.missed(1), at: .zero, .start)])
+        run.finish(.exited(code: 0), at: stamp(1))
+        #expect(run.take() == [Record(out("b"), at: .zero, [.point, .end], .exited(code: 0))])
+    }
+
+    @Test func batchLimitsAreRespectedAndTheEndFlagComesExactlyOnce() {
+        var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: 1024)
+        for index in 0..<10 { run.feed("line\(index)\n") } // 5 bytes each
+        run.finish(.exited(code: 0), at: stamp(1))
+        var all: [Record] = []
+        var batches = 0
+        while run.phase != .delivered {
+            let batch = run.take(maxRecords: 3, maxBytes: 10)
+            #expect(batch.count >= 1 && batch.count <= 2)
+            all += batch
+            batches += 1
+        }
+        #expect(batches == 5)
+        #expect(all.count == 10)
+        #expect(all.filter { $0.flags.contains(.end) }.count == 1)
+        #expect(all.last?.flags == [.point, .end])
+        #expect(all.last?.termination == .exited(code: 0))
+        #expect(all.filter { $0.termination != nil }.count == 1)
+        #expect(all.first?.flags == .start)
+        #expect(run.take() == [])
+    }
+
+    @Test func whenTheBatchIsFullTheEndComesAsAStandaloneRecordNextTime() {
+        var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: 1024)
+        run.feed("only\n")
+        #expect(run.take(maxRecords: 1) == [Record(out("only"), at: .zero, .start)])
+        run.finish(.exited(code: 2), at: stamp(9))
+        #expect(run.phase == .finished)
+        #expect(run.take(maxRecords: 1) == [Record(.none, at: stamp(9), [.point, .end], .exited(code: 2))])
+        #expect(run.phase == .delivered)
+    }
+
+    @Test func longLinesArriveAsContinuedPieces() {
+        var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: 4)
+        run.feed("abcdefghij\n")
+        run.finish(.exited(code: 0), at: .zero)
+        #expect(run.take().map(\.payload) == [out("abcd", continued: true), out("efgh", continued: true), out("ij")])
+    }
+
+    @Test func eventFlagsMatchPCPsValues() {
+        #expect(EventFlags.point.rawValue == 1)
+        #expect(EventFlags.start.rawValue == 2)
+        #expect(EventFlags.end.rawValue == 4)
+    }
+
+    /// One million short lines (`seq 1 1000000`) through split, queue and
+    /// drain, in 64 KiB reads and 1000-record batches. No time limit here
+    /// (the end-to-end benchmark lives elsewhere); the time is printed so a
+    /// regression shows. A release build does this in well under a second.
+    @Test func aMillionLinesFlowThroughWithoutLoss() {
+        var input: [UInt8] = []
+        input.reserveCapacity(6_888_896)
+        for number in 1...1_000_000 { input += String(number).utf8; input.append(0x0A) }
+
+        var run = RunOutput(queueCapacity: 4 << 20, policy: .block, maxLineLength: 4096)
+        var lines = 0
+        var bytes = 0
+        var ends = 0
+        let clock = ContinuousClock()
+        let elapsed = clock.measure {
+            input.withUnsafeBytes { all in
+                var offset = 0
+                while offset < all.count {
+                    let end = min(all.count, offset + 65536)
+                    if run.wantsInput {
+                        run.ingest(UnsafeRawBufferPointer(rebasing: all[offset..<end]), from: .stdout, at: .zero)
+                        offset = end
+                    }
+                    run.takeBatch(maxRecords: 1000, maxBytes: 1 << 20) { record in
+                        if case .line(let line, _, _, _) = record.payload { lines += 1; bytes += line.count }
+                    }
+                }
+            }
+            run.finish(.exited(code: 0), at: .zero)
+            while run.phase != .delivered {
+                run.takeBatch(maxRecords: 1000, maxBytes: 1 << 20) { record in
+                    if case .line(let line, _, _, _) = record.payload { lines += 1; bytes += line.count }
+                    if record.flags.contains(.end) { ends += 1 }
+                }
+            }
+        }
+        print("1M lines through LineSplitter+RecordQueue+drain: \(elapsed)")
+        #expect(lines == 1_000_000)
+        #expect(bytes == input.count - 1_000_000)
+        #expect(ends == 1)
+        #expect(run.queue.totalDropped == 0)
+    }
+}
