@@ -92,10 +92,11 @@ enum ConfigText {
         if parts.count == 2 {
             let digits = parts[1]
             guard digits.count <= 9, digits.isEmpty || Int64(digits) != nil else { return nil }
-            let value = digits.isEmpty ? 0 : Double(Int64(digits)!)
-            var scale = 1.0
-            for _ in 0..<digits.count { scale *= 10 }
-            fraction = Int64((value / scale * Double(nanosPerUnit)).rounded())
+            // Nine digits of the unit's fraction, times the unit in milliseconds' millionths:
+            // integer arithmetic only (PipeCore links no libm), and no overflow for hours.
+            var billionths = digits.isEmpty ? 0 : Int64(digits)!
+            for _ in digits.count..<9 { billionths *= 10 }
+            fraction = billionths * (nanosPerUnit / 1_000_000) / 1000
         }
         let (scaled, overflow) = whole.multipliedReportingOverflow(by: nanosPerUnit)
         guard !overflow else { return nil }
