@@ -1,6 +1,7 @@
 /// One `allow` or `disallow` line of the `[access]` section, for one
 /// instance (a line that lists several instances gives several rules).
 public struct AccessRule: Sendable, Equatable {
+    /// Whether a matching rule lets the client run the instance.
     public enum Verdict: Sendable { case allow, disallow }
 
     /// Whom the rule is about.
