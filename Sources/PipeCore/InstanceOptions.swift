@@ -1,0 +1,180 @@
+/// Per-instance settings from an `[instance NAME]` section. Every field
+/// has a default, so an instance without a section behaves like PCP's pipe
+/// agent, within the agent-wide limits.
+public struct InstanceOptions: Sendable, Equatable {
+    /// Queued bytes per client; nil: the agent's `-m` default.
+    public var queueCapacity: ByteCount? = nil
+    public var overflow: OverflowPolicy = .block
+    /// Longer lines are cut to this many bytes.
+    public var maxLineLength: Int = 65536
+    /// nil: unlimited.
+    public var timeLimit: Duration? = nil
+    /// Total output bytes before the command is stopped; nil: unlimited.
+    public var outputLimit: ByteCount? = nil
+    /// Concurrent runs of this instance, all users.
+    public var maxRunning: Int? = nil
+    /// Concurrent runs of this instance per client user.
+    public var maxPerUser: Int? = nil
+    /// Time between SIGTERM and SIGKILL.
+    public var killGrace: Duration = .seconds(3)
+    /// Key: 1-based parameter number.
+    public var parameterRules: [Int: ParameterRule] = [:]
+    /// Whether parameters may start with `-` without a rule that accepts them.
+    public var allowLeadingDash = false
+    /// 32 bytes the executable must hash to; only for direct (non-shell) commands.
+    public var sha256: [UInt8]? = nil
+    /// Run with only these Linux capabilities; nil: the run-as user's usual ones.
+    public var capabilities: [Capability]? = nil
+    public var noNewPrivileges = false
+    public var stderr: StderrHandling = .records
+
+    public init() {}
+
+    /// The setting names an `[instance]` section accepts, for error messages.
+    static let knownKeys = "queue, overflow, max_line, timeout, max_output, max_running, max_per_user, grace, "
+        + "param N, allow_dash, sha256, capabilities, no_new_privs, stderr"
+}
+
+/// What happens to a command's standard error.
+public enum StderrHandling: String, Sendable, Hashable, CaseIterable {
+    /// Sent to the client as records marked as stderr.
+    case records
+    /// Written to the agent's log.
+    case log
+    /// Thrown away.
+    case discard
+}
+
+// MARK: - Reading settings
+
+/// A problem with one setting; the parser adds the location.
+struct SettingError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
+
+extension InstanceOptions {
+    /// Applies `key = value` for an instance whose command is `template`.
+    mutating func apply(key: String, value: String, template: CommandTemplate) throws(SettingError) {
+        guard !value.isEmpty else { throw SettingError("'\(key)' needs a value") }
+        switch key {
+        case "queue":
+            queueCapacity = try Self.size(key, value)
+        case "overflow":
+            guard let policy = OverflowPolicy(rawValue: value.lowercased()) else {
+                throw SettingError("overflow must be block or drop, not '\(value)'")
+            }
+            overflow = policy
+        case "max_line":
+            let size = try Self.size(key, value)
+            guard size.bytes >= 256 && size.bytes <= 16 << 20 else {
+                throw SettingError("max_line must be between 256 and 16m, not \(value)")
+            }
+            maxLineLength = size.bytes
+        case "timeout":
+            guard let duration = ConfigText.duration(value), duration > .zero else {
+                throw SettingError("timeout must be a positive duration like 30s, 5m, 1h or 1.5s, not '\(value)'")
+            }
+            timeLimit = duration
+        case "max_output":
+            let size = try Self.size(key, value)
+            guard size.bytes > 0 else { throw SettingError("max_output must be above zero") }
+            outputLimit = size
+        case "max_running":
+            maxRunning = try Self.positive(key, value)
+        case "max_per_user":
+            maxPerUser = try Self.positive(key, value)
+        case "grace":
+            guard let duration = ConfigText.duration(value) else {
+                throw SettingError("grace must be a duration like 500ms, 3s or 1m, not '\(value)'")
+            }
+            killGrace = duration
+        case "allow_dash":
+            allowLeadingDash = try Self.yesNo(key, value)
+        case "no_new_privs":
+            noNewPrivileges = try Self.yesNo(key, value)
+        case "sha256":
+            guard case .direct = template else {
+                throw SettingError(
+                    "sha256 cannot pin a shell command (this command line uses shell syntax, so it runs /bin/sh): "
+                        + "write it as plain words to run the program directly")
+            }
+            guard let digest = Self.hexBytes(value), digest.count == 32 else {
+                throw SettingError("sha256 must be 64 hexadecimal digits (as sha256sum prints), not '\(value)'")
+            }
+            sha256 = digest
+        case "capabilities":
+            capabilities = try Self.capabilityList(value)
+        case "stderr":
+            guard let handling = StderrHandling(rawValue: value.lowercased()) else {
+                throw SettingError("stderr must be records, log or discard, not '\(value)'")
+            }
+            stderr = handling
+        case _ where key.hasPrefix("param ") || key == "param":
+            let number = ConfigText.positiveInteger(String(key.dropFirst("param".count)).trimmingASCIIWhitespace())
+            guard let number, number <= CommandTemplate.maximumPlaceholder else {
+                throw SettingError("expected 'param N = RULE' with N a parameter number from 1, not '\(key)'")
+            }
+            if number > template.highestParameter && !template.usesAllParameters {
+                throw SettingError("parameter \(number) is never used by the command")
+            }
+            do {
+                parameterRules[number] = try ParameterRule.parse(value)
+            } catch {
+                throw SettingError(error.message)
+            }
+        default:
+            throw SettingError("unknown instance setting '\(key)' (known: \(Self.knownKeys))")
+        }
+    }
+
+    private static func size(_ key: String, _ value: String) throws(SettingError) -> ByteCount {
+        do {
+            return try ByteCount.parse(value)
+        } catch {
+            throw SettingError("\(key): \(error)")
+        }
+    }
+
+    private static func positive(_ key: String, _ value: String) throws(SettingError) -> Int {
+        guard let number = ConfigText.positiveInteger(value) else {
+            throw SettingError("\(key) must be a whole number above zero, not '\(value)'")
+        }
+        return number
+    }
+
+    private static func yesNo(_ key: String, _ value: String) throws(SettingError) -> Bool {
+        guard let flag = ConfigText.yesNo(value) else { throw SettingError("\(key) must be yes or no, not '\(value)'") }
+        return flag
+    }
+
+    private static func hexBytes(_ text: String) -> [UInt8]? {
+        let digits = Array(text.lowercased().unicodeScalars)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        for pair in stride(from: 0, to: digits.count, by: 2) {
+            guard let byte = UInt8(ConfigText.string(digits[pair...pair + 1]), radix: 16) else { return nil }
+            bytes.append(byte)
+        }
+        return bytes
+    }
+
+    private static func capabilityList(_ value: String) throws(SettingError) -> [Capability] {
+        let names = ConfigText.splitList(value)
+        if names.count == 1 && names[0].lowercased() == "none" { return [] }
+        var found: [Capability] = []
+        var unknown: [String] = []
+        for name in names {
+            if let capability = Capability.lookup(named: name) {
+                if !found.contains(capability) { found.append(capability) }
+            } else {
+                unknown.append("'\(name)'")
+            }
+        }
+        guard unknown.isEmpty else {
+            throw SettingError("unknown capabilit\(unknown.count == 1 ? "y" : "ies") \(unknown.joined(separator: ", ")) "
+                + "(expected names from capabilities(7) like cap_perfmon, perfmon or CAP_SYS_ADMIN, or none)")
+        }
+        return found
+    }
+}
