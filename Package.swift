@@ -38,7 +38,7 @@ let package = Package(
             name: "pmpipe",
             dependencies: ["PipeClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
-        .testTarget(name: "PipeCoreTests", dependencies: ["PipeCore"]),
+        .testTarget(name: "PipeCoreTests", dependencies: ["PipeCore"], exclude: ["Corpus"]),
         .testTarget(name: "PipeSystemTests", dependencies: ["PipeSystem"]),
         .testTarget(name: "IntegrationTests", dependencies: ["PipeCore"]),
     ]
