@@ -23,7 +23,7 @@ extension Agent {
         case .numclients:
             atom.pointee.ul = UInt32(clients.count)
         case .maxmemory:
-            atom.pointee.ull = UInt64(settings.defaultQueueCapacity)
+            atom.pointee.ull = UInt(settings.defaultQueueCapacity)
         case .commands:
             guard let spec = configuration.command(named: name!) else { return cpcp_FETCH_NOVALUES }
             return dynamicString(spec.commandLine, atom)
@@ -37,9 +37,9 @@ extension Agent {
             guard let run = client?.activeRun(inst) else { return cpcp_FETCH_NOVALUES }
             let queue = run.output.queue
             switch metric {
-            case .queueMemused: atom.pointee.ull = UInt64(queue.memoryUsed)
+            case .queueMemused: atom.pointee.ull = UInt(queue.memoryUsed)
             case .queueCount: atom.pointee.ul = UInt32(truncatingIfNeeded: queue.totalRecords)
-            case .queueBytes: atom.pointee.ull = queue.totalBytes
+            case .queueBytes: atom.pointee.ull = UInt(queue.totalBytes)
             default: atom.pointee.ul = run.detached ? 0 : 1
             }
         case .exitstatus:
@@ -51,7 +51,7 @@ extension Agent {
         case .runsActive:
             atom.pointee.ul = UInt32(admission.running(instance: name!))
         case .runsStarted, .runsFailed, .runsRefused, .runsLines, .runsBytes, .runsDropped:
-            atom.pointee.ull = total(metric, of: name!)
+            atom.pointee.ull = UInt(total(metric, of: name!))
         case .runsExitstatus:
             guard let status = counters[name!]?.lastStatus else { return cpcp_FETCH_NOVALUES }
             atom.pointee.l = status

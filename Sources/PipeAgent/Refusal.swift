@@ -1,6 +1,7 @@
 import CPCP
 import Glibc
 import PipeCore
+import PipeSystem
 
 /// Why a request to start a command was refused. Typed inside the agent and
 /// converted to a PCP error code exactly once, at the store boundary
