@@ -27,7 +27,7 @@ extension Agent {
         case .commands:
             guard let spec = configuration.command(named: name!) else { return cpcp_FETCH_NOVALUES }
             return dynamicString(spec.commandLine, atom)
-        case .line, .errline, .rawline, .rawerrline, .continued, .endreason:
+        case .line, .errline, .rawline, .rawerrline, .continued, .exitstatus, .endreason:
             // Event record parameters only.
             return cpcp_FETCH_NOVALUES
         case .firehose:
@@ -42,7 +42,7 @@ extension Agent {
             case .queueBytes: atom.pointee.ull = UInt(queue.totalBytes)
             default: atom.pointee.ul = run.detached ? 0 : 1
             }
-        case .exitstatus:
+        case .laststatus:
             guard let status = client?.lastStatus[inst] else { return cpcp_FETCH_NOVALUES }
             atom.pointee.l = status.shellStatus
         case .lasterror:
@@ -93,8 +93,10 @@ extension Agent {
         case nil:
             return cpcp_FETCH_NOVALUES
         case .ended?:
-            // The end record was delivered: tell pmval/pmevent the stream is over.
-            return cpcp_ERR_NOTCONN
+            // The end record was delivered: the fetch trampoline turns this
+            // into PM_ERR_NOTCONN, which tells pmval/pmevent the stream is over.
+            streamsEndedThisFetch = true
+            return cpcp_FETCH_NOVALUES
         case .active(let run)?:
             guard run.output.hasPendingRecords else { return cpcp_FETCH_NOVALUES }
             let array = eventArray(for: run)

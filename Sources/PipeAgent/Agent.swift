@@ -52,6 +52,8 @@ final class Agent {
     var reloadFailures: UInt32 = 0
     var nextRunID: UInt64 = 1
     var shuttingDown = false
+    /// Set during a fetch when a requested stream has ended (see the fetch trampoline).
+    var streamsEndedThisFetch = false
 
     /// Event arrays handed to libpcp in the current PDU; freed once it is sent.
     var arraysToRelease: [Int32] = []

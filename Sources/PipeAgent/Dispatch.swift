@@ -17,8 +17,22 @@ private let fetchTrampoline: @convention(c) (
     Int32, UnsafeMutablePointer<pmID>?, UnsafeMutablePointer<UnsafeMutablePointer<pmResult>?>?,
     UnsafeMutablePointer<pmdaExt>?
 ) -> Int32 = { count, pmidList, result, ext in
-    if let ext { _ = current?.client(ext.pointee.e_context) }
-    return pmdaFetch(count, pmidList, result, ext)
+    guard let agent = current else { return pmdaFetch(count, pmidList, result, ext) }
+    if let ext { _ = agent.client(ext.pointee.e_context) }
+    agent.streamsEndedThisFetch = false
+    let status = pmdaFetch(count, pmidList, result, ext)
+    if status >= 0, agent.streamsEndedThisFetch, let resultPointer = result?.pointee {
+        // pmdaFetch logs every negative callback status as an error, so an
+        // ended stream answers "no values" there and becomes PM_ERR_NOTCONN
+        // here, where pmval and pmevent look for it.
+        let firehose = agent.table.pmid(of: .firehose)
+        for index in 0..<Int(resultPointer.pointee.numpmid) {
+            guard let valueSet = cpcp_result_valueset(resultPointer, Int32(index)),
+                  valueSet.pointee.pmid == firehose, valueSet.pointee.numval == 0 else { continue }
+            valueSet.pointee.numval = cpcp_ERR_NOTCONN
+        }
+    }
+    return status
 }
 
 /// pmdaFetch's per-value callback.
@@ -182,7 +196,8 @@ public enum PipeAgentMain {
             return check(loader)
         }
 
-        pmSetProgname(arguments.first ?? "pmdapipe")
+        // libpcp keeps this pointer for its log prefix: it must outlive us.
+        pmSetProgname(strdup(arguments.first ?? "pmdapipe"))
         let dispatch = UnsafeMutablePointer<pmdaInterface>.allocate(capacity: 1)
         dispatch.initialize(to: pmdaInterface())
         // libpcp_pmda keeps these strings: they must never move or be freed.

@@ -7,7 +7,7 @@ import CPCP
 enum Metric: CaseIterable {
     case numclients, maxmemory, commands, line, firehose
     case queueMemused, queueCount, queueBytes, queueNumclients
-    case errline, rawline, rawerrline, continued, exitstatus, endreason, lasterror
+    case errline, rawline, rawerrline, continued, exitstatus, endreason, lasterror, laststatus
     case runsActive, runsStarted, runsFailed, runsRefused, runsLines, runsBytes, runsDropped, runsExitstatus
     case configReloads, configFailures
 
@@ -15,7 +15,7 @@ enum Metric: CaseIterable {
         switch self {
         case .numclients, .maxmemory, .commands, .line, .firehose,
              .queueMemused, .queueCount, .queueBytes, .queueNumclients: return 0
-        case .errline, .rawline, .rawerrline, .continued, .exitstatus, .endreason, .lasterror: return 1
+        case .errline, .rawline, .rawerrline, .continued, .exitstatus, .endreason, .lasterror, .laststatus: return 1
         case .runsActive, .runsStarted, .runsFailed, .runsRefused,
              .runsLines, .runsBytes, .runsDropped, .runsExitstatus: return 2
         case .configReloads, .configFailures: return 3
@@ -31,7 +31,7 @@ enum Metric: CaseIterable {
         case .firehose, .exitstatus, .runsLines: return 4
         case .queueMemused, .endreason, .runsBytes: return 5
         case .queueCount, .lasterror, .runsDropped: return 6
-        case .queueBytes, .runsExitstatus: return 7
+        case .queueBytes, .runsExitstatus, .laststatus: return 7
         case .queueNumclients: return 8
         }
     }
@@ -44,7 +44,7 @@ enum Metric: CaseIterable {
     var perCommand: Bool {
         switch self {
         case .numclients, .maxmemory, .line, .errline, .rawline, .rawerrline,
-             .continued, .endreason, .configReloads, .configFailures: return false
+             .continued, .exitstatus, .endreason, .configReloads, .configFailures: return false
         default: return true
         }
     }
@@ -57,7 +57,7 @@ enum Metric: CaseIterable {
              .runsLines, .runsBytes, .runsDropped:
             return PM_TYPE_U64
         case .runsActive: return PM_TYPE_U32
-        case .exitstatus, .runsExitstatus: return PM_TYPE_32
+        case .exitstatus, .laststatus, .runsExitstatus: return PM_TYPE_32
         case .commands, .line, .errline, .endreason, .lasterror: return PM_TYPE_STRING
         case .rawline, .rawerrline: return PM_TYPE_AGGREGATE
         case .firehose: return PM_TYPE_EVENT
@@ -66,7 +66,7 @@ enum Metric: CaseIterable {
 
     var semantics: Int32 {
         switch self {
-        case .maxmemory, .commands, .exitstatus, .lasterror, .runsExitstatus: return PM_SEM_DISCRETE
+        case .maxmemory, .commands, .laststatus, .lasterror, .runsExitstatus: return PM_SEM_DISCRETE
         case .queueCount, .queueBytes, .runsStarted, .runsFailed, .runsRefused, .runsLines,
              .runsBytes, .runsDropped, .configReloads, .configFailures: return PM_SEM_COUNTER
         default: return PM_SEM_INSTANT
