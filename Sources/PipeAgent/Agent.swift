@@ -498,7 +498,7 @@ final class Agent {
                                  parameters: parameters, decision: .refused(refusal.message))
         record.uid = client.uid
         record.gid = client.gid
-        record.user = client.userName
+        record.user = client.userName ?? client.uid.flatMap { Accounts.user(id: $0)?.name }
         return "refused: \(record.logLine)"
     }
 
