@@ -63,6 +63,29 @@ int pipe_close_range(unsigned int first, unsigned int last) {
     return 0;
 }
 
+/// The kernel's struct sigaction for rt_sigaction(2) on x86_64 and most
+/// other architectures (glibc's struct differs in layout).
+struct pipe_kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    unsigned long mask;
+};
+
+/// Sets every signal's disposition to SIG_DFL with the raw rt_sigaction
+/// system call. Must be C, and must bypass glibc: glibc's sigaction refuses
+/// its reserved real-time signals 32 and 33, so an ignored 32 inherited from
+/// the agent's runtime would otherwise survive exec. Errors (SIGKILL,
+/// SIGSTOP) are expected and ignored. Runs between fork and exec.
+static void pipe_child_reset_dispositions(void) {
+    struct pipe_kernel_sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.handler = SIG_DFL;
+    for (int sig = 1; sig <= 64; sig++) {
+        (void)syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+    }
+}
+
 /// Whether `cap` is in the request's list. Must be C: runs between fork and exec.
 static int pipe_has_cap(const struct pipe_spawn_request *req, int cap) {
     for (size_t i = 0; i < req->ncaps; i++) {
@@ -79,13 +102,7 @@ static void pipe_child(const struct pipe_spawn_request *req, pid_t parent,
 
     // The parent blocked every signal around fork so that no handler of the
     // agent can run here. Reset dispositions first, then unmask.
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    for (int sig = 1; sig < NSIG; sig++) {
-        (void)sigaction(sig, &dfl, NULL);  // EINVAL for SIGKILL, SIGSTOP, glibc's reserved ones
-    }
+    pipe_child_reset_dispositions();
     sigset_t empty;
     sigemptyset(&empty);
     if (sigprocmask(SIG_SETMASK, &empty, NULL) < 0) pipe_child_fail(errfd, PIPE_STAGE_SIGNALS, errno);
