@@ -17,16 +17,15 @@ func reportFromHelper(_ text: String) throws {
     rename(path + ".tmp", path)
 }
 
-/// Starts the test binary (through Spawner, optionally behind `wrapper`)
-/// running only the helper test for `role`, and returns its report.
-func runHelper(_ role: String, wrapper: [String] = [], waitForExit: Bool = true,
+/// Starts the test binary (through Spawner) running only `testName` as the
+/// helper for `role`, and returns its report.
+func runHelper(_ role: String, testName: String, waitForExit: Bool = true,
                started: (Int32) -> Void = { _ in }) throws -> String {
     let binary = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
     let reportFile = "/tmp/pipe-system-helper-\(role)-\(getpid())"
     unlink(reportFile)
     defer { unlink(reportFile) }
-    let testName = role == "pdeathsig" ? "parentDeathHelper" : "\(role)Helper"
-    let argv = wrapper + [binary, "--testing-library", "swift-testing", "--filter", testName]
+    let argv = [binary, "--testing-library", "swift-testing", "--filter", testName]
     var request = shell("")
     request.executablePath = argv[0]
     request.arguments = argv
@@ -119,7 +118,7 @@ extension ProcessTests {
 
     @Test func commandDiesWhenTheAgentIsKilled() throws {
         var helperPid: Int32 = 0
-        let report = try runHelper("pdeathsig", waitForExit: false) { helperPid = $0 }
+        let report = try runHelper("pdeathsig", testName: "parentDeathHelper", waitForExit: false) { helperPid = $0 }
         let command = try #require(Int32(report))
         #expect(!ProcessInfoProbe.isDeadOrZombie(command))
         #expect(ProcessInfoProbe.stat(of: command)?.parent == helperPid)
@@ -157,29 +156,6 @@ extension ProcessTests {
     }
 
     // MARK: - Signals and poll
-
-    /// Runs only in the helper process of the next test, where every thread
-    /// blocks SIGCHLD, as in the agent: reports what the signalfd saw.
-    @Test(.enabled(if: helperRole == "sigchld", "helper process only"))
-    func sigchldHelper() throws {
-        let signals = try SignalFD(signals: [SIGCHLD])
-        _ = try run(shell("exit 0"))
-        var set = PollSet()
-        set.add(signals.descriptor, token: 42)
-        let ready = try set.wait(timeoutMilliseconds: 5000)
-        let received = signals.drain()
-        try reportFromHelper("ready \(ready) received \(received) then \(signals.drain())")
-    }
-
-    /// A process-directed SIGCHLD goes to any thread not blocking it, and the
-    /// test runner's main thread does not block it (its Dispatch workers do),
-    /// so the check runs in a re-executed test binary that starts with SIGCHLD
-    /// blocked (perl blocks it, then execs; masks survive exec).
-    @Test func signalFDReceivesSIGCHLDOfAnExitingCommand() throws {
-        let report = try runHelper("sigchld", wrapper: ["/usr/bin/perl", "-MPOSIX", "-e",
-            "sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGCHLD)) or die; exec @ARGV or die"])
-        #expect(report == "ready [42] received [\(SIGCHLD)] then []")
-    }
 
     @Test func signalFDDeliversSignalsSentToThisThreadDeduplicated() throws {
         let signals = try SignalFD(signals: [SIGUSR1, SIGUSR2])
