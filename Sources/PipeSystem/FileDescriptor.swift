@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CPipeSpawn
+
+/// A raw file descriptor owned by whoever holds it; `close()` is explicit,
+/// as in swift-system. Nonblocking reads report `wouldBlock` instead of
+/// throwing, so a poll loop can tell "nothing yet" from "gone".
+public struct FileDescriptor: Sendable, Hashable {
+    public let rawValue: Int32
+
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    /// The outcome of one `read`.
+    public enum ReadResult: Equatable, Sendable {
+        case bytes(Int)
+        case wouldBlock
+        case endOfFile
+    }
+
+    /// Reads at most `buffer.count` bytes. EINTR is retried; EAGAIN becomes
+    /// `.wouldBlock`; 0 bytes becomes `.endOfFile`.
+    /// The corresponding C call is read(2).
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> ReadResult {
+        guard buffer.count > 0 else { return .bytes(0) }
+        let count: Int
+        do {
+            count = try retryingEINTR("read(fd \(rawValue))") { Glibc.read(rawValue, buffer.baseAddress, buffer.count) }
+        } catch {
+            if error.errno == EAGAIN || error.errno == EWOULDBLOCK { return .wouldBlock }
+            throw error
+        }
+        return count == 0 ? .endOfFile : .bytes(count)
+    }
+
+    /// Writes some of `bytes`, returning how many were written (EINTR retried).
+    /// The corresponding C call is write(2).
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(SystemError) -> Int {
+        guard bytes.count > 0 else { return 0 }
+        return try retryingEINTR("write(fd \(rawValue))") { Glibc.write(rawValue, bytes.baseAddress, bytes.count) }
+    }
+
+    /// Closes the descriptor. Errors are ignored: on Linux the descriptor is
+    /// released even when close reports one, and retrying could close a
+    /// descriptor another thread just opened. The corresponding C call is close(2).
+    public func close() {
+        _ = Glibc.close(rawValue)
+    }
+
+    /// Sets O_NONBLOCK. The corresponding C call is fcntl(2) with F_SETFL.
+    public func setNonBlocking() throws(SystemError) {
+        let flags = try retryingEINTR("fcntl(fd \(rawValue), F_GETFL)") { fcntl(rawValue, F_GETFL) }
+        _ = try retryingEINTR("fcntl(fd \(rawValue), F_SETFL, O_NONBLOCK)") { fcntl(rawValue, F_SETFL, flags | O_NONBLOCK) }
+    }
+
+    /// A new pipe, both ends close-on-exec (blocking).
+    /// The corresponding C call is pipe2(2) with O_CLOEXEC.
+    public static func pipe() throws(SystemError) -> (read: FileDescriptor, write: FileDescriptor) {
+        var fds: [Int32] = [-1, -1]
+        _ = try retryingEINTR("pipe2(O_CLOEXEC)") { pipe_pipe_cloexec(&fds) }
+        return (FileDescriptor(rawValue: fds[0]), FileDescriptor(rawValue: fds[1]))
+    }
+}

@@ -1,0 +1,87 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Small file helpers shared by ConfigFiles, Executables and ProcessInfoProbe.
+enum Files {
+    /// Opens `path` read-only and close-on-exec.
+    /// The corresponding C call is open(2).
+    static func openForReading(_ path: String, noFollow: Bool = false) throws(SystemError) -> FileDescriptor {
+        let flags = O_RDONLY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0)
+        let fd = try retryingEINTR("open \(path)") { open(path, flags) }
+        return FileDescriptor(rawValue: fd)
+    }
+
+    /// fstat of an open descriptor. The corresponding C call is fstat(2).
+    static func status(of fd: FileDescriptor, path: String) throws(SystemError) -> stat {
+        var info = stat()
+        _ = try retryingEINTR("fstat \(path)") { fstat(fd.rawValue, &info) }
+        return info
+    }
+
+    /// stat (following symlinks) or lstat. The corresponding C calls are stat(2), lstat(2).
+    static func status(_ path: String, follow: Bool = true) throws(SystemError) -> stat {
+        var info = stat()
+        if follow {
+            _ = try retryingEINTR("stat \(path)") { stat(path, &info) }
+        } else {
+            _ = try retryingEINTR("lstat \(path)") { lstat(path, &info) }
+        }
+        return info
+    }
+
+    /// Calls `body` with successive chunks of the file until end of file.
+    static func forEachChunk(_ fd: FileDescriptor, path: String, chunkSize: Int = 65536,
+                             _ body: (UnsafeRawBufferPointer) -> Void) throws(SystemError) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 8)
+        defer { buffer.deallocate() }
+        while true {
+            let result: FileDescriptor.ReadResult
+            do {
+                result = try fd.read(into: buffer)
+            } catch {
+                throw SystemError(operation: "read \(path)", errno: error.errno)
+            }
+            switch result {
+            case .bytes(let count): body(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            case .endOfFile: return
+            case .wouldBlock: throw SystemError(operation: "read \(path)", errno: EAGAIN)
+            }
+        }
+    }
+
+    /// The whole contents of a small file.
+    static func contents(of fd: FileDescriptor, path: String) throws(SystemError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        try forEachChunk(fd, path: path) { bytes.append(contentsOf: $0) }
+        return bytes
+    }
+
+    /// The whole contents of a small file (e.g. under /proc), or nil.
+    static func contents(_ path: String) -> [UInt8]? {
+        guard let fd = try? openForReading(path) else { return nil }
+        defer { fd.close() }
+        return try? contents(of: fd, path: path)
+    }
+
+    /// The names in a directory except "." and "..", unsorted.
+    /// The corresponding C calls are opendir(3) and readdir(3).
+    static func names(in directory: String) throws(SystemError) -> [String] {
+        guard let dir = opendir(directory) else { throw lastError("opendir \(directory)") }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}
+
+extension stat {
+    var isRegularFile: Bool { st_mode & S_IFMT == S_IFREG }
+    var isDirectory: Bool { st_mode & S_IFMT == S_IFDIR }
+    var isSymlink: Bool { st_mode & S_IFMT == S_IFLNK }
+}

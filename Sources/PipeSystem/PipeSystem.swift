@@ -1,1 +1,0 @@
-// PipeSystem: processes, descriptors, poll, accounts and files over Glibc.
