@@ -66,10 +66,7 @@ extension PipeIntegration {
                 quit
 
                 """
-            let scriptFile = FileManager.default.temporaryDirectory.appendingPathComponent("dbpmda-\(UUID().uuidString)")
-            try script.write(to: scriptFile, atomically: true, encoding: .utf8)
-            defer { try? FileManager.default.removeItem(at: scriptFile) }
-            let outcome = try run("dbpmda", ["-n", "/var/lib/pcp/pmns/root", "-ie", "-f", scriptFile.path], timeout: 30)
+            let outcome = try run("dbpmda", ["-n", "/var/lib/pcp/pmns/root", "-e"], timeout: 30, input: script)
             #expect(outcome.out.contains("Data Type: event"), "\(outcome)")
             #expect(outcome.out.contains("seq 1 $1"), "\(outcome)")
             #expect(outcome.out.contains("t_seq"), "\(outcome)")

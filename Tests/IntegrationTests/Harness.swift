@@ -44,7 +44,7 @@ struct Outcome: CustomStringConvertible {
 /// `user` runs it as that unprivileged user through setpriv, with the user's groups.
 @discardableResult
 func run(_ program: String, _ arguments: [String], user: String? = nil, timeout: Double = 60,
-         environment: [String: String]? = nil) throws -> Outcome {
+         environment: [String: String]? = nil, input: String? = nil) throws -> Outcome {
     let process = Process()
     if let user {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
@@ -66,8 +66,13 @@ func run(_ program: String, _ arguments: [String], user: String? = nil, timeout:
     let errHandle = try FileHandle(forWritingTo: errFile)
     process.standardOutput = outHandle
     process.standardError = errHandle
-    process.standardInput = FileHandle.nullDevice
+    let inputPipe = Pipe()
+    process.standardInput = input == nil ? FileHandle.nullDevice : inputPipe
     try process.run()
+    if let input {
+        inputPipe.fileHandleForWriting.write(Data(input.utf8))
+        try inputPipe.fileHandleForWriting.close()
+    }
     let deadline = Date().addingTimeInterval(timeout)
     var timedOut = false
     while process.isRunning {
