@@ -73,20 +73,37 @@ extension PipeIntegration {
             for _ in 0..<20 { _ = try run("pmpipe", ["-i", "t_echo", "-x", "warm"]) }
             let descriptorsBefore = try Agent.openDescriptors()
             let rssBefore = try Agent.residentKilobytes()
-            for round in 0..<150 {
-                switch round % 5 {
+            // 1000 runs, as the firehose issue asks: commands that end by
+            // themselves, fail, are refused, print to stderr or NUL bytes, and
+            // clients killed mid-run while their command sleeps, forks
+            // grandchildren or ignores SIGTERM.
+            func killedClient(_ instance: String, _ parameters: [String] = []) throws {
+                let client = try launch("pmpipe", ["-i", instance] + parameters)
+                usleep(30_000)
+                kill(client.processIdentifier, SIGKILL)
+                client.waitUntilExit()
+            }
+            for round in 0..<1000 {
+                if round % 100 == 99 {
+                    try killedClient("t_trap")
+                    continue
+                }
+                switch round % 8 {
                 case 0: _ = try run("pmpipe", ["-i", "t_echo", "-x", "r\(round)"])
                 case 1: _ = try run("pmpipe", ["-i", "t_exit"])
                 case 2: _ = try run("pmpipe", ["-i", "t_validate", "-x", "0 sda"])   // refused
-                case 3:
-                    let client = try launch("pmpipe", ["-i", "t_sleep", "-x", "60"])
-                    usleep(50_000)
-                    kill(client.processIdentifier, SIGKILL)
-                    client.waitUntilExit()
-                default: _ = try run("pmpipe", ["-i", "t_seq", "-x", "500"])
+                case 3: try killedClient("t_sleep", ["-x", "60"])
+                case 4: _ = try run("pmpipe", ["-i", "t_seq", "-x", "500"])
+                case 5: try killedClient("t_fork")
+                case 6: _ = try run("pmpipe", ["-i", "t_stderr"])
+                default: _ = try run("pmpipe", ["-i", "t_nul"])
                 }
             }
-            #expect(try eventually(timeout: 15) { try Agent.value(of: "pipe.runs.active", instance: "t_sleep") == 0 })
+            for instance in ["t_sleep", "t_fork", "t_trap"] {
+                #expect(try eventually(timeout: 15) { try Agent.value(of: "pipe.runs.active", instance: instance) == 0 },
+                        "\(instance) still has runs")
+            }
+            #expect(try eventually { try processes().filter { $0.command.contains("sleep 31415") }.isEmpty })
             let agent = try Agent.pid()
             #expect(try eventually {
                 try processes().filter { $0.ppid == agent }.isEmpty
@@ -123,6 +140,23 @@ extension PipeIntegration {
             #expect(try run("pmpipe", ["-i", "t_seq", "-x", "2"]).out == "1\n2\n")
             #expect(try instanceNumber("t_seq") == number)
             try TestSetup.installConfiguration(good)
+        }
+
+        @Test func reloadsDuringAHeavyStreamLoseNothing() throws {
+            nonisolated(unsafe) var streamed: Outcome?
+            let done = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async {
+                streamed = try? run("pmpipe", ["-i", "t_seq", "-x", "300000"], timeout: 120)
+                done.signal()
+            }
+            let good = try TestSetup.testConfiguration()
+            for _ in 0..<5 {
+                try TestSetup.installConfiguration(good)
+                usleep(100_000)
+            }
+            done.wait()
+            #expect(streamed?.status == 0)
+            #expect(streamed?.out == (1...300_000).map(String.init).joined(separator: "\n") + "\n")
         }
 
         @Test func aReloadAddsCommandsKeepsNumbersAndLeavesRunsAlone() throws {
