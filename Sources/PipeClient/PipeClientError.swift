@@ -27,13 +27,13 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
             return "no such instance '\(name)' (configured: \(configured.joined(separator: ", ")))"
         case .permissionDenied(let instance, let detail, let overTCP):
             var text = "permission denied for '\(instance)'"
-            if let detail { text += ": \(detail)" }
+            if let detail { text += ": \(Self.withoutLead("permission denied", detail))" }
             if overTCP {
                 text += " (over TCP pmcd passes no user credentials; use -h local: on the agent's host)"
             }
             return text
         case .badParameters(let instance, let parameters, let detail):
-            if let detail { return "bad parameters for '\(instance)': \(detail)" }
+            if let detail { return "bad parameters for '\(instance)': \(Self.withoutLead("bad parameters", detail))" }
             return "bad parameters '\(parameters)' for '\(instance)' (the agent gave no detail)"
         case .alreadyRunning(let instance):
             return "'\(instance)' is already running for this connection"
@@ -48,5 +48,12 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
         case .cannotWrite(let reason):
             return "cannot write to standard output: \(reason)"
         }
+    }
+
+    /// The agent's sentence may already start with the words pmpipe puts
+    /// first ("bad parameters: ..."); say them once.
+    static func withoutLead(_ lead: String, _ detail: String) -> String {
+        guard detail.lowercased().hasPrefix(lead + ":") else { return detail }
+        return String(detail.dropFirst(lead.count + 1).drop(while: { $0 == " " }))
     }
 }
