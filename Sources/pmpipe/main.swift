@@ -56,13 +56,13 @@ struct PmpipeCommand: ParsableCommand {
     func validate() throws {
         if list {
             if instance != nil || !parameters.isEmpty {
-                throw ValidationError("--list takes no -i or -x.")
+                throw ValidationError("--list takes no -i or -x")
             }
         } else if instance == nil {
-            throw ValidationError("Missing -i <instance> (see pmpipe --list).")
+            throw ValidationError("missing -i <instance>, the configured command to run (see pmpipe --list)")
         }
         if prefix.isEmpty || prefix.contains(where: { $0 == " " || $0 == "\t" }) {
-            throw ValidationError("--prefix must be a metric name like pipe.")
+            throw ValidationError("--prefix must be a metric name like pipe")
         }
     }
 
@@ -84,4 +84,17 @@ func parseInterval(_ text: String) throws -> PollInterval {
     do { return try PollInterval.parse(text) } catch { throw ValidationError(error.description) }
 }
 
-PmpipeCommand.main()
+// Like every other pmpipe failure, a usage error is one sentence prefixed
+// "pmpipe: " with status 255 (ArgumentParser's default is a block and 64).
+// --help and the command's own exit status pass through unchanged.
+do {
+    var command = try PmpipeCommand.parseAsRoot()
+    try command.run()
+} catch let exit as ExitCode {
+    PmpipeCommand.exit(withError: exit)
+} catch {
+    if PmpipeCommand.exitCode(for: error) == .success { PmpipeCommand.exit(withError: error) }
+    let message = PmpipeCommand.message(for: error)
+    Pmpipe.complain(message.contains("(see ") ? message : "\(message) (see pmpipe --help)")
+    PmpipeCommand.exit(withError: ExitCode(Pmpipe.Status.failure))
+}
