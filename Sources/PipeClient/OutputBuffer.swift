@@ -8,6 +8,9 @@ import Darwin
 public enum OutputError: Error, Sendable, Equatable {
     /// The reader went away (EPIPE): `pmpipe ... | head`.
     case closed
+    /// A termination signal arrived while write(2) was blocked (a reader
+    /// that stopped reading): the caller's loop ends the run.
+    case interrupted
     /// Any other write(2) failure, with strerror's text.
     case failed(String)
 }
@@ -88,7 +91,10 @@ public final class OutputBuffer {
             let n = write(fd, next, left)
             if n < 0 {
                 let err = errno
-                if err == EINTR { continue }
+                if err == EINTR {
+                    if TerminationSignals.caught != nil { throw .interrupted }
+                    continue
+                }
                 if err == EPIPE { throw .closed }
                 throw .failed(String(cString: strerror(err)))
             }

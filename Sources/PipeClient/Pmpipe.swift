@@ -56,6 +56,8 @@ public enum Pmpipe {
             complain("\(error)")
         } catch OutputError.closed {
             return Status.stdoutClosed
+        } catch OutputError.interrupted {
+            return 128 + (TerminationSignals.caught ?? SIGINT)
         } catch OutputError.failed(let reason) {
             complain("\(PipeClientError.cannotWrite(reason: reason))")
         } catch {
@@ -85,6 +87,8 @@ public enum Pmpipe {
                                     verbose: options.verbose)
         while true {
             if let sig = TerminationSignals.caught {
+                // Best effort: a reader that stopped reading must not keep
+                // us here (write(2) then fails with EINTR and we give up).
                 try? out.flush()
                 try? err.flush()
                 return 128 + sig
@@ -98,6 +102,9 @@ public enum Pmpipe {
                 out.discard()
                 try? err.flush()
                 return Status.stdoutClosed
+            } catch OutputError.interrupted {
+                out.discard()
+                return 128 + (TerminationSignals.caught ?? SIGINT)
             } catch OutputError.failed(let reason) {
                 try? err.flush()
                 complain("\(PipeClientError.cannotWrite(reason: reason))")
