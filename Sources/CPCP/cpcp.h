@@ -96,3 +96,99 @@ static const unsigned int cpcp_INDOM_NULL = PM_INDOM_NULL;
 static const unsigned int cpcp_IN_NULL = PM_IN_NULL;
 
 #endif /* CPCP_H */
+
+/* ---- client-side bridges (pmpipe) ---- */
+/*
+ * Used by PipeClient only.  This block sits after the include guard's #endif
+ * so it can be appended without touching the agent bridges above; it has a
+ * guard of its own.
+ */
+#ifndef CPCP_CLIENT_H
+#define CPCP_CLIENT_H
+
+#include <pcp/pmapi.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * PipeClient decodes fetched pmEventArrays in place, in pure Swift, at fixed
+ * offsets (the PDU format).  These assertions make a header that disagrees
+ * with those offsets a build error instead of garbage output.
+ */
+_Static_assert(PM_VAL_HDR_SIZE == 4, "pmValueBlock header is one 32-bit word");
+_Static_assert(sizeof(pmTimeval) == 8, "pmTimeval is two 32-bit fields");
+_Static_assert(offsetof(pmEventArray, ea_nrecords) == 4, "ea_nrecords follows the header word");
+_Static_assert(offsetof(pmEventArray, ea_record) == 8, "records start at byte 8");
+_Static_assert(offsetof(pmEventRecord, er_flags) == 8, "er_flags follows the pmTimeval");
+_Static_assert(offsetof(pmEventRecord, er_nparams) == 12, "er_nparams follows er_flags");
+_Static_assert(offsetof(pmEventRecord, er_param) == 16, "parameters start at byte 16");
+_Static_assert(sizeof(pmEventParameter) == 8, "pmID plus the type/length word");
+
+/*
+ * The type/length word of a pmEventParameter (same layout as the vtype/vlen
+ * word of a pmValueBlock) as this compiler lays out the bitfields; their
+ * order depends on HAVE_BITFIELDS_LTOR.  Swift derives the bit positions
+ * from a probe of this, never by guessing.
+ */
+static inline uint32_t cpcp_client_param_word(unsigned int type, unsigned int len)
+{
+    pmEventParameter param;
+    uint32_t word;
+    memset(&param, 0, sizeof(param));
+    param.ep_type = type;
+    param.ep_len = len;
+    memcpy(&word, (const char *)&param + sizeof(pmID), sizeof(word));
+    return word;
+}
+
+/* PM_EVENT_FLAG_* are (1U<<n) expression macros. */
+static const unsigned int cpcp_EVENT_FLAG_POINT = PM_EVENT_FLAG_POINT;
+static const unsigned int cpcp_EVENT_FLAG_START = PM_EVENT_FLAG_START;
+static const unsigned int cpcp_EVENT_FLAG_END = PM_EVENT_FLAG_END;
+static const unsigned int cpcp_EVENT_FLAG_ID = PM_EVENT_FLAG_ID;
+static const unsigned int cpcp_EVENT_FLAG_PARENT = PM_EVENT_FLAG_PARENT;
+static const unsigned int cpcp_EVENT_FLAG_MISSED = PM_EVENT_FLAG_MISSED;
+
+/*
+ * pmStore of one STRING value into metric[inst].  The pmResult (trailing
+ * vset[1]) and the pmValueBlock (vtype/vlen bitfields) are built here in C;
+ * the value is copied and NUL-terminated, as PCP's agents expect.
+ * Returns pmStore's status, or -ENOMEM.
+ */
+static inline int cpcp_client_store_string(pmID pmid, int inst, const char *value, size_t length)
+{
+    pmResult result;
+    pmValueSet vset;
+    pmValueBlock *block;
+    size_t need = PM_VAL_HDR_SIZE + length + 1;
+    int sts;
+
+    if (need < sizeof(pmValueBlock))
+        need = sizeof(pmValueBlock);
+    if ((block = (pmValueBlock *)calloc(1, need)) == NULL)
+        return -ENOMEM;
+    block->vtype = PM_TYPE_STRING;
+    block->vlen = PM_VAL_HDR_SIZE + length + 1;
+    memcpy(block->vbuf, value, length);
+    block->vbuf[length] = '\0';
+
+    memset(&vset, 0, sizeof(vset));
+    vset.pmid = pmid;
+    vset.numval = 1;
+    vset.valfmt = PM_VAL_DPTR;
+    vset.vlist[0].inst = inst;
+    vset.vlist[0].value.pval = block;
+
+    memset(&result, 0, sizeof(result));
+    result.numpmid = 1;
+    result.vset[0] = &vset;
+
+    sts = pmStore(&result);
+    free(block);
+    return sts;
+}
+
+#endif /* CPCP_CLIENT_H */

@@ -1,1 +1,11 @@
-import CPCP
+// PipeClient: the client side of the pipe agent, used by pmpipe.
+//
+//   PipeConnection    connect, check the agent, list commands, start a run
+//   PipeRun           fetch a run's event records
+//   EventArrayDecoder pure Swift, zero-copy reader of fetched pmEventArrays
+//   RecordPrinter     records -> the command's stdout/stderr bytes
+//   OutputBuffer      big write(2) buffer that reports EPIPE
+//   TerminationSignals  SIGINT/TERM/HUP recorded, SIGPIPE ignored
+//   Pmpipe            the whole pmpipe run, returning its exit status
+//
+// All libpcp calls are in PCPContext and PipeConnection.

@@ -1,0 +1,142 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What pmpipe does, minus argument parsing: returns the exit status.
+public enum Pmpipe {
+    /// Exit statuses of pmpipe's own (the command's are 0...255 as the shell sees them).
+    public enum Status {
+        public static let linesLost: Int32 = 254
+        public static let failure: Int32 = 255
+        public static let stdoutClosed: Int32 = 128 + SIGPIPE
+    }
+
+    public struct Options: Sendable {
+        public var host: String
+        public var prefix: String
+        public var instance: String
+        public var parameters: String
+        public var interval: PollInterval
+        public var verbose: Bool
+
+        public init(host: String, prefix: String, instance: String, parameters: String,
+                    interval: PollInterval, verbose: Bool) {
+            self.host = host
+            self.prefix = prefix
+            self.instance = instance
+            self.parameters = parameters
+            self.interval = interval
+            self.verbose = verbose
+        }
+    }
+
+    /// Writes `pmpipe: <sentence>` to stderr, unbuffered.
+    public static func complain(_ sentence: String) {
+        let err = OutputBuffer(fd: 2, capacity: 4096)
+        try? err.append("pmpipe: \(sentence)\n")
+        try? err.flush()
+    }
+
+    /// `pmpipe --list`: `NAME<TAB>COMMAND` per configured command.
+    public static func list(host: String, prefix: String) -> Int32 {
+        TerminationSignals.install()
+        let out = OutputBuffer(fd: 1)
+        do {
+            let connection = try PipeConnection(host: host, prefix: prefix)
+            defer { connection.disconnect() }
+            for (instance, command) in try connection.configuredCommands() {
+                try out.append("\(instance)\t\(command)\n")
+            }
+            try out.flush()
+            return 0
+        } catch let error as PipeClientError {
+            try? out.flush()
+            complain("\(error)")
+        } catch OutputError.closed {
+            return Status.stdoutClosed
+        } catch OutputError.interrupted {
+            return 128 + (TerminationSignals.caught ?? SIGINT)
+        } catch OutputError.failed(let reason) {
+            complain("\(PipeClientError.cannotWrite(reason: reason))")
+        } catch {
+            complain("\(error)")
+        }
+        return Status.failure
+    }
+
+    /// `pmpipe -i INSTANCE`: start the run, print it, return its status.
+    public static func run(_ options: Options) -> Int32 {
+        TerminationSignals.install()
+        let out = OutputBuffer(fd: 1)
+        let err = OutputBuffer(fd: 2, capacity: 64 << 10)
+
+        let connection: PipeConnection
+        let run: PipeRun
+        do {
+            connection = try PipeConnection(host: options.host, prefix: options.prefix)
+            run = try connection.start(instance: options.instance, parameters: options.parameters)
+        } catch {
+            complain("\(error)")
+            return TerminationSignals.caught.map { 128 + $0 } ?? Status.failure
+        }
+        defer { connection.disconnect() }
+
+        let printer = RecordPrinter(ids: connection.parameterIDs, stdout: out, stderr: err,
+                                    verbose: options.verbose)
+        while true {
+            if let sig = TerminationSignals.caught {
+                // Best effort: a reader that stopped reading must not keep
+                // us here (write(2) then fails with EINTR and we give up).
+                try? out.flush()
+                try? err.flush()
+                return 128 + sig
+            }
+            let outcome: FetchOutcome
+            do {
+                outcome = try run.fetch { try printer.handle($0) }
+                try out.flush()
+                try? err.flush()
+            } catch OutputError.closed {
+                out.discard()
+                try? err.flush()
+                return Status.stdoutClosed
+            } catch OutputError.interrupted {
+                out.discard()
+                return 128 + (TerminationSignals.caught ?? SIGINT)
+            } catch OutputError.failed(let reason) {
+                try? err.flush()
+                complain("\(PipeClientError.cannotWrite(reason: reason))")
+                return Status.failure
+            } catch {
+                // A signal can interrupt pmFetch; then that is the story.
+                try? out.flush()
+                try? err.flush()
+                if let sig = TerminationSignals.caught { return 128 + sig }
+                complain("\(error)")
+                return Status.failure
+            }
+            switch outcome {
+            case .ended:
+                return finish(printer, options)
+            case .records:
+                continue   // drain at full speed
+            case .empty:
+                // PCP's C agent marks every record after the command exited
+                // with END; the stream is over once they stop coming.
+                if printer.sawEnd { return finish(printer, options) }
+                TerminationSignals.sleep(microseconds: options.interval.microseconds)
+            }
+        }
+    }
+
+    private static func finish(_ printer: RecordPrinter, _ options: Options) -> Int32 {
+        let status = printer.exitStatus ?? 0
+        if let reason = printer.endReason, options.verbose || !reason.hasPrefix("exited") {
+            complain("'\(options.instance)' \(reason) (status \(status))")
+        }
+        if printer.lostLines > 0 && status == 0 { return Status.linesLost }
+        return status
+    }
+}

@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CPCP
+
+/// Turns event records into the command's output: stdout lines to one
+/// buffer, stderr lines to the other, byte for byte, and keeps what the run
+/// says about its end (exit status, reason, lost lines).
+public final class RecordPrinter {
+    public static let lostLinesSuffix = "lost (the agent dropped them: the client fell behind)"
+
+    private let ids: PipeParameterIDs
+    private let out: OutputBuffer
+    private let err: OutputBuffer
+    private let verbose: Bool
+    /// Whether the last piece written to stdout / stderr was a `continued`
+    /// piece, so the line is still open (no verbose prefix before the next).
+    private var openLine = (out: false, err: false)
+    private var lastWasStderr = false
+
+    /// Lines the agent reported as dropped.
+    public private(set) var lostLines = 0
+    /// An END record arrived.
+    public private(set) var sawEnd = false
+    /// `pipe.exitstatus` of the END record, if the agent sends it.
+    public private(set) var exitStatus: Int32?
+    /// `pipe.endreason` of the END record, if the agent sends it.
+    public private(set) var endReason: String?
+
+    public init(ids: PipeParameterIDs, stdout: OutputBuffer, stderr: OutputBuffer, verbose: Bool) {
+        self.ids = ids
+        self.out = stdout
+        self.err = stderr
+        self.verbose = verbose
+    }
+
+    @inline(__always)
+    public func handle(_ record: EventRecord) throws(OutputError) {
+        if record.flags & EventRecord.missedFlag != 0 {
+            try reportMissed(record)
+            return
+        }
+        if record.flags & cpcp_EVENT_FLAG_END != 0 { sawEnd = true }
+
+        var payload: UnsafeRawBufferPointer?
+        var toStderr = false
+        var continued = false
+        let ids = self.ids
+        record.forEachParameter { parameter in
+            switch parameter.pmid {
+            case ids.line, ids.rawLine:
+                payload = parameter.value
+                toStderr = false
+            case ids.errLine, ids.rawErrLine:
+                payload = parameter.value
+                toStderr = true
+            case ids.continued:
+                continued = (parameter.int32Value ?? 0) != 0
+            case ids.exitStatus:
+                exitStatus = parameter.int32Value
+            case ids.endReason:
+                endReason = String(decoding: parameter.value, as: UTF8.self)
+            default:
+                break
+            }
+        }
+        guard let payload else { return }
+
+        // Keep the order of stdout and stderr lines within a batch: flush
+        // the other stream's buffer when the stream changes.
+        if toStderr != lastWasStderr {
+            if toStderr { try out.flush() } else { try? err.flush() }
+            lastWasStderr = toStderr
+        }
+        if toStderr {
+            if verbose && !openLine.err { try? err.append(prefix(record)) }
+            // The command's stderr matters less than its stdout: a closed
+            // stderr must not end the run.
+            try? err.append(payload)
+            if !continued { try? err.append(byte: 0x0A) }
+            openLine.err = continued
+        } else {
+            if verbose && !openLine.out { try out.append(prefix(record)) }
+            try out.append(payload)
+            if !continued { try out.append(byte: 0x0A) }
+            openLine.out = continued
+        }
+    }
+
+    private func reportMissed(_ record: EventRecord) throws(OutputError) {
+        lostLines += record.missed
+        let noun = record.missed == 1 ? "line" : "lines"
+        if verbose {
+            if openLine.out { try out.append(byte: 0x0A); openLine.out = false }
+            try out.append(prefix(record) + "\(record.missed) \(noun) \(Self.lostLinesSuffix)\n")
+        }
+        // At that point of the output: what came before is written first.
+        try out.flush()
+        try? err.flush()
+        try? err.append("pmpipe: \(record.missed) \(noun) \(Self.lostLinesSuffix)\n")
+        try? err.flush()
+    }
+
+    /// `14:03:07.123456 [start] `: the record's local time and flags.
+    func prefix(_ record: EventRecord) -> String {
+        var seconds = time_t(record.seconds)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let micros = String(record.microseconds)
+        let padded = String(repeating: "0", count: max(0, 6 - micros.count)) + micros
+        return "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(padded) [\(Self.flagNames(record.flags))] "
+    }
+
+    /// `start`, `point`, `end`, `missed`, ... joined with commas.
+    public static func flagNames(_ flags: UInt32) -> String {
+        let known: [(UInt32, String)] = [
+            (cpcp_EVENT_FLAG_START, "start"), (cpcp_EVENT_FLAG_POINT, "point"), (cpcp_EVENT_FLAG_END, "end"),
+            (cpcp_EVENT_FLAG_ID, "id"), (cpcp_EVENT_FLAG_PARENT, "parent"), (cpcp_EVENT_FLAG_MISSED, "missed"),
+        ]
+        let names = known.filter { flags & $0.0 != 0 }.map(\.1)
+        return names.isEmpty ? "none" : names.joined(separator: ",")
+    }
+}
