@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "pipe_spawn.h"
 
+#include <malloc.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -340,3 +342,8 @@ int pipe_wifexited(int status) { return WIFEXITED(status); }
 int pipe_wexitstatus(int status) { return WEXITSTATUS(status); }
 int pipe_wifsignaled(int status) { return WIFSIGNALED(status); }
 int pipe_wtermsig(int status) { return WTERMSIG(status); }
+
+int pipe_malloc_trim(void)
+{
+    return malloc_trim(0);
+}

@@ -358,6 +358,11 @@ final class Agent {
         guard run.finished, run.killAt == nil, run.forceCloseAt == nil else { return }
         runs[run.id] = nil
         if run.detached { releaseArray(of: run) }
+        if runs.isEmpty {
+            // A burst can leave megabytes of freed queue memory in malloc's
+            // arenas; an idle agent hands it back to the system.
+            Memory.releaseFreePages()
+        }
     }
 
     /// Asks the run's whole process group to stop: SIGTERM now, SIGKILL after

@@ -29,6 +29,13 @@ public enum TerminationSignals {
             action.sa_flags = 0
             sigaction(sig, &action, nil)
         }
+        // A blocked signal never reaches the handler, and a parent can hand us
+        // a mask that blocks them (seen with processes started by Foundation's
+        // Process): unblock the ones that must end a run.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&unblock, sig) }
+        sigprocmask(SIG_UNBLOCK, &unblock, nil)
     }
 
     /// The signal caught so far, or nil.

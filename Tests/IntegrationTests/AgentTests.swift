@@ -177,11 +177,14 @@ extension PipeIntegration {
                            "x#y", "!", "{a,b}", "[a]", "%", "="]
             // Each parameter is single-quoted for the client-side splitter; single quotes inside use "".
             let quoted = hostile.map { $0.contains("'") ? "\"\($0)\"" : "'\($0)'" }.joined(separator: " ")
-            for instance in ["t_args", "t_direct"] {
-                let outcome = try run("pmpipe", ["-i", instance, "-x", quoted], timeout: 30)
-                #expect(outcome.status == 0, "\(instance): \(outcome)")
-                #expect(outcome.out == hostile.joined(separator: "\n") + "\n", "\(instance): \(outcome.out)")
-            }
+            // Through a shell (the command line has shell syntax): one line per parameter.
+            let shell = try run("pmpipe", ["-i", "t_args", "-x", quoted], timeout: 30)
+            #expect(shell.status == 0, "\(shell)")
+            #expect(shell.out == hostile.joined(separator: "\n") + "\n", "\(shell.out)")
+            // Without a shell (plain words: execve): echo joins its arguments with spaces.
+            let direct = try run("pmpipe", ["-i", "t_echo", "-x", quoted], timeout: 30)
+            #expect(direct.status == 0, "\(direct)")
+            #expect(direct.out == hostile.joined(separator: " ") + "\n", "\(direct.out)")
             #expect(!FileManager.default.fileExists(atPath: marker))
         }
 
@@ -243,7 +246,7 @@ extension PipeIntegration {
 
         @Test func aPerUserLimitRefusesASecondRunWithAClearError() throws {
             let first = try launch("pmpipe", ["-i", "t_limit"], user: "pipetest_a")
-            defer { first.terminate(); first.waitUntilExit() }
+            defer { first.terminate(); waitForExit(first) }
             #expect(try eventually { try Agent.value(of: "pipe.runs.active", instance: "t_limit") == 1 })
             let second = try run("pmpipe", ["-i", "t_limit"], user: "pipetest_a", timeout: 10)
             #expect(second.status == 255, "\(second)")

@@ -15,7 +15,7 @@ extension PipeIntegration {
             let client = try launch("pmpipe", ["-i", "t_fork"], user: "pipetest_a")
             #expect(try eventually { try leftovers("sleep 31415").count == 2 }, "the command's grandchildren started")
             kill(client.processIdentifier, SIGKILL)
-            client.waitUntilExit()
+            waitForExit(client)
             #expect(try eventually(timeout: 10) { try leftovers("sleep 31415").isEmpty },
                     "still running: \((try? leftovers("sleep 31415"))?.map(\.command) ?? [])")
         }
@@ -24,7 +24,7 @@ extension PipeIntegration {
             let client = try launch("pmpipe", ["-i", "t_trap"])
             #expect(try eventually { try !leftovers("trap \"\" TERM").isEmpty })
             client.interrupt()
-            client.waitUntilExit()
+            #expect(waitForExit(client), "pmpipe did not exit on SIGINT")
             #expect(client.terminationStatus == 130 || client.terminationReason == .uncaughtSignal)
             #expect(try eventually(timeout: 10) { try leftovers("trap \"\" TERM").isEmpty })
         }
@@ -81,7 +81,7 @@ extension PipeIntegration {
                 let client = try launch("pmpipe", ["-i", instance] + parameters)
                 usleep(30_000)
                 kill(client.processIdentifier, SIGKILL)
-                client.waitUntilExit()
+                waitForExit(client)
             }
             for round in 0..<1000 {
                 if round % 100 == 99 {
@@ -154,7 +154,7 @@ extension PipeIntegration {
                 try TestSetup.installConfiguration(good)
                 usleep(100_000)
             }
-            done.wait()
+            #expect(done.wait(timeout: .now() + 150) == .success)
             #expect(streamed?.status == 0)
             #expect(streamed?.out == (1...300_000).map(String.init).joined(separator: "\n") + "\n")
         }
@@ -167,7 +167,7 @@ extension PipeIntegration {
                 of: "t_echo      nobody  echo $0", with: "t_echo      nobody  echo $0\nt_added     nobody  echo added"))
             #expect(try instanceNumber("t_seq") == number)
             #expect(try run("pmpipe", ["-i", "t_added"]).out == "added\n")
-            running.waitUntilExit()
+            #expect(waitForExit(running, timeout: 30))
             #expect(running.terminationStatus == 0, "the run survived the reload")
             try TestSetup.installConfiguration(good)
         }

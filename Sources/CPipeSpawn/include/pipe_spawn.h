@@ -118,6 +118,10 @@ int pipe_wexitstatus(int status);
 int pipe_wifsignaled(int status);
 int pipe_wtermsig(int status);
 
+/// malloc_trim(0): return free heap pages to the system. Returns 1 if memory
+/// was released. Must be C: <malloc.h> is not part of Swift's Glibc module.
+int pipe_malloc_trim(void);
+
 #ifdef __cplusplus
 }
 #endif
