@@ -154,26 +154,11 @@ struct ShellScriptRewriter {
     }
 
     private mutating func braceUnquoted() throws(TemplateError) {
-        switch input[index] {
-        case "}":
+        if input[index] == "}" {
             copy()
             stack.removeLast()
-        case "'":
-            copy()
-            push(.singleQuote)
-        case "\"":
-            copy()
-            push(.doubleQuote)
-        case "`":
-            copy()
-            push(.backquote)
-        case "\\":
-            guard peek() != nil else { return try danglingBackslash() }
-            copy(2)
-        case "$":
-            try dollar()
-        default:
-            copy()
+        } else {
+            try copyNested()
         }
     }
 
@@ -188,6 +173,16 @@ struct ShellScriptRewriter {
         case ")" where peek() == ")":
             copy(2)
             stack.removeLast()
+        default:
+            try copyNested()
+        }
+    }
+
+    /// Inside `${...}` and `$((...))`: quotes, backquotes, escapes and `$`
+    /// open nested constructs just as they do at the top level; anything else
+    /// is copied.
+    private mutating func copyNested() throws(TemplateError) {
+        switch input[index] {
         case "'":
             copy()
             push(.singleQuote)

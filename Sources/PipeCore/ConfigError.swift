@@ -1,17 +1,25 @@
+/// A message about the configuration, tied to the place it is about.
+public protocol LocatedMessage: CustomStringConvertible {
+    var location: SourceLocation? { get }
+    var message: String { get }
+}
+
+extension LocatedMessage {
+    /// `file:line: message`
+    public var description: String {
+        guard let location else { return message }
+        return "\(location): \(message)"
+    }
+}
+
 /// One problem in the configuration: where, what is wrong, and what is expected.
-public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct ConfigError: Error, Sendable, Equatable, LocatedMessage {
     public let location: SourceLocation?
     public let message: String
 
     public init(location: SourceLocation?, message: String) {
         self.location = location
         self.message = message
-    }
-
-    /// `file:line: message`
-    public var description: String {
-        guard let location else { return message }
-        return "\(location): \(message)"
     }
 }
 
@@ -28,18 +36,12 @@ public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
 
 /// A warning about a configuration that is valid but probably not what the
 /// sysadmin meant; the agent logs it and runs.
-public struct ConfigDiagnostic: Sendable, Equatable, CustomStringConvertible {
+public struct ConfigDiagnostic: Sendable, Equatable, LocatedMessage {
     public let location: SourceLocation?
     public let message: String
 
     public init(location: SourceLocation?, message: String) {
         self.location = location
         self.message = message
-    }
-
-    /// `file:line: message`
-    public var description: String {
-        guard let location else { return message }
-        return "\(location): \(message)"
     }
 }

@@ -35,7 +35,10 @@ struct PmpipeCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("The configured command to run (see --list).", valueName: "instance"))
     var instance: String?
 
-    @Option(name: .customShort("x"), help: ArgumentHelp("The command's parameters, space separated.", valueName: "params"))
+    // .unconditional: like pmval's -x, the next argument is the value even when
+    // it starts with '-' (a parameter such as -5 for an instance that allows it).
+    @Option(name: .customShort("x"), parsing: .unconditional,
+            help: ArgumentHelp("The command's parameters, space separated.", valueName: "params"))
     var parameters: String = ""
 
     @Option(name: .customShort("t"),

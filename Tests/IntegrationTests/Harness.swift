@@ -48,7 +48,7 @@ func run(_ program: String, _ arguments: [String], user: String? = nil, timeout:
     let process = Process()
     if let user {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = ["--reuid=\(user)", "--regid=\(user)", "--init-groups", "--", program] + arguments
+        process.arguments = try setprivArguments(user) + [program] + arguments
     } else {
         process.executableURL = URL(fileURLWithPath: program.hasPrefix("/") ? program : try which(program))
         process.arguments = arguments
@@ -96,7 +96,7 @@ func launch(_ program: String, _ arguments: [String], user: String? = nil) throw
     let process = Process()
     if let user {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = ["--reuid=\(user)", "--regid=\(user)", "--init-groups", "--", program] + arguments
+        process.arguments = try setprivArguments(user) + [program] + arguments
     } else {
         process.executableURL = URL(fileURLWithPath: try which(program))
         process.arguments = arguments
@@ -106,6 +106,13 @@ func launch(_ program: String, _ arguments: [String], user: String? = nil) throw
     process.standardInput = FileHandle.nullDevice
     try process.run()
     return process
+}
+
+/// setpriv's arguments to become `user` with its primary group (looked up:
+/// "nobody"'s group is "nogroup" on Debian) and supplementary groups.
+func setprivArguments(_ user: String) throws -> [String] {
+    guard let account = getpwnam(user) else { throw HarnessError("no user \(user)") }
+    return ["--reuid=\(account.pointee.pw_uid)", "--regid=\(account.pointee.pw_gid)", "--init-groups", "--"]
 }
 
 func which(_ program: String) throws -> String {

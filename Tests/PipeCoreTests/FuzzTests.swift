@@ -2,8 +2,9 @@ import Foundation
 import Testing
 @testable import PipeCore
 
-/// SplitMix64: small, fast, and the same sequence on every machine.
-struct SplitMix64 {
+/// SplitMix64: small, fast, and the same sequence on every machine, so a
+/// failing fuzz case or random chunking names a seed that reproduces it.
+struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
     mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15

@@ -28,7 +28,7 @@ private func split(_ input: [UInt8], maxLineLength: Int = 1024, chunks: [Int]? =
 private func oneByteChunks(_ input: [UInt8]) -> [Int] { Array(repeating: 1, count: input.count) }
 
 private func randomChunks(_ input: [UInt8], seed: UInt64, maxChunk: Int = 9) -> [Int] {
-    var rng = SeededStreamRNG(seed: seed)
+    var rng = SplitMix64(state: seed)
     var sizes: [Int] = []
     var total = 0
     while total < input.count {
@@ -202,7 +202,7 @@ private func lines(_ strings: String...) -> [Piece] { strings.map { Piece(bytes:
             Array(repeating: 0x0D, count: 40) + [0x0A] + Array(repeating: 0x0A, count: 5),
             bytesOf("no newline at all, and rather long for small limits"),
         ]
-        var rng = SeededStreamRNG(seed: 42)
+        var rng = SplitMix64(state: 42)
         var generated: [UInt8] = []
         let alphabet: [UInt8] = [0x0A, 0x0D, 0x00, 0x61, 0x62, 0x63, 0xE2]
         for _ in 0..<3000 { generated.append(alphabet.randomElement(using: &rng)!) }

@@ -153,7 +153,7 @@ extension RecordQueue {
     @Test(arguments: [(3000, 50, 50), (1 << 22, 70, 3)])
     func interleavedAppendsAndDrainsKeepEveryLineInOrder(capacity: Int, appendPercent: Int, maxDrain: Int) {
         for policy in OverflowPolicy.allCases {
-            var rng = SeededStreamRNG(seed: 7)
+            var rng = SplitMix64(state: 7)
             var queue = RecordQueue(capacity: capacity, policy: policy)
             var model: [String] = []
             var modelHead = 0 // model[..<modelHead] was drained or dropped
