@@ -29,6 +29,11 @@ public enum ParameterRule: Sendable, Equatable {
             } catch {
                 throw TemplateError("'\(rest)' is not a valid regular expression: \(error)")
             }
+            // Checks run on the agent's only thread, on text the client chose.
+            guard !hasNestedQuantifier(rest) else {
+                throw TemplateError("the pattern '\(rest)' repeats a group that itself repeats (like (a+)+): "
+                    + "such patterns can take exponential time on hostile input; rewrite it without the nesting")
+            }
             return .pattern(rest)
         case "oneof":
             let values = ConfigText.splitList(rest)
@@ -77,5 +82,46 @@ public enum ParameterRule: Sendable, Equatable {
 
     private static func parseInteger(_ text: String) -> Int64? {
         isIntegerText(text) ? Int64(text) : nil
+    }
+
+    /// Whether a repeated group contains a repetition, like `(a+)+`, `(\\w*x)*`
+    /// or `((ab)?)+`: a backtracking matcher can take exponential time on such
+    /// a pattern. Escapes and character classes are skipped; a literal `{`
+    /// counts as a repetition, which can only make this more cautious.
+    static func hasNestedQuantifier(_ pattern: String) -> Bool {
+        let scalars = Array(pattern.unicodeScalars)
+        func isQuantifier(_ index: Int) -> Bool {
+            index < scalars.count && "*+?{".unicodeScalars.contains(scalars[index])
+        }
+        var groups: [Bool] = []          // per open group: holds a repetition
+        var index = 0
+        while index < scalars.count {
+            switch scalars[index] {
+            case "\\":
+                index += 2
+                continue
+            case "[":
+                index += 1
+                if index < scalars.count, scalars[index] == "^" { index += 1 }
+                if index < scalars.count, scalars[index] == "]" { index += 1 }
+                while index < scalars.count, scalars[index] != "]" {
+                    index += scalars[index] == "\\" ? 2 : 1
+                }
+            case "(":
+                groups.append(false)
+                if index + 1 < scalars.count, scalars[index + 1] == "?" { index += 1 }   // (?: (?i) ...
+            case ")":
+                let holdsRepetition = groups.popLast() ?? false
+                let repeated = isQuantifier(index + 1)
+                if repeated && holdsRepetition { return true }
+                if (repeated || holdsRepetition), !groups.isEmpty { groups[groups.count - 1] = true }
+            case "*", "+", "?", "{":
+                if !groups.isEmpty { groups[groups.count - 1] = true }
+            default:
+                break
+            }
+            index += 1
+        }
+        return false
     }
 }
