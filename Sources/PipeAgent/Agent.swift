@@ -362,6 +362,7 @@ final class Agent {
             // A burst can leave megabytes of freed queue memory in malloc's
             // arenas; an idle agent hands it back to the system.
             Memory.releaseFreePages()
+            Memory.dropStartupPages()
         }
     }
 

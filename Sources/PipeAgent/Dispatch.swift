@@ -249,6 +249,7 @@ public enum PipeAgentMain {
             Log.error("cannot connect to pmcd: \(String(cString: pmErrStr(dispatch.pointee.status)))")
             return 1
         }
+        Memory.dropStartupPages()
         agent.serve(dispatch: dispatch)
         current = nil
         return 0
