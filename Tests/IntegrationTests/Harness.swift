@@ -189,9 +189,12 @@ enum Agent {
         try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid())/fd").count
     }
 
-    static func residentKilobytes() throws -> Int {
+    /// Resident anonymous memory (heap, stacks): where a leak shows. Total
+    /// RSS also counts code pages, which come and go (the agent drops its
+    /// clean start-up pages when idle).
+    static func anonymousKilobytes() throws -> Int {
         let status = try String(contentsOfFile: "/proc/\(pid())/status", encoding: .utf8)
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        for line in status.split(separator: "\n") where line.hasPrefix("RssAnon:") {
             return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
         }
         return 0
