@@ -54,6 +54,8 @@ final class Agent {
     var shuttingDown = false
     /// Set during a fetch when a requested stream has ended (see the fetch trampoline).
     var streamsEndedThisFetch = false
+    /// When to give memory back to the system after the last run ended.
+    var idleTrimAt: UInt64?
 
     /// Event arrays handed to libpcp in the current PDU; freed once it is sent.
     var arraysToRelease: [Int32] = []
@@ -359,11 +361,19 @@ final class Agent {
         runs[run.id] = nil
         if run.detached { releaseArray(of: run) }
         if runs.isEmpty {
-            // A burst can leave megabytes of freed queue memory in malloc's
-            // arenas; an idle agent hands it back to the system.
-            Memory.releaseFreePages()
-            Memory.dropStartupPages()
+            idleTrimAt = Clock.monotonicNanoseconds() + 2_000_000_000
         }
+    }
+
+    /// Once the agent has been idle for a moment, it hands back what a burst
+    /// left behind: freed queue memory kept in malloc's arenas, and the code
+    /// pages it faulted in (see Memory.dropStartupPages).
+    private func trimIfIdle(now: UInt64) {
+        guard let at = idleTrimAt, now >= at else { return }
+        idleTrimAt = nil
+        guard runs.isEmpty else { return }
+        Memory.releaseFreePages()
+        Memory.dropStartupPages()
     }
 
     /// Asks the run's whole process group to stop: SIGTERM now, SIGKILL after
@@ -414,12 +424,15 @@ final class Agent {
             }
             finishIfDone(run)
         }
+        trimIfIdle(now: now)
     }
 
     /// Milliseconds until the next timer, or -1 for none (poll forever: an
     /// idle agent does not wake up).
     func pollTimeout() -> Int32 {
-        guard let next = runs.values.compactMap(\.nextDeadline).min() else { return -1 }
+        guard let next = (runs.values.compactMap(\.nextDeadline) + [idleTrimAt].compactMap { $0 }).min() else {
+            return -1
+        }
         let now = Clock.monotonicNanoseconds()
         if next <= now { return 0 }
         return Int32(min((next - now) / 1_000_000 + 1, 60_000))
