@@ -1,4 +1,5 @@
 import CPCP
+import Glibc
 
 /// One PMAPI context to pmcd: the only type in pmpipe that calls libpcp
 /// for connections, names, descriptors, instances, stores and fetches.
@@ -10,9 +11,20 @@ final class PCPContext {
     private var handle: Int32
 
     /// The corresponding C call is pmNewContext(PM_CONTEXT_HOST, host).
+    ///
+    /// Over the unix socket a refused connect is retried briefly: when many
+    /// clients connect at once pmcd's listen queue can overflow, and failing
+    /// (or, with "local:", silently falling back to TCP, which carries no
+    /// credentials) would refuse a client that is entitled to run.
     init(host: String) throws(PipeClientError) {
         self.host = host
-        let sts = host.withCString { pmNewContext(PM_CONTEXT_HOST, $0) }
+        var sts = host.withCString { pmNewContext(PM_CONTEXT_HOST, $0) }
+        var attempt = 0
+        while sts < 0 && host.hasPrefix("unix:") && attempt < 20 {
+            attempt += 1
+            usleep(UInt32(min(attempt, 10)) * 10_000)
+            sts = host.withCString { pmNewContext(PM_CONTEXT_HOST, $0) }
+        }
         guard sts >= 0 else { throw .cannotConnect(host: host, reason: pcpErrorText(sts)) }
         handle = sts
     }

@@ -29,7 +29,7 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
             var text = "permission denied for '\(instance)'"
             if let detail { text += ": \(Self.withoutLead("permission denied", detail))" }
             if overTCP {
-                text += " (over TCP pmcd passes no user credentials; use -h local: on the agent's host)"
+                text += " (over TCP pmcd passes no user credentials; use -h unix: on the agent's host)"
             }
             return text
         case .badParameters(let instance, let parameters, let detail):

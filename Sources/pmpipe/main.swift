@@ -12,12 +12,12 @@ struct PmpipeCommand: ParsableCommand {
             the administrator configured, with your parameters, and prints every line \
             it writes: its stdout on stdout, its stderr on stderr, exactly as written \
             and nothing else. The agent decides whether you may run it; over the \
-            default local: socket pmcd tells it who you are.
+            default unix: socket pmcd tells it who you are.
 
             Examples:
               pmpipe -i bdev_trace -x '5 sda'     trace sda for 5 seconds
               pmpipe --list                       show the commands you can ask for
-              pmpipe -h local: -i seq -x '1 3' --prefix cpipe -t 250ms
+              pmpipe -h unix: -i seq -x '1 3' --prefix cpipe -t 250ms
 
             Exit status:
               the command's own, as the shell reports it (its exit code, or 128+signal)
@@ -29,8 +29,10 @@ struct PmpipeCommand: ParsableCommand {
             """,
         helpNames: [.long, .customShort("?")])
 
-    @Option(name: .customShort("h"), help: ArgumentHelp("The pmcd to ask (local: is the unix socket).", valueName: "host"))
-    var host: String = "local:"
+    @Option(name: .customShort("h"), help: ArgumentHelp("The pmcd to ask (unix: is the local socket, which carries your credentials).", valueName: "host"))
+    // unix:, not local: (which falls back to TCP without credentials when the
+    // socket connect fails, e.g. under a burst of connections).
+    var host: String = "unix:"
 
     @Option(name: .shortAndLong, help: ArgumentHelp("The configured command to run (see --list).", valueName: "instance"))
     var instance: String?
