@@ -126,10 +126,26 @@ extension Agent {
         run.eventArray = -1
     }
 
-    /// Called after each PDU has been answered.
+    /// Called after each PDU has been answered. A few arrays are kept for
+    /// reuse; the rest are freed, since each keeps the size of the largest
+    /// batch it ever held (up to about a megabyte).
     func recycleArrays() {
-        freeArrays.append(contentsOf: arraysToRelease)
+        for array in arraysToRelease {
+            if freeArrays.count < Self.pooledArrays {
+                freeArrays.append(array)
+            } else {
+                pmdaEventReleaseArray(array)
+            }
+        }
         arraysToRelease.removeAll(keepingCapacity: true)
+    }
+
+    static let pooledArrays = 8
+
+    /// Frees every pooled event array (the agent is idle).
+    func releasePooledArrays() {
+        for array in freeArrays { pmdaEventReleaseArray(array) }
+        freeArrays.removeAll()
     }
 
     /// Encodes up to one batch of the run's records with libpcp_pmda's event

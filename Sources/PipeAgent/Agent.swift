@@ -372,6 +372,7 @@ final class Agent {
         guard let at = idleTrimAt, now >= at else { return }
         idleTrimAt = nil
         guard runs.isEmpty else { return }
+        releasePooledArrays()
         Memory.releaseFreePages()
         Memory.dropStartupPages()
     }
