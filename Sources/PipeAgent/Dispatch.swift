@@ -249,7 +249,8 @@ public enum PipeAgentMain {
             Log.error("cannot connect to pmcd: \(String(cString: pmErrStr(dispatch.pointee.status)))")
             return 1
         }
-        Memory.dropStartupPages()
+        let dropped = Memory.dropStartupPages()
+        Log.info("released \(dropped >> 10) kB of start-up code mappings")
         agent.serve(dispatch: dispatch)
         current = nil
         return 0

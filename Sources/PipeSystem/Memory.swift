@@ -21,10 +21,12 @@ public enum Memory {
     /// The pages stay in the page cache; whatever the agent really uses
     /// faults back in (cheaply, from memory).
     ///
-    /// Only mappings of the executable with no private dirty page are
-    /// advised (checked in /proc/self/smaps): dropping a dirty private page,
-    /// such as relocated read-only data, would bring back the file's original
-    /// bytes. Returns the number of bytes of mappings advised.
+    /// Only mappings of the executable with no copy-on-write page are advised
+    /// (smaps' "Anonymous:" is 0): dropping a private copy, such as the
+    /// relocated read-only data, would bring back the file's original bytes.
+    /// ("Private_Dirty:" is no guide: it also counts page-cache pages of a
+    /// freshly written binary that are not yet written back, which are safe.)
+    /// Returns the number of bytes of mappings advised.
     @discardableResult
     public static func dropStartupPages() -> Int {
         guard let executable = executablePath(),
@@ -32,7 +34,7 @@ public enum Memory {
         let smaps = String(decoding: bytes, as: UTF8.self)
         var candidates: [(start: UInt, end: UInt)] = []
         var current: (start: UInt, end: UInt)?
-        var currentIsClean = false
+        var currentIsClean = false   // no copy-on-write page
         func finish() {
             if let current, currentIsClean { candidates.append(current) }
             current = nil
@@ -49,7 +51,7 @@ public enum Memory {
                     current = (start, end)
                     currentIsClean = true
                 }
-            } else if current != nil, fields.first == "Private_Dirty:", fields.count >= 2, fields[1] != "0" {
+            } else if current != nil, fields.first == "Anonymous:", fields.count >= 2, fields[1] != "0" {
                 currentIsClean = false
             }
         }
