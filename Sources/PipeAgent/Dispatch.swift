@@ -170,6 +170,9 @@ extension Agent {
                     return
                 }
                 recycleArrays()
+                if runs.isEmpty && idleTrimAt == nil {
+                    idleTrimAt = Clock.monotonicNanoseconds() + 2_000_000_000
+                }
             }
         }
     }
