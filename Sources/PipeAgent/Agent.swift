@@ -394,12 +394,9 @@ final class Agent {
     /// (a writer then gets SIGPIPE) and the command is stopped.
     func detach(_ run: Run) {
         run.detached = true
-        run.stdout?.close(); run.stdout = nil
-        run.stderr?.close(); run.stderr = nil
+        run.closePipes()
         if run.termination == nil { stop(run, reason: "client disconnected") }
         finishIfDone(run)
-        if !run.finished { runs[run.id] = run }
-        retireIfIdle(run)
     }
 
     /// Time limits, SIGKILL escalation and last-resort pipe closing.
@@ -466,24 +463,19 @@ final class Agent {
 
     /// pmcd went away or asked us to stop: stop every command, give them their
     /// grace period (at most 5 s in all), then SIGKILL what is left and reap.
-    func shutdown(signals: SignalFD?) {
+    func shutdown(signals: SignalFD) {
         shuttingDown = true
         for run in runs.values {
-            run.stdout?.close(); run.stdout = nil
-            run.stderr?.close(); run.stderr = nil
+            run.closePipes()
             if run.termination == nil { stop(run, reason: "agent shutting down") }
         }
         let grace = runs.values.map { $0.spec.options.killGrace.nanoseconds }.max() ?? 0
         let deadline = Clock.monotonicNanoseconds() + min(grace, 5_000_000_000)
         while runs.values.contains(where: { $0.termination == nil }), Clock.monotonicNanoseconds() < deadline {
-            if let signals {
-                var poll = PollSet()
-                poll.add(signals.descriptor, token: 0)
-                _ = try? poll.wait(timeoutMilliseconds: 100)
-                _ = signals.drain()
-            } else {
-                usleep(50_000)
-            }
+            var poll = PollSet()
+            poll.add(signals.descriptor, token: 0)
+            _ = try? poll.wait(timeoutMilliseconds: 100)
+            _ = signals.drain()
             reapChildren()
         }
         for run in runs.values { ProcessGroup.signal(run.pid, SIGKILL) }

@@ -60,6 +60,13 @@ final class Run {
     var name: String { spec.name }
     var pipesOpen: Bool { stdout != nil || stderr != nil }
 
+    /// Closes both output pipes without reading what is left (nobody will):
+    /// a command still writing then gets SIGPIPE.
+    func closePipes() {
+        stdout?.close(); stdout = nil
+        stderr?.close(); stderr = nil
+    }
+
     /// The earliest timer of this run, if any.
     var nextDeadline: UInt64? {
         [timeLimitAt, killAt, forceCloseAt].compactMap { $0 }.min()
