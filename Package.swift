@@ -40,6 +40,8 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "PipeCoreTests", dependencies: ["PipeCore"], exclude: ["Corpus"]),
         .testTarget(name: "PipeSystemTests", dependencies: ["PipeSystem"]),
+        // Checks the agent's own event-array encoding against libpcp_pmda's.
+        .testTarget(name: "PipeAgentTests", dependencies: ["PipeAgent", "PipeCore", "CPCP"]),
         .testTarget(name: "IntegrationTests", dependencies: ["PipeCore"]),
     ]
 )

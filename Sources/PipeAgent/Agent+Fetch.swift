@@ -99,43 +99,42 @@ extension Agent {
             return cpcp_FETCH_NOVALUES
         case .active(let run)?:
             guard run.output.hasPendingRecords else { return cpcp_FETCH_NOVALUES }
-            let array = eventArray(for: run)
-            let count = encodeBatch(run, into: array)
+            let writer = eventArray(for: run)
+            let count = encodeBatch(run, into: writer)
             if run.output.phase == .delivered {
                 client.streams[instance] = .ended
                 releaseArray(of: run)
             }
-            guard count > 0, let address = pmdaEventGetAddr(array) else { return cpcp_FETCH_NOVALUES }
-            atom.pointee.vbp = UnsafeMutableRawPointer(address).assumingMemoryBound(to: pmValueBlock.self)
+            guard count > 0 else { return cpcp_FETCH_NOVALUES }
+            // pmdaFetch sends this block as it is (PMDA_FETCH_STATIC); it stays
+            // untouched until recycleArrays runs after the PDU has gone out.
+            let array = writer.finish()
+            atom.pointee.vbp = UnsafeMutableRawPointer(mutating: array.baseAddress!)
+                .assumingMemoryBound(to: pmValueBlock.self)
             return cpcp_FETCH_STATIC
         }
     }
 
-    private func eventArray(for run: Run) -> Int32 {
-        if run.eventArray < 0 {
-            run.eventArray = freeArrays.popLast() ?? pmdaEventNewArray()
-        }
-        pmdaEventResetArray(run.eventArray)
-        return run.eventArray
+    private func eventArray(for run: Run) -> EventArrayWriter {
+        let writer = run.eventArray ?? freeArrays.popLast() ?? EventArrayWriter(layout: valueLayout)
+        run.eventArray = writer
+        writer.reset()
+        return writer
     }
 
     /// Gives a run's event array back once the PDU that points into it is sent.
     func releaseArray(of run: Run) {
-        guard run.eventArray >= 0 else { return }
-        arraysToRelease.append(run.eventArray)
-        run.eventArray = -1
+        guard let writer = run.eventArray else { return }
+        arraysToRelease.append(writer)
+        run.eventArray = nil
     }
 
     /// Called after each PDU has been answered. A few arrays are kept for
     /// reuse; the rest are freed, since each keeps the size of the largest
-    /// batch it ever held (up to about a megabyte).
+    /// batch it ever held (a few megabytes at most).
     func recycleArrays() {
-        for array in arraysToRelease {
-            if freeArrays.count < Self.pooledArrays {
-                freeArrays.append(array)
-            } else {
-                pmdaEventReleaseArray(array)
-            }
+        for writer in arraysToRelease where freeArrays.count < Self.pooledArrays {
+            freeArrays.append(writer)
         }
         arraysToRelease.removeAll(keepingCapacity: true)
     }
@@ -144,78 +143,43 @@ extension Agent {
 
     /// Frees every pooled event array (the agent is idle).
     func releasePooledArrays() {
-        for array in freeArrays { pmdaEventReleaseArray(array) }
         freeArrays.removeAll()
     }
 
-    /// Encodes up to one batch of the run's records with libpcp_pmda's event
-    /// array API. Returns the number of records added.
-    private func encodeBatch(_ run: Run, into array: Int32) -> Int {
-        var added = 0
-        run.output.takeBatch(maxRecords: settings.batchRecords, maxBytes: settings.batchBytes) { record in
-            var time = timeval(tv_sec: Int(record.time.seconds), tv_usec: Int(record.time.microseconds))
-            var atom = pmAtomValue()
-            if case .missed(let count) = record.payload {
-                pmdaEventAddMissedRecord(array, &time, Int32(clamping: count))
-                added += 1
-                return
-            }
-            guard pmdaEventAddRecord(array, &time, Int32(bitPattern: record.flags.rawValue)) >= 0 else { return }
-            added += 1
-            if case .line(let bytes, let stream, let continued, let containsNUL) = record.payload {
-                if containsNUL {
-                    addAggregate(bytes, pmid: stream == .stdout ? pmids.rawline : pmids.rawerrline, to: array)
-                } else {
-                    addString(bytes, pmid: stream == .stdout ? pmids.line : pmids.errline, to: array)
+    /// Encodes up to one batch of the run's records. Returns the number of
+    /// records added.
+    private func encodeBatch(_ run: Run, into writer: EventArrayWriter) -> Int {
+        let pmids = self.pmids
+        let limits = (records: settings.batchRecords, bytes: settings.batchBytes)
+        let endReason = run.endReason
+        return writer.encode { array in
+            run.output.takeBatch(maxRecords: limits.records, maxBytes: limits.bytes) { record in
+                let seconds = Int32(truncatingIfNeeded: record.time.seconds)
+                let micros = Int32(truncatingIfNeeded: record.time.microseconds)
+                if case .missed(let count) = record.payload {
+                    array.addMissedRecord(seconds: seconds, microseconds: micros, count: Int32(clamping: count))
+                    return
                 }
-                if continued {
-                    atom.ul = 1
-                    pmdaEventAddParam(array, pmids.continued, PM_TYPE_U32, &atom)
+                array.beginRecord(seconds: seconds, microseconds: micros, flags: record.flags.rawValue)
+                if case .line(let bytes, let stream, let continued, let containsNUL) = record.payload {
+                    // A line holding NUL bytes travels as exact bytes
+                    // (PM_TYPE_AGGREGATE): clients read a string up to its first NUL.
+                    if containsNUL {
+                        array.addBytes(bytes, pmid: stream == .stdout ? pmids.rawline : pmids.rawerrline,
+                                       type: .aggregate)
+                    } else {
+                        array.addBytes(bytes, pmid: stream == .stdout ? pmids.line : pmids.errline, type: .string)
+                    }
+                    if continued {
+                        array.addInteger(1, pmid: pmids.continued, type: .uint32)
+                    }
+                }
+                if let termination = record.termination {
+                    array.addInteger(UInt32(bitPattern: termination.shellStatus), pmid: pmids.exitstatus,
+                                     type: .int32)
+                    array.addString(endReason, pmid: pmids.endreason)
                 }
             }
-            if let termination = record.termination {
-                atom.l = termination.shellStatus
-                pmdaEventAddParam(array, pmids.exitstatus, PM_TYPE_32, &atom)
-                run.endReason.withCString { reason in
-                    atom.cp = UnsafeMutablePointer(mutating: reason)
-                    pmdaEventAddParam(array, pmids.endreason, PM_TYPE_STRING, &atom)
-                }
-            }
         }
-        return added
-    }
-
-    /// A line without NUL bytes: the queue stores a 0 byte right after each
-    /// line, so its bytes already are a C string.
-    private func addString(_ bytes: UnsafeRawBufferPointer, pmid: pmID, to array: Int32) {
-        var atom = pmAtomValue()
-        if let base = bytes.baseAddress {
-            atom.cp = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: CChar.self))
-            pmdaEventAddParam(array, pmid, PM_TYPE_STRING, &atom)
-        } else {
-            "".withCString { empty in
-                atom.cp = UnsafeMutablePointer(mutating: empty)
-                pmdaEventAddParam(array, pmid, PM_TYPE_STRING, &atom)
-            }
-        }
-    }
-
-    /// A line holding NUL bytes travels as exact bytes (PM_TYPE_AGGREGATE),
-    /// since a string would be cut at the first NUL.
-    private func addAggregate(_ bytes: UnsafeRawBufferPointer, pmid: pmID, to array: Int32) {
-        let needed = Int(PM_VAL_HDR_SIZE) + bytes.count
-        if needed > aggregateScratchSize {
-            aggregateScratch.deallocate()
-            aggregateScratchSize = max(needed, aggregateScratchSize * 2)
-            aggregateScratch = UnsafeMutableRawPointer.allocate(byteCount: aggregateScratchSize, alignment: 8)
-        }
-        let block = aggregateScratch.assumingMemoryBound(to: pmValueBlock.self)
-        cpcp_valueblock_set_header(block, PM_TYPE_AGGREGATE, Int32(needed))
-        if let base = bytes.baseAddress {
-            (aggregateScratch + Int(PM_VAL_HDR_SIZE)).copyMemory(from: base, byteCount: bytes.count)
-        }
-        var atom = pmAtomValue()
-        atom.vbp = block
-        pmdaEventAddParam(array, pmid, PM_TYPE_AGGREGATE, &atom)
     }
 }

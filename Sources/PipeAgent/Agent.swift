@@ -61,15 +61,15 @@ final class Agent {
     var idleTrimAt: UInt64?
 
     /// Event arrays handed to libpcp in the current PDU; freed once it is sent.
-    var arraysToRelease: [Int32] = []
-    var freeArrays: [Int32] = []
+    var arraysToRelease: [EventArrayWriter] = []
+    var freeArrays: [EventArrayWriter] = []
     /// Stderr chunks already copied to the log, per run (bounded, to protect the log).
     var stderrLogged: [UInt64: Int] = [:]
 
     let readBuffer: UnsafeMutableRawBufferPointer
-    /// Scratch value block for lines that must travel as PM_TYPE_AGGREGATE.
-    var aggregateScratch: UnsafeMutableRawPointer
-    var aggregateScratchSize: Int
+    /// How this build of libpcp lays out the type/length bitfields of the
+    /// event arrays the agent writes.
+    let valueLayout = TypeLengthLayout { cpcp_client_param_word($0, $1) }
 
     let pmids: ParameterPMIDs
 
@@ -85,8 +85,6 @@ final class Agent {
         self.policy = AccessPolicy(rules: configuration.rules)
         self.instances = InstanceDomain(indom: table.commandsIndom)
         self.readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: settings.readChunk, alignment: 16)
-        self.aggregateScratchSize = 4096
-        self.aggregateScratch = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 8)
         self.pmids = ParameterPMIDs(
             line: table.pmid(of: .line), errline: table.pmid(of: .errline),
             rawline: table.pmid(of: .rawline), rawerrline: table.pmid(of: .rawerrline),

@@ -35,8 +35,8 @@ final class Run {
     var killAt: UInt64?
     var forceCloseAt: UInt64?
 
-    /// The libpcp_pmda event array this run's records are encoded into (-1: none yet).
-    var eventArray: Int32 = -1
+    /// The event array this run's records are encoded into (nil: none yet).
+    var eventArray: EventArrayWriter?
 
     init(id: UInt64, context: Int32, instance: Int32, spec: CommandSpec, client: ClientIdentity,
          parameters: [String], process: SpawnedProcess, output: RunOutput, now: UInt64, wall: Timestamp) {

@@ -67,8 +67,11 @@ extension InstanceOptions {
             overflow = policy
         case "max_line":
             let size = try Self.size(key, value)
-            guard size.bytes >= 256 && size.bytes <= 16 << 20 else {
-                throw SettingError("max_line must be between 256 and 16m, not \(value)")
+            // A piece travels as one event record, and an event array's
+            // length field has 24 bits (16 MiB): 8m leaves room for the rest
+            // of the batch.
+            guard size.bytes >= 256 && size.bytes <= 8 << 20 else {
+                throw SettingError("max_line must be between 256 and 8m, not \(value)")
             }
             maxLineLength = size.bytes
         case "timeout":

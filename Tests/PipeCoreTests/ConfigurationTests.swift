@@ -123,7 +123,7 @@ func accessLinesAreTolerantOfPunctuation(_ line: String, _ expected: String) thr
     ("x root tool | cat\n[instance x]\nsha256 = 00", "pipe.conf:3: sha256 cannot pin a shell command (this command line uses shell syntax, so it runs /bin/sh): write it as plain words to run the program directly"),
     ("x root tool\n[instance x]\ncapabilities = perfmon, cap_bogus", "pipe.conf:3: unknown capability 'cap_bogus' (expected names from capabilities(7) like cap_perfmon, perfmon or CAP_SYS_ADMIN, or none)"),
     ("x root tool\n[instance x]\ntimeout = soon", "pipe.conf:3: timeout must be a positive duration like 30s, 5m, 1h or 1.5s, not 'soon'"),
-    ("x root tool\n[instance x]\nmax_line = 100", "pipe.conf:3: max_line must be between 256 and 16m, not 100"),
+    ("x root tool\n[instance x]\nmax_line = 100", "pipe.conf:3: max_line must be between 256 and 8m, not 100"),
     ("x root tool\n[instance x]\ntimeout = 1s\ntimeout = 2s", "pipe.conf:4: 'timeout' for instance x is already set at pipe.conf:3"),
     ("x root tool $40", "pipe.conf:1: instance x needs 40 parameters but max_parameters is 32"),
 ])
