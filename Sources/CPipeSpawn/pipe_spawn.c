@@ -12,6 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/capability.h>
+
+/* Capacity asked for a command's stdout pipe (see pipe_spawn). */
+#define PIPE_SPAWN_STDOUT_PIPE_BYTES (1 << 20)
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -206,6 +209,14 @@ int pipe_spawn(const struct pipe_spawn_request *req, struct pipe_spawn_result *r
         res->error = errno;
         goto fail_close;
     }
+    /*
+     * A fast command outruns the agent whenever the agent is busy answering a
+     * fetch: with the default 64 KiB pipe a command printing millions of lines
+     * a second stalls within a millisecond or two.  1 MiB (the kernel's
+     * default pipe-max-size) absorbs that; pages are only used while data is
+     * waiting.  Best effort: a smaller pipe still works.
+     */
+    (void)fcntl(out[0], F_SETPIPE_SZ, PIPE_SPAWN_STDOUT_PIPE_BYTES);
 
     sigset_t all, saved;
     sigfillset(&all);
