@@ -69,6 +69,7 @@ public enum Pmpipe {
     /// `pmpipe -i INSTANCE`: start the run, print it, return its status.
     public static func run(_ options: Options) -> Int32 {
         TerminationSignals.install()
+        HeapTuning.keepFetchBuffersMapped()
         let out = OutputBuffer(fd: 1)
         let err = OutputBuffer(fd: 2, capacity: 64 << 10)
 
