@@ -40,6 +40,8 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "PipeCoreTests", dependencies: ["PipeCore"], exclude: ["Corpus"]),
         .testTarget(name: "PipeSystemTests", dependencies: ["PipeSystem"]),
+        // Needs libpcp's headers and library (PipeClient links them), not pmcd.
+        .testTarget(name: "PipeClientTests", dependencies: ["PipeClient"]),
         .testTarget(name: "IntegrationTests", dependencies: ["PipeCore"]),
     ]
 )
