@@ -42,6 +42,8 @@ let package = Package(
         .testTarget(name: "PipeSystemTests", dependencies: ["PipeSystem"]),
         // Checks the agent's own event-array encoding against libpcp_pmda's.
         .testTarget(name: "PipeAgentTests", dependencies: ["PipeAgent", "PipeCore", "CPCP"]),
+        // Needs libpcp's headers and library (PipeClient links them), not pmcd.
+        .testTarget(name: "PipeClientTests", dependencies: ["PipeClient"]),
         .testTarget(name: "IntegrationTests", dependencies: ["PipeCore"]),
     ]
 )

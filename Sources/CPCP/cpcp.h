@@ -191,4 +191,18 @@ static inline int cpcp_client_store_string(pmID pmid, int inst, const char *valu
     return sts;
 }
 
+/*
+ * mallopt and its M_* parameters live in <malloc.h>, which Swift's Glibc
+ * module does not include.  Both thresholds are set together: setting either
+ * one turns off glibc's dynamic adjustment of both.  Returns 1 when glibc
+ * took both settings.
+ */
+#ifdef __GLIBC__
+#include <malloc.h>
+static inline int cpcp_client_set_heap_thresholds(int mmap_threshold, int trim_threshold)
+{
+    return mallopt(M_MMAP_THRESHOLD, mmap_threshold) && mallopt(M_TRIM_THRESHOLD, trim_threshold);
+}
+#endif
+
 #endif /* CPCP_CLIENT_H */

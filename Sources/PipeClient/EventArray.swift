@@ -96,7 +96,11 @@ public struct EventParameter {
 
 /// One record of the array: a view valid only inside the decoding callback.
 public struct EventRecord {
+    /// PM_EVENT_FLAG_MISSED and PM_EVENT_FLAG_END, spelled here for the
+    /// pure decoder and for the hot loop (PipeConnection checks them
+    /// against libpcp's).
     public static let missedFlag: UInt32 = 1 << 31
+    public static let endFlag: UInt32 = 1 << 2
 
     public var seconds: Int32
     public var microseconds: Int32
@@ -110,20 +114,44 @@ public struct EventRecord {
     let parametersOffset: Int
     let layout: TypeLengthLayout
 
+    /// The first parameter; only for a record with `parameterCount > 0`.
+    /// Bounds were checked when the record was decoded.
+    @inline(__always)
+    public var firstParameter: EventParameter {
+        precondition(parameterCount > 0)
+        return parameter(at: parametersOffset)
+    }
+
+    @inline(__always)
+    func parameter(at offset: Int) -> EventParameter {
+        let pmid = base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+        let word = base.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)
+        let length = layout.length(of: word)
+        let value = UnsafeRawBufferPointer(rebasing: base[(offset + 8)..<(offset + 4 + length)])
+        return EventParameter(pmid: pmid, type: layout.type(of: word), value: value)
+    }
+
     /// Calls `body` for each parameter in order. Bounds were checked when the
     /// record was decoded.
     @inline(__always)
     public func forEachParameter(_ body: (EventParameter) throws -> Void) rethrows {
         var offset = parametersOffset
         for _ in 0..<parameterCount {
-            let pmid = base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
-            let word = base.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)
-            let length = layout.length(of: word)
-            let value = UnsafeRawBufferPointer(rebasing: base[(offset + 8)..<(offset + 4 + length)])
-            try body(EventParameter(pmid: pmid, type: layout.type(of: word), value: value))
-            offset += 4 + EventArrayDecoder.padded(length)
+            let parameter = parameter(at: offset)
+            try body(parameter)
+            offset += 8 + EventArrayDecoder.padded(parameter.value.count)
         }
     }
+}
+
+/// Receives the records of an array, in order.
+///
+/// A protocol rather than a closure: the decoder is then specialised for its
+/// handler (RecordPrinter) and the per-record call inlined, and a
+/// noncopyable handler is passed `inout`, so its state needs no runtime
+/// exclusivity checks.
+public protocol EventRecordHandler: ~Copyable {
+    mutating func handle(_ record: EventRecord) throws
 }
 
 /// Reads a packed pmEventArray in place.
@@ -138,28 +166,35 @@ public enum EventArrayDecoder {
     @inline(__always)
     static func padded(_ n: Int) -> Int { (n + 3) & ~3 }
 
-    /// Checks the whole array, then calls `body` for each record in order.
+    /// The first, checking pass: takes every record and does nothing.
+    struct Checker: EventRecordHandler {
+        @inline(__always)
+        mutating func handle(_ record: EventRecord) {}
+    }
+
+    /// Checks the whole array, then hands each record to `handler` in order.
     /// A malformed array throws `EventArrayError` before any record is
     /// delivered, so a caller never prints half of a bad array. Returns the
     /// number of records.
     @discardableResult
-    public static func decode(
+    public static func decode<Handler: EventRecordHandler & ~Copyable>(
         _ array: UnsafeRawBufferPointer,
         layout: TypeLengthLayout,
-        _ body: (EventRecord) throws -> Void
+        into handler: inout Handler
     ) throws -> Int {
-        let count = try walk(array, layout: layout) { _ in }
+        var checker = Checker()
+        let count = try walk(array, layout: layout, into: &checker)
         if count > 0 {
-            try walk(array, layout: layout, body)
+            try walk(array, layout: layout, into: &handler)
         }
         return count
     }
 
     @discardableResult
-    static func walk(
+    static func walk<Handler: EventRecordHandler & ~Copyable>(
         _ array: UnsafeRawBufferPointer,
         layout: TypeLengthLayout,
-        _ body: (EventRecord) throws -> Void
+        into handler: inout Handler
     ) throws -> Int {
         guard array.count >= headerSize else { throw EventArrayError.tooShort(array.count) }
         let header = array.loadUnaligned(fromByteOffset: 0, as: UInt32.self)
@@ -189,7 +224,7 @@ public enum EventArrayDecoder {
                 guard flags == EventRecord.missedFlag else {
                     throw EventArrayError.badParameterCount(record: r, count: nparams)
                 }
-                try body(EventRecord(seconds: seconds, microseconds: micros, flags: flags,
+                try handler.handle(EventRecord(seconds: seconds, microseconds: micros, flags: flags,
                                      missed: Int(nparams), parameterCount: 0,
                                      base: array, parametersOffset: offset, layout: layout))
                 continue
@@ -211,7 +246,7 @@ public enum EventArrayDecoder {
                 }
                 offset += size
             }
-            try body(EventRecord(seconds: seconds, microseconds: micros, flags: flags,
+            try handler.handle(EventRecord(seconds: seconds, microseconds: micros, flags: flags,
                                  missed: 0, parameterCount: Int(nparams),
                                  base: array, parametersOffset: parametersOffset, layout: layout))
         }

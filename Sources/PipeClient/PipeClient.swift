@@ -6,6 +6,7 @@
 //   RecordPrinter     records -> the command's stdout/stderr bytes
 //   OutputBuffer      big write(2) buffer that reports EPIPE
 //   TerminationSignals  SIGINT/TERM/HUP recorded, SIGPIPE ignored
+//   HeapTuning        malloc thresholds that keep libpcp's fetch buffers mapped
 //   Pmpipe            the whole pmpipe run, returning its exit status
 //
 // All libpcp calls are in PCPContext and PipeConnection.

@@ -68,8 +68,8 @@ public final class PipeConnection {
             continued: try id(names.continued), exitStatus: try id(names.exitStatus),
             endReason: try id(names.endReason))
         layout = TypeLengthLayout { cpcp_client_param_word($0, $1) }
-        // The pure decoder spells PM_EVENT_FLAG_MISSED itself.
-        precondition(EventRecord.missedFlag == cpcp_EVENT_FLAG_MISSED)
+        // The pure decoder spells PM_EVENT_FLAG_MISSED and _END itself.
+        precondition(EventRecord.missedFlag == cpcp_EVENT_FLAG_MISSED && EventRecord.endFlag == cpcp_EVENT_FLAG_END)
     }
 
     /// Disconnects (pmDestroyContext): the agent stops this client's
@@ -132,7 +132,9 @@ public final class PipeConnection {
     }
 
     /// One fetch of the firehose for `instance`.
-    func fetchRecords(instance: Int32, _ body: (EventRecord) throws -> Void) throws -> FetchOutcome {
+    func fetchRecords<Handler: EventRecordHandler & ~Copyable>(
+        instance: Int32, into handler: inout Handler
+    ) throws -> FetchOutcome {
         try context.fetch(firehose) { vset -> FetchOutcome in
             let numval = vset.pointee.numval
             if numval == cpcp_ERR_NOTCONN { return .ended }
@@ -150,7 +152,7 @@ public final class PipeConnection {
                 let length = Int(cpcp_valueblock_vlen(block))
                 let bytes = UnsafeRawBufferPointer(start: UnsafeRawPointer(block), count: length)
                 do {
-                    delivered += try EventArrayDecoder.decode(bytes, layout: layout, body)
+                    delivered += try EventArrayDecoder.decode(bytes, layout: layout, into: &handler)
                 } catch let error as EventArrayError {
                     throw PipeClientError.malformedEvents(error)
                 }
@@ -175,10 +177,10 @@ public struct PipeRun {
     public let connection: PipeConnection
     public let instance: Int32
 
-    /// Fetches once and hands each record to `body`, in order, while the
+    /// Fetches once and hands each record to `handler`, in order, while the
     /// fetched bytes are alive. Throws PipeClientError for pmcd and decoding
-    /// failures, and whatever `body` throws.
-    public func fetch(_ body: (EventRecord) throws -> Void) throws -> FetchOutcome {
-        try connection.fetchRecords(instance: instance, body)
+    /// failures, and whatever the handler throws.
+    public func fetch<Handler: EventRecordHandler & ~Copyable>(into handler: inout Handler) throws -> FetchOutcome {
+        try connection.fetchRecords(instance: instance, into: &handler)
     }
 }

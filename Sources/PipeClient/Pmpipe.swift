@@ -34,7 +34,7 @@ public enum Pmpipe {
 
     /// Writes `pmpipe: <sentence>` to stderr, unbuffered.
     public static func complain(_ sentence: String) {
-        let err = OutputBuffer(fd: 2, capacity: 4096)
+        var err = OutputBuffer(fd: 2, capacity: 4096)
         try? err.append("pmpipe: \(sentence)\n")
         try? err.flush()
     }
@@ -42,7 +42,7 @@ public enum Pmpipe {
     /// `pmpipe --list`: `NAME<TAB>COMMAND` per configured command.
     public static func list(host: String, prefix: String) -> Int32 {
         TerminationSignals.install()
-        let out = OutputBuffer(fd: 1)
+        var out = OutputBuffer(fd: 1)
         do {
             let connection = try PipeConnection(host: host, prefix: prefix)
             defer { connection.disconnect() }
@@ -69,8 +69,7 @@ public enum Pmpipe {
     /// `pmpipe -i INSTANCE`: start the run, print it, return its status.
     public static func run(_ options: Options) -> Int32 {
         TerminationSignals.install()
-        let out = OutputBuffer(fd: 1)
-        let err = OutputBuffer(fd: 2, capacity: 64 << 10)
+        HeapTuning.keepFetchBuffersMapped()
 
         let connection: PipeConnection
         let run: PipeRun
@@ -83,36 +82,36 @@ public enum Pmpipe {
         }
         defer { connection.disconnect() }
 
-        let printer = RecordPrinter(ids: connection.parameterIDs, stdout: out, stderr: err,
-                                    verbose: options.verbose)
+        var printer = RecordPrinter(ids: connection.parameterIDs, stdout: OutputBuffer(fd: 1),
+                                    stderr: OutputBuffer(fd: 2, capacity: 64 << 10), verbose: options.verbose)
         while true {
             if let sig = TerminationSignals.caught {
                 // Best effort: a reader that stopped reading must not keep
                 // us here (write(2) then fails with EINTR and we give up).
-                try? out.flush()
-                try? err.flush()
+                try? printer.out.flush()
+                try? printer.err.flush()
                 return 128 + sig
             }
             let outcome: FetchOutcome
             do {
-                outcome = try run.fetch { try printer.handle($0) }
-                try out.flush()
-                try? err.flush()
+                outcome = try run.fetch(into: &printer)
+                try printer.out.flush()
+                try? printer.err.flush()
             } catch OutputError.closed {
-                out.discard()
-                try? err.flush()
+                printer.out.discard()
+                try? printer.err.flush()
                 return Status.stdoutClosed
             } catch OutputError.interrupted {
-                out.discard()
+                printer.out.discard()
                 return 128 + (TerminationSignals.caught ?? SIGINT)
             } catch OutputError.failed(let reason) {
-                try? err.flush()
+                try? printer.err.flush()
                 complain("\(PipeClientError.cannotWrite(reason: reason))")
                 return Status.failure
             } catch {
                 // A signal can interrupt pmFetch; then that is the story.
-                try? out.flush()
-                try? err.flush()
+                try? printer.out.flush()
+                try? printer.err.flush()
                 if let sig = TerminationSignals.caught { return 128 + sig }
                 complain("\(error)")
                 return Status.failure
@@ -131,7 +130,7 @@ public enum Pmpipe {
         }
     }
 
-    private static func finish(_ printer: RecordPrinter, _ options: Options) -> Int32 {
+    private static func finish(_ printer: borrowing RecordPrinter, _ options: Options) -> Int32 {
         let status = printer.exitStatus ?? 0
         if let reason = printer.endReason, options.verbose || !reason.hasPrefix("exited") {
             complain("'\(options.instance)' \(reason) (status \(status))")
