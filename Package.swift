@@ -43,7 +43,7 @@ let package = Package(
         // Checks the agent's own event-array encoding against libpcp_pmda's.
         .testTarget(name: "PipeAgentTests", dependencies: ["PipeAgent", "PipeCore", "CPCP"]),
         // Needs libpcp's headers and library (PipeClient links them), not pmcd.
-        .testTarget(name: "PipeClientTests", dependencies: ["PipeClient"]),
+        .testTarget(name: "PipeClientTests", dependencies: ["PipeClient", "PipeCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["PipeCore"]),
     ]
 )

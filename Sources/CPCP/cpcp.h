@@ -13,6 +13,24 @@
 #include <pcp/pmapi.h>
 #include <pcp/pmda.h>
 #include <syslog.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/*
+ * The agent writes pmEventArrays itself and pmpipe reads them in place, both
+ * in pure Swift at fixed offsets (the PDU format; see PipeCore's
+ * EventArrayWriter).  These assertions make a header that disagrees with
+ * those offsets a build error instead of garbage on the wire.
+ */
+_Static_assert(PM_VAL_HDR_SIZE == 4, "pmValueBlock header is one 32-bit word");
+_Static_assert(sizeof(pmTimeval) == 8, "pmTimeval is two 32-bit fields");
+_Static_assert(offsetof(pmEventArray, ea_nrecords) == 4, "ea_nrecords follows the header word");
+_Static_assert(offsetof(pmEventArray, ea_record) == 8, "records start at byte 8");
+_Static_assert(offsetof(pmEventRecord, er_flags) == 8, "er_flags follows the pmTimeval");
+_Static_assert(offsetof(pmEventRecord, er_nparams) == 12, "er_nparams follows er_flags");
+_Static_assert(offsetof(pmEventRecord, er_param) == 16, "parameters start at byte 16");
+_Static_assert(sizeof(pmEventParameter) == 8, "pmID plus the type/length word");
 
 /* PM_ERR_* are expression macros: Swift sees none of them. */
 static const int cpcp_ERR_GENERIC = PM_ERR_GENERIC;
@@ -87,6 +105,24 @@ static inline void cpcp_valueblock_set_header(pmValueBlock *vb, int vtype, int v
     vb->vlen = vlen;
 }
 
+/*
+ * The type/length word of a pmEventParameter (same layout as the vtype/vlen
+ * word of a pmValueBlock) as this compiler lays out the bitfields; their
+ * order depends on HAVE_BITFIELDS_LTOR.  The agent (writing event arrays) and
+ * pmpipe (reading them) derive the bit positions from this probe, never by
+ * guessing.
+ */
+static inline uint32_t cpcp_param_word(unsigned int type, unsigned int len)
+{
+    pmEventParameter param;
+    uint32_t word;
+    memset(&param, 0, sizeof(param));
+    param.ep_type = type;
+    param.ep_len = len;
+    memcpy(&word, (const char *)&param + sizeof(pmID), sizeof(word));
+    return word;
+}
+
 /* PMDA_FETCH_* and PMDA_CACHE_* are plain macros, but bridging them keeps the
    agent's spelling uniform with the error codes above. */
 static const int cpcp_FETCH_NOVALUES = PMDA_FETCH_NOVALUES;
@@ -113,36 +149,7 @@ static const unsigned int cpcp_IN_NULL = PM_IN_NULL;
 #include <stdlib.h>
 #include <string.h>
 
-/*
- * PipeClient decodes fetched pmEventArrays in place, in pure Swift, at fixed
- * offsets (the PDU format).  These assertions make a header that disagrees
- * with those offsets a build error instead of garbage output.
- */
-_Static_assert(PM_VAL_HDR_SIZE == 4, "pmValueBlock header is one 32-bit word");
-_Static_assert(sizeof(pmTimeval) == 8, "pmTimeval is two 32-bit fields");
-_Static_assert(offsetof(pmEventArray, ea_nrecords) == 4, "ea_nrecords follows the header word");
-_Static_assert(offsetof(pmEventArray, ea_record) == 8, "records start at byte 8");
-_Static_assert(offsetof(pmEventRecord, er_flags) == 8, "er_flags follows the pmTimeval");
-_Static_assert(offsetof(pmEventRecord, er_nparams) == 12, "er_nparams follows er_flags");
-_Static_assert(offsetof(pmEventRecord, er_param) == 16, "parameters start at byte 16");
-_Static_assert(sizeof(pmEventParameter) == 8, "pmID plus the type/length word");
 
-/*
- * The type/length word of a pmEventParameter (same layout as the vtype/vlen
- * word of a pmValueBlock) as this compiler lays out the bitfields; their
- * order depends on HAVE_BITFIELDS_LTOR.  Swift derives the bit positions
- * from a probe of this, never by guessing.
- */
-static inline uint32_t cpcp_client_param_word(unsigned int type, unsigned int len)
-{
-    pmEventParameter param;
-    uint32_t word;
-    memset(&param, 0, sizeof(param));
-    param.ep_type = type;
-    param.ep_len = len;
-    memcpy(&word, (const char *)&param + sizeof(pmID), sizeof(word));
-    return word;
-}
 
 /* PM_EVENT_FLAG_* are (1U<<n) expression macros. */
 static const unsigned int cpcp_EVENT_FLAG_POINT = PM_EVENT_FLAG_POINT;

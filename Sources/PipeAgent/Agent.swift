@@ -69,7 +69,7 @@ final class Agent {
     let readBuffer: UnsafeMutableRawBufferPointer
     /// How this build of libpcp lays out the type/length bitfields of the
     /// event arrays the agent writes.
-    let valueLayout = TypeLengthLayout { cpcp_client_param_word($0, $1) }
+    let valueLayout = TypeLengthLayout { cpcp_param_word($0, $1) }
 
     let pmids: ParameterPMIDs
 

@@ -17,39 +17,9 @@
 //   A record whose flags are exactly PM_EVENT_FLAG_MISSED has no parameters:
 //   er_nparams is the number of records the agent dropped at that point.
 
-/// Where the compiler puts the 8-bit type and 24-bit length of the
-/// type/length word (pmValueBlock and pmEventParameter share it). The order
-/// of C bitfields is the compiler's business (HAVE_BITFIELDS_LTOR), so the
-/// positions are measured from a C probe rather than assumed.
-public struct TypeLengthLayout: Sendable, Equatable {
-    public var typeShift: UInt32
-    public var lengthShift: UInt32
+import PipeCore
 
-    public init(typeShift: UInt32, lengthShift: UInt32) {
-        self.typeShift = typeShift
-        self.lengthShift = lengthShift
-    }
-
-    /// `probe(type, length)` must return the word as C lays it out.
-    public init(probe: (UInt32, UInt32) -> UInt32) {
-        typeShift = UInt32(probe(0xFF, 0).trailingZeroBitCount)
-        lengthShift = UInt32(probe(0, 0xFF_FFFF).trailingZeroBitCount)
-    }
-
-    /// Right-to-left bitfields (gcc/clang on x86_64 and aarch64 Linux).
-    public static let rightToLeft = TypeLengthLayout(typeShift: 24, lengthShift: 0)
-
-    @inline(__always)
-    func type(of word: UInt32) -> UInt32 { (word >> typeShift) & 0xFF }
-
-    @inline(__always)
-    func length(of word: UInt32) -> Int { Int((word >> lengthShift) & 0xFF_FFFF) }
-
-    /// The word for `type` and `length`: for building arrays in tests.
-    public func word(type: UInt32, length: Int) -> UInt32 {
-        ((type & 0xFF) << typeShift) | ((UInt32(length) & 0xFF_FFFF) << lengthShift)
-    }
-}
+// TypeLengthLayout (PipeCore) says where the type and length bitfields sit.
 
 /// Why an event array could not be read. Reported, never trapped on: the
 /// bytes come from another process.

@@ -67,7 +67,7 @@ public final class PipeConnection {
             rawLine: try id(names.rawLine), rawErrLine: try id(names.rawErrLine),
             continued: try id(names.continued), exitStatus: try id(names.exitStatus),
             endReason: try id(names.endReason))
-        layout = TypeLengthLayout { cpcp_client_param_word($0, $1) }
+        layout = TypeLengthLayout { cpcp_param_word($0, $1) }
         // The pure decoder spells PM_EVENT_FLAG_MISSED and _END itself.
         precondition(EventRecord.missedFlag == cpcp_EVENT_FLAG_MISSED && EventRecord.endFlag == cpcp_EVENT_FLAG_END)
     }

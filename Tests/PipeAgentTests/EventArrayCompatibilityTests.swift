@@ -120,7 +120,7 @@ import Testing
 
     @Test(arguments: [nil, Int32(3)])
     func sameBytesAsLibpcpPmda(missedFirst: Int32?) {
-        let layout = TypeLengthLayout { cpcp_client_param_word($0, $1) }
+        let layout = TypeLengthLayout { cpcp_param_word($0, $1) }
         let writer = EventArrayWriter(layout: layout, initialCapacity: 64)
         let ours = ourArray(Self.samples, missedFirst: missedFirst, writer: writer)
         withLibpcpArray(Self.samples, missedFirst: missedFirst) { theirs in

@@ -1,5 +1,6 @@
 import Glibc
 @testable import PipeClient
+import PipeCore
 
 /// An unlinked temporary file to stand in for stdout/stderr.
 final class ScratchFile {
