@@ -116,7 +116,7 @@ extension Agent {
     }
 
     private func eventArray(for run: Run) -> EventArrayWriter {
-        let writer = run.eventArray ?? freeArrays.popLast() ?? EventArrayWriter(layout: valueLayout)
+        let writer = run.eventArray ?? freeArrays.popLast() ?? EventArrayWriter(layout: eventFormat.layout)
         run.eventArray = writer
         writer.reset()
         return writer
@@ -149,37 +149,9 @@ extension Agent {
     /// Encodes up to one batch of the run's records. Returns the number of
     /// records added.
     private func encodeBatch(_ run: Run, into writer: EventArrayWriter) -> Int {
-        let pmids = self.pmids
-        let limits = (records: settings.batchRecords, bytes: settings.batchBytes)
-        let endReason = run.endReason
+        let (records, bytes, reason) = (settings.batchRecords, settings.batchBytes, run.endReason)
         return writer.encode { array in
-            run.output.takeBatch(maxRecords: limits.records, maxBytes: limits.bytes) { record in
-                let seconds = Int32(truncatingIfNeeded: record.time.seconds)
-                let micros = Int32(truncatingIfNeeded: record.time.microseconds)
-                if case .missed(let count) = record.payload {
-                    array.addMissedRecord(seconds: seconds, microseconds: micros, count: Int32(clamping: count))
-                    return
-                }
-                array.beginRecord(seconds: seconds, microseconds: micros, flags: record.flags.rawValue)
-                if case .line(let bytes, let stream, let continued, let containsNUL) = record.payload {
-                    // A line holding NUL bytes travels as exact bytes
-                    // (PM_TYPE_AGGREGATE): clients read a string up to its first NUL.
-                    if containsNUL {
-                        array.addBytes(bytes, pmid: stream == .stdout ? pmids.rawline : pmids.rawerrline,
-                                       type: .aggregate)
-                    } else {
-                        array.addBytes(bytes, pmid: stream == .stdout ? pmids.line : pmids.errline, type: .string)
-                    }
-                    if continued {
-                        array.addInteger(1, pmid: pmids.continued, type: .uint32)
-                    }
-                }
-                if let termination = record.termination {
-                    array.addInteger(UInt32(bitPattern: termination.shellStatus), pmid: pmids.exitstatus,
-                                     type: .int32)
-                    array.addString(endReason, pmid: pmids.endreason)
-                }
-            }
+            run.output.encodeBatch(into: &array, maxRecords: records, maxBytes: bytes, endReason: reason)
         }
     }
 }

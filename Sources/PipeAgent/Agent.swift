@@ -67,15 +67,10 @@ final class Agent {
     var stderrLogged: [UInt64: Int] = [:]
 
     let readBuffer: UnsafeMutableRawBufferPointer
-    /// How this build of libpcp lays out the type/length bitfields of the
-    /// event arrays the agent writes.
-    let valueLayout = TypeLengthLayout { cpcp_param_word($0, $1) }
-
-    let pmids: ParameterPMIDs
-
-    struct ParameterPMIDs {
-        let line, errline, rawline, rawerrline, continued, exitstatus, endreason: pmID
-    }
+    /// How run output is stored and sent: the event parameters' PMIDs (with
+    /// the domain pmdaInit settled) and how this build of libpcp lays out
+    /// the type/length bitfields.
+    let eventFormat: EventFormat
 
     init(settings: AgentSettings, table: MetricTable, loader: ConfigurationLoader, configuration: Configuration) {
         self.settings = settings
@@ -85,11 +80,13 @@ final class Agent {
         self.policy = AccessPolicy(rules: configuration.rules)
         self.instances = InstanceDomain(indom: table.commandsIndom)
         self.readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: settings.readChunk, alignment: 16)
-        self.pmids = ParameterPMIDs(
-            line: table.pmid(of: .line), errline: table.pmid(of: .errline),
-            rawline: table.pmid(of: .rawline), rawerrline: table.pmid(of: .rawerrline),
-            continued: table.pmid(of: .continued), exitstatus: table.pmid(of: .exitstatus),
-            endreason: table.pmid(of: .endreason))
+        self.eventFormat = EventFormat(
+            parameters: EventParameterIDs(
+                line: table.pmid(of: .line), errline: table.pmid(of: .errline),
+                rawline: table.pmid(of: .rawline), rawerrline: table.pmid(of: .rawerrline),
+                continued: table.pmid(of: .continued), exitstatus: table.pmid(of: .exitstatus),
+                endreason: table.pmid(of: .endreason)),
+            layout: TypeLengthLayout { cpcp_param_word($0, $1) })
         instances.activate(configuration.commands.map(\.name))
     }
 
@@ -230,7 +227,7 @@ final class Agent {
 
         let output = RunOutput(
             queueCapacity: spec.options.queueCapacity?.bytes ?? settings.defaultQueueCapacity,
-            policy: spec.options.overflow, maxLineLength: spec.options.maxLineLength)
+            policy: spec.options.overflow, maxLineLength: spec.options.maxLineLength, format: eventFormat)
         let run = Run(id: nextRunID, context: client.id, instance: instance, spec: spec, client: identity,
                       parameters: parameters, process: process, output: output,
                       now: Clock.monotonicNanoseconds(), wall: Clock.now())

@@ -196,6 +196,39 @@ public struct EventArrayEncoder {
         countParameter()
     }
 
+    /// Appends `records` whole records already encoded in this layout (by
+    /// RecordQueue), the last of them starting at `lastRecordOffset` within
+    /// `bytes`: parameters added next belong to it. Returns the offset of the
+    /// first one in the array (for `setFlags`).
+    @discardableResult
+    public mutating func appendEncodedRecords(_ bytes: UnsafeRawBufferPointer, records: Int,
+                                              lastRecordOffset: Int) -> Int {
+        guard records > 0, let source = bytes.baseAddress else { return byteCount }
+        reserve(bytes.count)
+        let first = byteCount
+        (buffer + first).copyMemory(from: source, byteCount: bytes.count)
+        openRecord = first + lastRecordOffset
+        byteCount += bytes.count
+        recordCount += Int32(records)
+        return first
+    }
+
+    /// Overwrites the flags of the record at `offset` (from
+    /// `appendEncodedRecords`, or `lastRecordOffset`).
+    public mutating func setFlags(_ flags: UInt32, ofRecordAt offset: Int) {
+        precondition(offset >= Self.headerSize && offset + Self.recordHeaderSize <= byteCount, "no record there")
+        (buffer + offset + 8).storeBytes(of: flags, as: UInt32.self)
+    }
+
+    /// The flags of the record at `offset`.
+    public func flags(ofRecordAt offset: Int) -> UInt32 {
+        precondition(offset >= Self.headerSize && offset + Self.recordHeaderSize <= byteCount, "no record there")
+        return (buffer + offset + 8).load(as: UInt32.self)
+    }
+
+    /// The record parameters are being added to (-1 if none).
+    public var lastRecordOffset: Int { openRecord }
+
     /// A string parameter from Swift text (its UTF-8 bytes).
     public mutating func addString(_ text: String, pmid: UInt32) {
         var text = text

@@ -1,7 +1,28 @@
-// The per-client backlog of output lines. A fast command can produce a
-// million lines a second, so the queue keeps its bytes in one contiguous
-// arena and its records in a flat array of fixed-size headers: in steady
-// state an append or a drain allocates nothing.
+// The per-client backlog of output lines. A fast command can produce
+// millions of lines a second, so each line is stored once, already as the
+// event record a client will receive (see EventArrayWriter for the layout),
+// in one contiguous arena: a fetch then copies a run of records with one
+// memcpy instead of re-encoding line by line, and in steady state neither
+// an append nor a drain allocates.
+
+/// How records are encoded: the PMIDs of their parameters and the bitfield
+/// layout of libpcp's type/length words. The agent supplies the real ones.
+public struct EventFormat: Sendable, Equatable {
+    public var parameters: EventParameterIDs
+    public var layout: TypeLengthLayout
+
+    public init(parameters: EventParameterIDs, layout: TypeLengthLayout) {
+        self.parameters = parameters
+        self.layout = layout
+    }
+
+    /// PMIDs 1...7 in the order of `EventParameterIDs`, right-to-left
+    /// bitfields: for tests and tools that look only at the lines.
+    public static let placeholder = EventFormat(
+        parameters: EventParameterIDs(line: 1, errline: 2, rawline: 3, rawerrline: 4,
+                                      continued: 5, exitstatus: 6, endreason: 7),
+        layout: .rightToLeft)
+}
 
 /// One item handed out by `RecordQueue.drain`.
 public enum QueueItem {
@@ -9,10 +30,8 @@ public enum QueueItem {
     /// follow. `time` is when the newest of them was read, so records stay in
     /// time order.
     case missed(count: Int, time: Timestamp)
-    /// `bytes` is valid only during the visit and is immediately followed in
-    /// memory by a 0 byte (so it can be passed to C as a NUL-terminated string
-    /// without copying); `containsNUL` tells whether the payload itself has a
-    /// 0 byte (then C string APIs would truncate it).
+    /// `bytes` is valid only during the visit; `containsNUL` tells whether it
+    /// has a 0 byte (then it travels as bytes, not as a string).
     case line(bytes: UnsafeRawBufferPointer, stream: StreamKind, continued: Bool, time: Timestamp, containsNUL: Bool)
 }
 
@@ -29,15 +48,16 @@ public enum QueueItem {
 ///   exactly where the gap is (drops always remove the head).
 public struct RecordQueue: Sendable {
     /// The fixed cost charged per record in `memoryUsed`, standing for its
-    /// header and terminator.
+    /// header.
     public static let recordOverhead = 16
 
     public let capacity: Int
     public let policy: OverflowPolicy
+    public let format: EventFormat
 
     /// Lines dropped under `.drop` and not yet reported by a drain.
     public private(set) var pendingMissed: Int = 0
-    private var missedTime = Timestamp.zero
+    public private(set) var missedTime = Timestamp.zero
 
     /// Lifetime totals (reported as metrics): lines queued, their payload
     /// bytes, lines dropped.
@@ -46,47 +66,39 @@ public struct RecordQueue: Sendable {
     public private(set) var totalDropped: UInt64 = 0
 
     public private(set) var memoryUsed: Int = 0
+    /// Records queued (not counting a pending `.missed` marker).
+    public private(set) var count: Int = 0
 
     // MARK: - Storage
 
-    /// A record's place in the arena and what the client needs to know about it.
-    private struct Header {
-        /// Position in the arena, counted from the arena's creation: it stays
-        /// valid when the arena's consumed front is cut off.
-        var offset: Int
-        var length: Int32
-        var stream: StreamKind
-        var flags: UInt8
-        var time: Timestamp
+    /// Encoded records live in `storage` from byte `head` to byte `tail`.
+    private var storage: ArenaStorage?
+    private var head = 0
+    private var tail = 0
 
-        static let continued: UInt8 = 1 << 0
-        static let containsNUL: UInt8 = 1 << 1
-    }
-
-    /// Payloads, each followed by a 0 byte. `arena[0]` is at position
-    /// `arenaDiscarded`; bytes before `arenaHead` belong to removed records.
-    private var arena: [UInt8] = []
-    private var arenaDiscarded = 0
-    private var arenaHead = 0
-    /// Record headers; those before `headerHead` are removed.
-    private var headers: [Header] = []
-    private var headerHead = 0
-
-    /// Buffers bigger than this are given back when the queue empties, so an
+    /// Arenas bigger than this are given back when the queue empties, so an
     /// idle client does not keep its burst-sized arena.
     private static let retainedCapacity = 64 * 1024
+    private static let initialCapacity = 4096
 
-    public init(capacity: Int, policy: OverflowPolicy) {
+    // Record layout (EventArrayEncoder's): 16-byte header, then the line
+    // parameter (8-byte header, bytes padded to 4), then for a piece of a
+    // longer line the `continued` parameter (12 bytes).
+    private static let lineOffset = 16
+    private static let continuedSize = 12
+
+    public init(capacity: Int, policy: OverflowPolicy, format: EventFormat = .placeholder) {
         precondition(capacity > 0, "queue capacity must be positive")
         self.capacity = capacity
         self.policy = policy
+        self.format = format
     }
-
-    /// Records queued (not counting a pending `.missed` marker).
-    public var count: Int { headers.count - headerHead }
 
     /// True when `memoryUsed` has reached `capacity`.
     public var isFull: Bool { memoryUsed >= capacity }
+
+    /// Bytes the arena holds (for the agent's memory metrics and tests).
+    public var arenaCapacity: Int { storage?.capacity ?? 0 }
 
     // MARK: - Appending
 
@@ -94,31 +106,102 @@ public struct RecordQueue: Sendable {
     /// records until the new one fits, counting them in `pendingMissed` and
     /// `totalDropped`. Under `.block` it always stores.
     public mutating func append(_ line: UnsafeRawBufferPointer, stream: StreamKind, continued: Bool, time: Timestamp) {
-        precondition(line.count <= Int(Int32.max), "a line piece longer than 2 GiB")
-        let cost = line.count + Self.recordOverhead
+        let length = line.count
+        precondition(length <= TypeLengthLayout.maxLength - 4, "a line piece longer than 16 MiB")
+        let cost = length + Self.recordOverhead
         if policy == .drop {
             while count > 0 && memoryUsed + cost > capacity {
                 dropOldest()
             }
         }
-        var flags: UInt8 = continued ? Header.continued : 0
-        if Self.containsZero(line) { flags |= Header.containsNUL }
-        headers.append(Header(
-            offset: arenaDiscarded + arena.count, length: Int32(line.count),
-            stream: stream, flags: flags, time: time))
-        arena.append(contentsOf: line)
-        arena.append(0)
+        let padded = (length + 3) & ~3
+        let size = Self.lineOffset + 8 + padded + (continued ? Self.continuedSize : 0)
+        let base = reserve(size)
+        let ids = format.parameters
+        let layout = format.layout
+        let hasNUL = Self.containsZero(line)
+        let pmid: UInt32
+        switch (stream, hasNUL) {
+        case (.stdout, false): pmid = ids.line
+        case (.stderr, false): pmid = ids.errline
+        case (.stdout, true): pmid = ids.rawline
+        case (.stderr, true): pmid = ids.rawerrline
+        }
+        let record = base + tail
+        record.storeBytes(of: Int32(truncatingIfNeeded: time.seconds), as: Int32.self)
+        (record + 4).storeBytes(of: time.microseconds, as: Int32.self)
+        (record + 8).storeBytes(of: RecordQueue.pointFlag, as: UInt32.self)
+        (record + 12).storeBytes(of: Int32(continued ? 2 : 1), as: Int32.self)
+        (record + 16).storeBytes(of: pmid, as: UInt32.self)
+        let type = hasNUL ? EventValueType.aggregate : EventValueType.string
+        (record + 20).storeBytes(of: layout.word(type: type.rawValue, length: 4 + length), as: UInt32.self)
+        if padded > 0 {
+            // Zero the last word, then copy over it: padding ends up 0.
+            (record + 20 + padded).storeBytes(of: UInt32(0), as: UInt32.self)
+            if let source = line.baseAddress {
+                (record + 24).copyMemory(from: source, byteCount: length)
+            }
+        }
+        if continued {
+            let extra = record + 24 + padded
+            extra.storeBytes(of: ids.continued, as: UInt32.self)
+            (extra + 4).storeBytes(of: layout.word(type: EventValueType.uint32.rawValue, length: 8), as: UInt32.self)
+            (extra + 8).storeBytes(of: UInt32(1), as: UInt32.self)
+        }
+        tail += size
+        count += 1
         memoryUsed += cost
         totalRecords &+= 1
-        totalBytes &+= UInt64(line.count)
+        totalBytes &+= UInt64(length)
+    }
+
+    /// PM_EVENT_FLAG_POINT: what every stored record says until a drain
+    /// marks the run's first (START) or last (END) record.
+    static let pointFlag: UInt32 = 1
+
+    /// Room for `size` more bytes at `tail`; returns the arena's base. Makes
+    /// the arena this queue's own first (value semantics: a copy of the
+    /// queue never sees this one's appends).
+    @inline(__always)
+    private mutating func reserve(_ size: Int) -> UnsafeMutableRawPointer {
+        // No `if let` here: a second reference would make the check fail.
+        if tail + size <= storage?.capacity ?? 0 && isKnownUniquelyReferenced(&storage) {
+            return storage.unsafelyUnwrapped.base
+        }
+        return relocate(adding: size)
+    }
+
+    /// Moves the live records to the front of this arena when that frees
+    /// enough room (amortized: only when at least half of it is consumed), or
+    /// into a bigger or unshared one.
+    private mutating func relocate(adding size: Int) -> UnsafeMutableRawPointer {
+        let live = tail - head
+        if live + size <= (storage?.capacity ?? 0) / 2 && isKnownUniquelyReferenced(&storage) {
+            let base = storage.unsafelyUnwrapped.base
+            base.copyMemory(from: base + head, byteCount: live) // memmove: the regions may overlap
+            head = 0
+            tail = live
+            return base
+        }
+        var newCapacity = max(Self.initialCapacity, storage?.capacity ?? 0)
+        while newCapacity < 2 * (live + size) { newCapacity *= 2 }
+        let fresh = ArenaStorage(capacity: newCapacity)
+        if let existing = storage, live > 0 {
+            fresh.base.copyMemory(from: existing.base + head, byteCount: live)
+        }
+        storage = fresh
+        head = 0
+        tail = live
+        return fresh.base
     }
 
     private mutating func dropOldest() {
-        let header = headers[headerHead]
+        let record = storage!.base + head
+        let parsed = parse(record)
         pendingMissed += 1
         totalDropped &+= 1
-        missedTime = header.time
-        removeHead(count: 1, endingAt: header.offset + Int(header.length) + 1)
+        missedTime = parsed.time
+        removeHead(count: 1, bytes: parsed.size, payload: parsed.length)
     }
 
     // MARK: - Draining
@@ -140,73 +223,101 @@ public struct RecordQueue: Sendable {
         guard maxRecords > 0 else { return 0 }
         var visited = 0
         if pendingMissed > 0 {
-            let missed = pendingMissed
-            pendingMissed = 0
+            let missed = takeMissed()
             visited = 1
             visit(.missed(count: missed, time: missedTime), count == 0)
         }
         guard count > 0 && visited < maxRecords else { return visited }
-
-        // Choose the batch first: payload pointers are only valid inside one
-        // withUnsafeBytes, and the visitor must know which item is last.
-        var end = headerHead
-        var bytes = 0
-        while end < headers.count && visited + (end - headerHead) < maxRecords {
-            let length = Int(headers[end].length)
-            if end > headerHead && bytes + length > maxBytes { break }
-            bytes += length
-            end += 1
+        let batch = chooseBatch(maxRecords: maxRecords - visited, maxBytes: maxBytes)
+        let emptiesQueue = batch.records == count
+        let ids = format.parameters
+        var offset = head
+        let base = storage!.base
+        for index in 0..<batch.records {
+            let parsed = parse(base + offset)
+            let isStderr = parsed.pmid == ids.errline || parsed.pmid == ids.rawerrline
+            visit(.line(
+                bytes: UnsafeRawBufferPointer(start: base + offset + 24, count: parsed.length),
+                stream: isStderr ? .stderr : .stdout, continued: parsed.continued, time: parsed.time,
+                containsNUL: parsed.pmid == ids.rawline || parsed.pmid == ids.rawerrline),
+                emptiesQueue && index == batch.records - 1)
+            offset += parsed.size
         }
-        let start = headerHead
-        let emptiesQueue = end == headers.count
-        let discarded = arenaDiscarded
-        headers.withUnsafeBufferPointer { headers in
-            arena.withUnsafeBytes { arena in
-                for index in start..<end {
-                    let header = headers[index]
-                    let from = header.offset - discarded
-                    let bytes = UnsafeRawBufferPointer(rebasing: arena[from..<from + Int(header.length)])
-                    visit(.line(
-                        bytes: bytes, stream: header.stream,
-                        continued: header.flags & Header.continued != 0,
-                        time: header.time,
-                        containsNUL: header.flags & Header.containsNUL != 0),
-                        emptiesQueue && index == end - 1)
-                }
-            }
-        }
-        let last = headers[end - 1]
-        removeHead(count: end - start, endingAt: last.offset + Int(last.length) + 1)
-        return visited + (end - start)
+        removeHead(count: batch.records, bytes: batch.bytes, payload: batch.payload)
+        return visited + batch.records
     }
 
-    /// Forgets the first `count` records, whose bytes end at arena position
-    /// `arenaEnd`, and reclaims space once that is cheap enough to be
-    /// amortized O(1): cutting off a consumed front only when it is at least
-    /// half of the buffer.
-    private mutating func removeHead(count removed: Int, endingAt arenaEnd: Int) {
-        for index in headerHead..<headerHead + removed {
-            memoryUsed -= Int(headers[index].length) + Self.recordOverhead
+    /// Removes the next batch (limits as in `drain`, the missed marker not
+    /// included: see `takeMissed`) and hands it over as encoded records:
+    /// `records` of them in `bytes`, the last one starting at
+    /// `lastRecordOffset`, and whether they empty the queue. The bytes are
+    /// valid only during the call.
+    mutating func takeEncoded(
+        maxRecords: Int, maxBytes: Int,
+        _ body: (_ bytes: UnsafeRawBufferPointer, _ records: Int, _ lastRecordOffset: Int, _ emptiesQueue: Bool) -> Void
+    ) -> Int {
+        guard maxRecords > 0 && count > 0 else { return 0 }
+        let batch = chooseBatch(maxRecords: maxRecords, maxBytes: maxBytes)
+        body(UnsafeRawBufferPointer(start: storage!.base + head, count: batch.bytes), batch.records,
+             batch.lastRecordOffset, batch.records == count)
+        removeHead(count: batch.records, bytes: batch.bytes, payload: batch.payload)
+        return batch.records
+    }
+
+    /// Reports and clears the dropped-lines count (its time stays in `missedTime`).
+    mutating func takeMissed() -> Int {
+        defer { pendingMissed = 0 }
+        return pendingMissed
+    }
+
+    private struct Batch {
+        var records = 0
+        var bytes = 0
+        var payload = 0
+        var lastRecordOffset = 0
+    }
+
+    /// How many records from the head make the next batch: at least one, at
+    /// most `maxRecords`, and no more payload than `maxBytes` unless that is
+    /// the first record's.
+    private func chooseBatch(maxRecords: Int, maxBytes: Int) -> Batch {
+        var batch = Batch()
+        let base = storage!.base
+        while batch.records < count && batch.records < maxRecords {
+            let parsed = parse(base + head + batch.bytes)
+            if batch.records > 0 && batch.payload + parsed.length > maxBytes { break }
+            batch.lastRecordOffset = batch.bytes
+            batch.records += 1
+            batch.bytes += parsed.size
+            batch.payload += parsed.length
         }
-        headerHead += removed
-        arenaHead = arenaEnd - arenaDiscarded
-        if headerHead == headers.count {
-            // Empty: rewind instead of moving anything.
-            headers.removeAll(keepingCapacity: headers.capacity * MemoryLayout<Header>.stride <= Self.retainedCapacity)
-            arena.removeAll(keepingCapacity: arena.capacity <= Self.retainedCapacity)
-            arenaDiscarded += arenaHead
-            headerHead = 0
-            arenaHead = 0
-            return
-        }
-        if headerHead >= 1024 && headerHead * 2 >= headers.count {
-            headers.removeFirst(headerHead)
-            headerHead = 0
-        }
-        if arenaHead >= 4096 && arenaHead * 2 >= arena.count {
-            arena.removeFirst(arenaHead)
-            arenaDiscarded += arenaHead
-            arenaHead = 0
+        return batch
+    }
+
+    /// Reads back what `append` stored.
+    @inline(__always)
+    private func parse(_ record: UnsafeMutableRawPointer) -> (
+        time: Timestamp, pmid: UInt32, length: Int, continued: Bool, size: Int
+    ) {
+        let seconds = record.load(as: Int32.self)
+        let micros = (record + 4).load(fromByteOffset: 0, as: Int32.self)
+        let continued = (record + 12).load(as: Int32.self) == 2
+        let pmid = (record + 16).load(as: UInt32.self)
+        let length = format.layout.length(of: (record + 20).load(as: UInt32.self)) - 4
+        let size = Self.lineOffset + 8 + ((length + 3) & ~3) + (continued ? Self.continuedSize : 0)
+        return (Timestamp(seconds: Int64(seconds), microseconds: micros), pmid, length, continued, size)
+    }
+
+    /// Forgets the first `removed` records (`bytes` long, `payload` bytes of
+    /// lines); an empty queue rewinds, and gives a big arena back.
+    private mutating func removeHead(count removed: Int, bytes: Int, payload: Int) {
+        head += bytes
+        count -= removed
+        memoryUsed -= payload + removed * Self.recordOverhead
+        if count == 0 {
+            head = 0
+            tail = 0
+            if let existing = storage, existing.capacity > Self.retainedCapacity { storage = nil }
         }
     }
 
@@ -226,4 +337,19 @@ public struct RecordQueue: Sendable {
         }
         return false
     }
+}
+
+/// The arena's memory. A class only so the memory is freed with the last
+/// queue that refers to it; `RecordQueue` copies before writing into a shared
+/// one.
+private final class ArenaStorage: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
+    }
+
+    deinit { base.deallocate() }
 }

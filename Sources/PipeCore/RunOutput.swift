@@ -73,8 +73,8 @@ public struct RunOutput: Sendable {
     /// Whether any record (so the one flagged `.start`) has been handed out.
     private var started = false
 
-    public init(queueCapacity: Int, policy: OverflowPolicy, maxLineLength: Int) {
-        queue = RecordQueue(capacity: queueCapacity, policy: policy)
+    public init(queueCapacity: Int, policy: OverflowPolicy, maxLineLength: Int, format: EventFormat = .placeholder) {
+        queue = RecordQueue(capacity: queueCapacity, policy: policy, format: format)
         stdoutLines = LineSplitter(maxLineLength: maxLineLength)
         stderrLines = LineSplitter(maxLineLength: maxLineLength)
     }
@@ -173,7 +173,11 @@ public struct RunOutput: Sendable {
         let visited = queue.drain(maxRecords: maxRecords, maxBytes: maxBytes) { item, emptiesQueue in
             var flags: EventFlags = started ? .point : .start
             started = true
-            let isEnd = finished && emptiesQueue
+            // The end rides on the last line; a gap marker cannot carry it
+            // (a MISSED record has no parameters), so then it gets a record
+            // of its own below.
+            var isEnd = finished && emptiesQueue
+            if case .missed = item { isEnd = false }
             if isEnd {
                 flags.insert(.end)
                 ended = true
@@ -203,4 +207,81 @@ public struct RunOutput: Sendable {
     }
 
     private var hasQueuedItems: Bool { queue.count > 0 || queue.pendingMissed > 0 }
+
+    // MARK: - Encoding
+
+    /// Encodes the next batch as event records: exactly what `takeBatch`
+    /// hands out, in the layout the queue already stores lines in, so the
+    /// lines are copied as one block. A line is a `line`/`errline` string, or
+    /// `rawline`/`rawerrline` bytes when it holds a NUL (clients read a string
+    /// up to its first NUL), plus `continued` on a piece of a longer line;
+    /// the end record also carries `exitstatus` and `endreason`. Returns the
+    /// number of records added.
+    @discardableResult
+    public mutating func encodeBatch(
+        into array: inout EventArrayEncoder, maxRecords: Int, maxBytes: Int, endReason: String
+    ) -> Int {
+        guard phase != .delivered && maxRecords > 0 else { return 0 }
+        let finished = phase == .finished
+        let ids = queue.format.parameters
+        let termination = self.termination
+        var started = self.started
+        var added = 0
+        if queue.pendingMissed > 0 {
+            let missed = queue.takeMissed()
+            let time = queue.missedTime
+            array.addMissedRecord(seconds: Int32(truncatingIfNeeded: time.seconds), microseconds: time.microseconds,
+                                  count: Int32(clamping: missed))
+            started = true
+            added = 1
+        }
+        var ended = false
+        added += queue.takeEncoded(maxRecords: maxRecords - added, maxBytes: maxBytes) { bytes, records, last, empties in
+            let first = array.appendEncodedRecords(bytes, records: records, lastRecordOffset: last)
+            if !started {
+                array.setFlags(EventFlags.start.rawValue, ofRecordAt: first)
+                started = true
+            }
+            if finished && empties {
+                let lastRecord = array.lastRecordOffset
+                array.setFlags(array.flags(ofRecordAt: lastRecord) | EventFlags.end.rawValue, ofRecordAt: lastRecord)
+                Self.appendTermination(termination, endReason, ids, to: &array)
+                ended = true
+            }
+        }
+        if finished && !ended && added < maxRecords && !hasQueuedItems {
+            let flags: EventFlags = started ? [.point, .end] : [.start, .end]
+            array.beginRecord(seconds: Int32(truncatingIfNeeded: finishTime.seconds),
+                              microseconds: finishTime.microseconds, flags: flags.rawValue)
+            Self.appendTermination(termination, endReason, ids, to: &array)
+            started = true
+            ended = true
+            added += 1
+        }
+        self.started = started
+        if ended { phase = .delivered }
+        return added
+    }
+
+    private static func appendTermination(_ termination: Termination?, _ endReason: String,
+                                          _ ids: EventParameterIDs, to array: inout EventArrayEncoder) {
+        array.addInteger(UInt32(bitPattern: termination?.shellStatus ?? 0), pmid: ids.exitstatus, type: .int32)
+        array.addString(endReason, pmid: ids.endreason)
+    }
+}
+
+/// The PMIDs of the event parameters a run's records carry.
+public struct EventParameterIDs: Sendable, Equatable {
+    public var line, errline, rawline, rawerrline, continued, exitstatus, endreason: UInt32
+
+    public init(line: UInt32, errline: UInt32, rawline: UInt32, rawerrline: UInt32,
+                continued: UInt32, exitstatus: UInt32, endreason: UInt32) {
+        self.line = line
+        self.errline = errline
+        self.rawline = rawline
+        self.rawerrline = rawerrline
+        self.continued = continued
+        self.exitstatus = exitstatus
+        self.endreason = endreason
+    }
 }

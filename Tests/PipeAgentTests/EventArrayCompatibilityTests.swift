@@ -7,7 +7,9 @@ import Testing
 /// same records both ways and require the same bytes, so a layout mistake
 /// cannot hide behind our own reader. libpcp leaves padding bytes
 /// uninitialised, so padding is compared only on our side (zero).
-@Suite struct EventArrayCompatibilityTests {
+/// Serialized: libpcp_pmda keeps its event arrays in process-wide tables
+/// without locking, so the cases must not run at the same time.
+@Suite(.serialized) struct EventArrayCompatibilityTests {
     struct Line {
         var seconds: Int32
         var microseconds: Int32

@@ -2,7 +2,7 @@ import Testing
 import PipeCore
 
 /// A record read back from the bytes, independently of the writer's code.
-private struct ReadRecord: Equatable {
+struct ReadRecord: Equatable {
     var seconds: Int32
     var microseconds: Int32
     var flags: UInt32
@@ -10,7 +10,7 @@ private struct ReadRecord: Equatable {
     var parameters: [ReadParameter]
 }
 
-private struct ReadParameter: Equatable {
+struct ReadParameter: Equatable {
     var pmid: UInt32
     var type: UInt32
     var value: [UInt8]
@@ -19,7 +19,7 @@ private struct ReadParameter: Equatable {
 
 /// Walks a packed pmEventArray by the documented layout (right-to-left
 /// bitfields: type in the top 8 bits, length in the low 24).
-private func read(_ array: UnsafeRawBufferPointer) -> (type: UInt32, length: Int, records: [ReadRecord]) {
+func readEventArray(_ array: UnsafeRawBufferPointer) -> (type: UInt32, length: Int, records: [ReadRecord]) {
     func u32(_ at: Int) -> UInt32 { array.loadUnaligned(fromByteOffset: at, as: UInt32.self) }
     func i32(_ at: Int) -> Int32 { array.loadUnaligned(fromByteOffset: at, as: Int32.self) }
     let header = u32(0)
@@ -54,7 +54,7 @@ private func read(_ array: UnsafeRawBufferPointer) -> (type: UInt32, length: Int
         let writer = EventArrayWriter(layout: layout)
         let array = writer.finish()
         #expect(array.count == 8)
-        let (type, length, records) = read(array)
+        let (type, length, records) = readEventArray(array)
         #expect(type == 9)
         #expect(length == 8)
         #expect(records.isEmpty)
@@ -70,7 +70,7 @@ private func read(_ array: UnsafeRawBufferPointer) -> (type: UInt32, length: Int
             }
         }
         let bytes = writer.finish()
-        let (_, length, records) = read(bytes)
+        let (_, length, records) = readEventArray(bytes)
         #expect(length == bytes.count)
         #expect(records.count == lines.count)
         for (index, record) in records.enumerated() {
@@ -94,7 +94,7 @@ private func read(_ array: UnsafeRawBufferPointer) -> (type: UInt32, length: Int
             array.addInteger(1, pmid: 11, type: .uint32)
             array.addString("exited", pmid: 12)
         }
-        let (_, _, records) = read(writer.finish())
+        let (_, _, records) = readEventArray(writer.finish())
         #expect(records == [
             ReadRecord(seconds: 1, microseconds: 2, flags: EventArrayEncoder.missedFlag, nparams: 12345, parameters: []),
             ReadRecord(seconds: 3, microseconds: 4, flags: 5, nparams: 3, parameters: [
@@ -114,7 +114,7 @@ private func read(_ array: UnsafeRawBufferPointer) -> (type: UInt32, length: Int
                 line.withUnsafeBytes { array.addBytes($0, pmid: 1, type: .string) }
             }
         }
-        let (_, length, records) = read(writer.finish())
+        let (_, length, records) = readEventArray(writer.finish())
         #expect(records.count == 100)
         #expect(records.allSatisfy { $0.parameters.first?.value == line })
         #expect(records.map(\.seconds) == (0..<100).map(Int32.init))
@@ -126,7 +126,7 @@ private func read(_ array: UnsafeRawBufferPointer) -> (type: UInt32, length: Int
             array.beginRecord(seconds: 9, microseconds: 9, flags: 2)
             [UInt8]("x".utf8).withUnsafeBytes { array.addBytes($0, pmid: 1, type: .string) }
         }
-        let (_, _, again) = read(writer.finish())
+        let (_, _, again) = readEventArray(writer.finish())
         #expect(again.count == 1)
         #expect(again.first?.parameters.first?.value == [0x78])
         #expect(again.first?.parameters.first?.padding == [0, 0, 0])

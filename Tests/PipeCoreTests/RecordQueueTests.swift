@@ -121,20 +121,29 @@ extension RecordQueue {
         #expect(visited == 2)
     }
 
-    @Test func payloadsAreNULTerminatedAndFlagEmbeddedNULs() {
+    @Test func embeddedNULsAreFlaggedAndKeptExactly() {
         var queue = RecordQueue(capacity: 1 << 20, policy: .block)
         queue.append("plain")
         [UInt8]([0x61, 0x00, 0x62]).withUnsafeBytes { queue.append($0, stream: .stdout, continued: false, time: .zero) }
         queue.append("")
         queue.append("0123456789abcdef\u{0}") // NUL found by the word-at-a-time scan's tail
-        var seen: [(terminated: Bool, containsNUL: Bool)] = []
+        var seen: [(bytes: [UInt8], containsNUL: Bool)] = []
         queue.drain(maxRecords: 10, maxBytes: 1000) { item in
             guard case .line(let bytes, _, _, _, let containsNUL) = item else { return }
-            let terminator = bytes.baseAddress!.load(fromByteOffset: bytes.count, as: UInt8.self)
-            seen.append((terminator == 0, containsNUL))
+            seen.append((Array(bytes), containsNUL))
         }
-        #expect(seen.map(\.terminated) == [true, true, true, true])
+        #expect(seen.map(\.bytes) == [bytesOf("plain"), [0x61, 0x00, 0x62], [], bytesOf("0123456789abcdef\u{0}")])
         #expect(seen.map(\.containsNUL) == [false, true, false, true])
+    }
+
+    @Test func aCopyOfTheQueueKeepsItsOwnLines() {
+        var queue = RecordQueue(capacity: 1 << 20, policy: .block)
+        queue.append("shared")
+        var copy = queue
+        queue.append("only in the original")
+        copy.append("only in the copy")
+        #expect(queue.drainAll() == [line("shared"), line("only in the original")])
+        #expect(copy.drainAll() == [line("shared"), line("only in the copy")])
     }
 
     @Test func lifetimeTotalsSurviveDrains() {
