@@ -145,11 +145,8 @@ public struct EventArrayEncoder {
     @inline(__always)
     public mutating func beginRecord(seconds: Int32, microseconds: Int32, flags: UInt32) {
         reserve(Self.recordHeaderSize)
-        let at = buffer + byteCount
-        at.storeBytes(of: seconds, as: Int32.self)
-        (at + 4).storeBytes(of: microseconds, as: Int32.self)
-        (at + 8).storeBytes(of: flags, as: UInt32.self)
-        (at + 12).storeBytes(of: Int32(0), as: Int32.self)
+        Self.storeRecordHeader(seconds: seconds, microseconds: microseconds, flags: flags, parameters: 0,
+                               at: buffer + byteCount)
         openRecord = byteCount
         byteCount += Self.recordHeaderSize
         recordCount += 1
@@ -166,10 +163,32 @@ public struct EventArrayEncoder {
     @inline(__always)
     public mutating func addBytes(_ bytes: UnsafeRawBufferPointer, pmid: UInt32, type: EventValueType) {
         precondition(openRecord >= 0, "a parameter needs a record")
+        reserve(Self.parameterSize(valueBytes: bytes.count))
+        byteCount += Self.storeParameter(bytes, pmid: pmid, type: type, layout: layout, at: buffer + byteCount)
+        countParameter()
+    }
+
+    /// A PM_TYPE_32 or PM_TYPE_U32 parameter.
+    public mutating func addInteger(_ value: UInt32, pmid: UInt32, type: EventValueType) {
+        precondition(openRecord >= 0, "a parameter needs a record")
+        reserve(Self.parameterHeaderSize + 4)
+        byteCount += Self.storeInteger(value, pmid: pmid, type: type, layout: layout, at: buffer + byteCount)
+        countParameter()
+    }
+
+    // MARK: - The layout of one parameter (shared with RecordQueue)
+
+    /// Bytes a parameter with `valueBytes` of value takes.
+    @inline(__always)
+    static func parameterSize(valueBytes: Int) -> Int { parameterHeaderSize + ((valueBytes + 3) & ~3) }
+
+    /// Writes a string or aggregate parameter at `at`, padding zeroed;
+    /// returns its size.
+    @inline(__always)
+    static func storeParameter(_ bytes: UnsafeRawBufferPointer, pmid: UInt32, type: EventValueType,
+                               layout: TypeLengthLayout, at: UnsafeMutableRawPointer) -> Int {
         let length = bytes.count
         let padded = (length + 3) & ~3
-        reserve(Self.parameterHeaderSize + padded)
-        let at = buffer + byteCount
         at.storeBytes(of: pmid, as: UInt32.self)
         (at + 4).storeBytes(of: layout.word(type: type.rawValue, length: 4 + length), as: UInt32.self)
         if padded > 0 {
@@ -179,21 +198,28 @@ public struct EventArrayEncoder {
                 (at + 8).copyMemory(from: source, byteCount: length)
             }
         }
-        byteCount += Self.parameterHeaderSize + padded
-        countParameter()
+        return parameterHeaderSize + padded
     }
 
-    /// A PM_TYPE_32 or PM_TYPE_U32 parameter.
-    public mutating func addInteger(_ value: UInt32, pmid: UInt32, type: EventValueType) {
+    /// Writes a PM_TYPE_32 or PM_TYPE_U32 parameter at `at`; returns its size.
+    @inline(__always)
+    static func storeInteger(_ value: UInt32, pmid: UInt32, type: EventValueType,
+                             layout: TypeLengthLayout, at: UnsafeMutableRawPointer) -> Int {
         precondition(type == .int32 || type == .uint32, "not a 32-bit integer type")
-        precondition(openRecord >= 0, "a parameter needs a record")
-        reserve(Self.parameterHeaderSize + 4)
-        let at = buffer + byteCount
         at.storeBytes(of: pmid, as: UInt32.self)
         (at + 4).storeBytes(of: layout.word(type: type.rawValue, length: 8), as: UInt32.self)
         (at + 8).storeBytes(of: value, as: UInt32.self)
-        byteCount += Self.parameterHeaderSize + 4
-        countParameter()
+        return parameterHeaderSize + 4
+    }
+
+    /// Writes a record header with `parameters` parameters at `at`.
+    @inline(__always)
+    static func storeRecordHeader(seconds: Int32, microseconds: Int32, flags: UInt32, parameters: Int32,
+                                  at: UnsafeMutableRawPointer) {
+        at.storeBytes(of: seconds, as: Int32.self)
+        (at + 4).storeBytes(of: microseconds, as: Int32.self)
+        (at + 8).storeBytes(of: flags, as: UInt32.self)
+        (at + 12).storeBytes(of: parameters, as: Int32.self)
     }
 
     /// Appends `records` whole records already encoded in this layout (by

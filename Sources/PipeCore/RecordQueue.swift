@@ -114,11 +114,10 @@ public struct RecordQueue: Sendable {
                 dropOldest()
             }
         }
-        let padded = (length + 3) & ~3
-        let size = Self.lineOffset + 8 + padded + (continued ? Self.continuedSize : 0)
+        let lineSize = EventArrayEncoder.parameterSize(valueBytes: length)
+        let size = Self.lineOffset + lineSize + (continued ? Self.continuedSize : 0)
         let base = reserve(size)
         let ids = format.parameters
-        let layout = format.layout
         let hasNUL = Self.containsZero(line)
         let pmid: UInt32
         switch (stream, hasNUL) {
@@ -128,25 +127,14 @@ public struct RecordQueue: Sendable {
         case (.stderr, true): pmid = ids.rawerrline
         }
         let record = base + tail
-        record.storeBytes(of: Int32(truncatingIfNeeded: time.seconds), as: Int32.self)
-        (record + 4).storeBytes(of: time.microseconds, as: Int32.self)
-        (record + 8).storeBytes(of: RecordQueue.pointFlag, as: UInt32.self)
-        (record + 12).storeBytes(of: Int32(continued ? 2 : 1), as: Int32.self)
-        (record + 16).storeBytes(of: pmid, as: UInt32.self)
-        let type = hasNUL ? EventValueType.aggregate : EventValueType.string
-        (record + 20).storeBytes(of: layout.word(type: type.rawValue, length: 4 + length), as: UInt32.self)
-        if padded > 0 {
-            // Zero the last word, then copy over it: padding ends up 0.
-            (record + 20 + padded).storeBytes(of: UInt32(0), as: UInt32.self)
-            if let source = line.baseAddress {
-                (record + 24).copyMemory(from: source, byteCount: length)
-            }
-        }
+        EventArrayEncoder.storeRecordHeader(
+            seconds: Int32(truncatingIfNeeded: time.seconds), microseconds: time.microseconds,
+            flags: Self.pointFlag, parameters: continued ? 2 : 1, at: record)
+        _ = EventArrayEncoder.storeParameter(line, pmid: pmid, type: hasNUL ? .aggregate : .string,
+                                             layout: format.layout, at: record + Self.lineOffset)
         if continued {
-            let extra = record + 24 + padded
-            extra.storeBytes(of: ids.continued, as: UInt32.self)
-            (extra + 4).storeBytes(of: layout.word(type: EventValueType.uint32.rawValue, length: 8), as: UInt32.self)
-            (extra + 8).storeBytes(of: UInt32(1), as: UInt32.self)
+            _ = EventArrayEncoder.storeInteger(1, pmid: ids.continued, type: .uint32, layout: format.layout,
+                                               at: record + Self.lineOffset + lineSize)
         }
         tail += size
         count += 1
