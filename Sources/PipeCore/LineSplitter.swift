@@ -142,7 +142,17 @@ public struct LineSplitter: Sendable {
         let pattern: UInt64 = 0x0A0A_0A0A_0A0A_0A0A
         while index + 8 <= limit {
             let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ pattern
-            if (word &- ones) & ~word & highs != 0 { break }
+            let matches = (word &- ones) & ~word & highs
+            if matches != 0 {
+                #if _endian(little)
+                // The lowest flagged byte is exact (a false flag can only
+                // follow a true one), and on a little-endian machine it is
+                // the first in memory: no byte loop for short lines.
+                return index + matches.trailingZeroBitCount >> 3
+                #else
+                break
+                #endif
+            }
             index += 8
         }
         while index < limit {

@@ -75,6 +75,8 @@ public struct RecordQueue: Sendable {
     private var storage: ArenaStorage?
     private var head = 0
     private var tail = 0
+    /// Where the newest record starts (valid while `count > 0`).
+    private var newest = 0
 
     /// Arenas bigger than this are given back when the queue empties, so an
     /// idle client does not keep its burst-sized arena.
@@ -106,6 +108,14 @@ public struct RecordQueue: Sendable {
     /// records until the new one fits, counting them in `pendingMissed` and
     /// `totalDropped`. Under `.block` it always stores.
     public mutating func append(_ line: UnsafeRawBufferPointer, stream: StreamKind, continued: Bool, time: Timestamp) {
+        append(line, stream: stream, continued: continued, time: time, mayContainNUL: true)
+    }
+
+    /// `append` for a caller that may already know the line has no 0 byte
+    /// (`mayContainNUL == false`: RunOutput checks a whole read at once).
+    @inline(__always)
+    mutating func append(_ line: UnsafeRawBufferPointer, stream: StreamKind, continued: Bool, time: Timestamp,
+                         mayContainNUL: Bool) {
         let length = line.count
         precondition(length <= TypeLengthLayout.maxLength - 4, "a line piece longer than 16 MiB")
         let cost = length + Self.recordOverhead
@@ -118,7 +128,7 @@ public struct RecordQueue: Sendable {
         let size = Self.lineOffset + lineSize + (continued ? Self.continuedSize : 0)
         let base = reserve(size)
         let ids = format.parameters
-        let hasNUL = Self.containsZero(line)
+        let hasNUL = mayContainNUL && Self.containsZero(line)
         let pmid: UInt32
         switch (stream, hasNUL) {
         case (.stdout, false): pmid = ids.line
@@ -136,6 +146,7 @@ public struct RecordQueue: Sendable {
             _ = EventArrayEncoder.storeInteger(1, pmid: ids.continued, type: .uint32, layout: format.layout,
                                                at: record + Self.lineOffset + lineSize)
         }
+        newest = tail
         tail += size
         count += 1
         memoryUsed += cost
@@ -167,6 +178,7 @@ public struct RecordQueue: Sendable {
         if live + size <= (storage?.capacity ?? 0) / 2 && isKnownUniquelyReferenced(&storage) {
             let base = storage.unsafelyUnwrapped.base
             base.copyMemory(from: base + head, byteCount: live) // memmove: the regions may overlap
+            newest -= head
             head = 0
             tail = live
             return base
@@ -178,6 +190,7 @@ public struct RecordQueue: Sendable {
             fresh.base.copyMemory(from: existing.base + head, byteCount: live)
         }
         storage = fresh
+        newest -= head
         head = 0
         tail = live
         return fresh.base
@@ -269,6 +282,11 @@ public struct RecordQueue: Sendable {
     /// most `maxRecords`, and no more payload than `maxBytes` unless that is
     /// the first record's.
     private func chooseBatch(maxRecords: Int, maxBytes: Int) -> Batch {
+        // A client that keeps up takes everything: no need to walk the records.
+        let queuedPayload = memoryUsed - count * Self.recordOverhead
+        if count <= maxRecords && queuedPayload <= maxBytes {
+            return Batch(records: count, bytes: tail - head, payload: queuedPayload, lastRecordOffset: newest - head)
+        }
         var batch = Batch()
         let base = storage!.base
         while batch.records < count && batch.records < maxRecords {
@@ -310,7 +328,7 @@ public struct RecordQueue: Sendable {
     }
 
     /// Whether `bytes` has a 0 byte, eight bytes at a time.
-    private static func containsZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    static func containsZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let base = bytes.baseAddress else { return false }
         let count = bytes.count
         var index = 0

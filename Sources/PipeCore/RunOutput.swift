@@ -140,8 +140,16 @@ public struct RunOutput: Sendable {
         _ splitter: inout LineSplitter, into queue: inout RecordQueue,
         _ bytes: UnsafeRawBufferPointer, stream: StreamKind, time: Timestamp
     ) {
+        // One check of the whole read instead of one per line: a line that
+        // lies inside a read without 0 bytes has none. (A line completed from
+        // the splitter's held-back bytes lies elsewhere and is checked alone.)
+        let readHasNUL = RecordQueue.containsZero(bytes)
+        let start = UInt(bitPattern: bytes.baseAddress), end = start + UInt(bytes.count)
         splitter.append(bytes) { line, continued in
-            queue.append(line, stream: stream, continued: continued, time: time)
+            let address = UInt(bitPattern: line.baseAddress)
+            let insideRead = address >= start && address + UInt(line.count) <= end
+            queue.append(line, stream: stream, continued: continued, time: time,
+                         mayContainNUL: readHasNUL || !insideRead)
         }
     }
 

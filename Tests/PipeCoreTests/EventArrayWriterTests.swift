@@ -85,6 +85,25 @@ func readEventArray(_ array: UnsafeRawBufferPointer) -> (type: UInt32, length: I
         }
     }
 
+    /// Short lines are copied inline by overlapping loads and stores: every
+    /// length must come out exact, with zero padding and nothing beyond.
+    @Test func everyShortLengthIsCopiedExactly() {
+        let writer = EventArrayWriter(layout: layout, initialCapacity: 64)
+        let source = (0..<40).map { UInt8(0x41 + $0) }
+        writer.encode { array in
+            for length in 0...40 {
+                array.beginRecord(seconds: Int32(length), microseconds: 0, flags: 1)
+                source[0..<length].withUnsafeBytes { array.addBytes($0, pmid: 1, type: .string) }
+            }
+        }
+        let (_, _, records) = readEventArray(writer.finish())
+        #expect(records.count == 41)
+        for (length, record) in records.enumerated() {
+            #expect(record.parameters.first?.value == Array(source[0..<length]), "length \(length)")
+            #expect(record.parameters.first?.padding.allSatisfy { $0 == 0 } == true, "length \(length)")
+        }
+    }
+
     @Test func integersMissedRecordsAndTextParameters() {
         let writer = EventArrayWriter(layout: layout)
         writer.encode { array in

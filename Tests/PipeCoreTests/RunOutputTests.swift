@@ -53,6 +53,21 @@ extension RunOutput {
 }
 
 @Suite struct RunOutputTests {
+    /// RunOutput checks a whole read for 0 bytes once; a line completed from
+    /// bytes held back from an earlier read must still be checked on its own.
+    @Test func nulBytesAreFoundWhereverTheLineWasAssembled() {
+        var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: 1024)
+        for chunk: [UInt8] in [[0x61, 0x00], [0x62, 0x0A, 0x63, 0x0A], [0x64, 0x00, 0x65, 0x0A, 0x66, 0x0A]] {
+            chunk.withUnsafeBytes { run.ingest($0, from: .stdout, at: .zero) }
+        }
+        var seen: [([UInt8], Bool)] = []
+        run.takeBatch(maxRecords: 10, maxBytes: 1000) { record in
+            if case .line(let bytes, _, _, let containsNUL) = record.payload { seen.append((Array(bytes), containsNUL)) }
+        }
+        #expect(seen.map(\.0) == [[0x61, 0x00, 0x62], [0x63], [0x64, 0x00, 0x65], [0x66]])
+        #expect(seen.map(\.1) == [true, false, true, false])
+    }
+
     @Test func outputBeforeTheFirstTakeIsKept() {
         // The C agent's queues discard records appended before the first
         // fetch; a short command must not vanish.
