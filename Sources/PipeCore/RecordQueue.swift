@@ -99,9 +99,6 @@ public struct RecordQueue: Sendable {
     /// True when `memoryUsed` has reached `capacity`.
     public var isFull: Bool { memoryUsed >= capacity }
 
-    /// Bytes the arena holds (for the agent's memory metrics and tests).
-    public var arenaCapacity: Int { storage?.capacity ?? 0 }
-
     // MARK: - Appending
 
     /// Appends one line (or line piece). Under `.drop`, first drops the oldest
