@@ -1,6 +1,7 @@
 import CPCP
 import Glibc
 import PipeCore
+import PipeSystem
 
 extension Agent {
     // MARK: - Fetch
@@ -149,7 +150,10 @@ extension Agent {
     /// Encodes up to one batch of the run's records. Returns the number of
     /// records added.
     private func encodeBatch(_ run: Run, into writer: EventArrayWriter) -> Int {
-        let (records, bytes, reason) = (settings.batchRecords, settings.batchBytes, run.endReason)
+        let now = Clock.monotonicNanoseconds()
+        let (records, bytes) = settings.batches.limits(sincePrevious: run.lastFetchAt.map { now &- $0 })
+        run.lastFetchAt = now
+        let reason = run.endReason
         return writer.encode { array in
             run.output.encodeBatch(into: &array, maxRecords: records, maxBytes: bytes, endReason: reason)
         }

@@ -8,12 +8,8 @@ public struct AgentSettings: Sendable {
     /// Per-client queue limit for commands that set no `queue` of their own (-m).
     public var defaultQueueCapacity = 2 << 20
     /// Most records and payload bytes one fetch hands out, so that a backlog
-    /// never turns into one huge PDU and pmcd never waits long on us. About a
-    /// default queue's worth: a client that fetches once a second (pmval,
-    /// pmevent, pmlogger) still drains a full queue per fetch, as it would
-    /// with PCP's agent, instead of being held to a small batch per interval.
-    public var batchRecords = 65536
-    public var batchBytes = 2 << 20
+    /// never turns into one huge PDU and pmcd never waits long on us.
+    public var batches = BatchLimits()
     /// Bytes read from one pipe per read(2), and reads per pipe per loop turn
     /// (bounded so one chatty command cannot starve pmcd's requests).
     public var readChunk = 64 << 10

@@ -35,6 +35,9 @@ final class Run {
     var killAt: UInt64?
     var forceCloseAt: UInt64?
 
+    /// When the client last fetched this run's records (monotonic ns).
+    var lastFetchAt: UInt64?
+
     /// The event array this run's records are encoded into (nil: none yet).
     var eventArray: EventArrayWriter?
 
