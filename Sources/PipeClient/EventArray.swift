@@ -69,7 +69,7 @@ public struct EventRecord {
     /// PM_EVENT_FLAG_MISSED and PM_EVENT_FLAG_END, spelled here for the
     /// pure decoder and for the hot loop (PipeConnection checks them
     /// against libpcp's).
-    public static let missedFlag: UInt32 = 1 << 31
+    public static let missedFlag = EventArrayEncoder.missedFlag
     public static let endFlag: UInt32 = 1 << 2
 
     public var seconds: Int32
@@ -126,15 +126,15 @@ public protocol EventRecordHandler: ~Copyable {
 
 /// Reads a packed pmEventArray in place.
 public enum EventArrayDecoder {
-    /// PM_TYPE_EVENT.
-    public static let eventType: UInt32 = 9
-    static let headerSize = 8
-    static let recordHeaderSize = 16
-    static let parameterHeaderSize = 8
+    // The layout's sizes are the writer's (PipeCore's EventArrayEncoder):
+    // one definition for the agent that writes arrays and pmpipe that reads them.
+    public static let eventType = EventArrayEncoder.eventType
+    static let headerSize = EventArrayEncoder.headerSize
+    static let recordHeaderSize = EventArrayEncoder.recordHeaderSize
+    static let parameterHeaderSize = EventArrayEncoder.parameterHeaderSize
 
-    /// PM_PDU_SIZE_BYTES: rounded up to a multiple of 4.
     @inline(__always)
-    static func padded(_ n: Int) -> Int { (n + 3) & ~3 }
+    static func padded(_ n: Int) -> Int { EventArrayEncoder.padded(n) }
 
     /// The first, checking pass: takes every record and does nothing.
     struct Checker: EventRecordHandler {

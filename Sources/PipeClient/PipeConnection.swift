@@ -19,18 +19,6 @@ public struct PipeMetricNames: Sendable, Equatable {
     public var endReason: String { "\(prefix).endreason" }
 }
 
-/// The PMIDs of the record parameters, `PipeConnection.absent` for names the
-/// agent does not have (PCP's C agent has only `line`).
-public struct PipeParameterIDs: Sendable {
-    public var line: UInt32
-    public var errLine: UInt32
-    public var rawLine: UInt32
-    public var rawErrLine: UInt32
-    public var continued: UInt32
-    public var exitStatus: UInt32
-    public var endReason: UInt32
-}
-
 /// A connection to pmcd and its pipe agent: what `pmpipe` does, without the
 /// printing. Every libpcp call of the client goes through here.
 public final class PipeConnection {
@@ -38,7 +26,7 @@ public final class PipeConnection {
     public static let absent: UInt32 = 0xFFFF_FFFF
 
     public let names: PipeMetricNames
-    public let parameterIDs: PipeParameterIDs
+    public let parameterIDs: EventParameterIDs
     /// How this build's compiler lays out the type/length bitfields.
     public let layout: TypeLengthLayout
 
@@ -62,11 +50,11 @@ public final class PipeConnection {
         commands = try context.lookup(names.commands)
         let ctx = context
         func id(_ name: String) throws(PipeClientError) -> UInt32 { try ctx.lookup(name) ?? Self.absent }
-        parameterIDs = PipeParameterIDs(
-            line: try id(names.line), errLine: try id(names.errLine),
-            rawLine: try id(names.rawLine), rawErrLine: try id(names.rawErrLine),
-            continued: try id(names.continued), exitStatus: try id(names.exitStatus),
-            endReason: try id(names.endReason))
+        parameterIDs = EventParameterIDs(
+            line: try id(names.line), errline: try id(names.errLine),
+            rawline: try id(names.rawLine), rawerrline: try id(names.rawErrLine),
+            continued: try id(names.continued), exitstatus: try id(names.exitStatus),
+            endreason: try id(names.endReason))
         layout = TypeLengthLayout { cpcp_param_word($0, $1) }
         // The pure decoder spells PM_EVENT_FLAG_MISSED and _END itself.
         precondition(EventRecord.missedFlag == cpcp_EVENT_FLAG_MISSED && EventRecord.endFlag == cpcp_EVENT_FLAG_END)

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CPCP
+import PipeCore
 
 /// Turns event records into the command's output: stdout lines to one
 /// buffer, stderr lines to the other, byte for byte, and keeps what the run
@@ -15,7 +16,7 @@ import CPCP
 public struct RecordPrinter: ~Copyable, EventRecordHandler {
     public static let lostLinesSuffix = "lost (the agent dropped them: the client fell behind)"
 
-    private let ids: PipeParameterIDs
+    private let ids: EventParameterIDs
     /// The command's stdout.
     public var out: OutputBuffer
     /// The command's stderr.
@@ -35,7 +36,7 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
     /// `pipe.endreason` of the END record, if the agent sends it.
     public private(set) var endReason: String?
 
-    public init(ids: PipeParameterIDs, stdout: consuming OutputBuffer, stderr: consuming OutputBuffer,
+    public init(ids: EventParameterIDs, stdout: consuming OutputBuffer, stderr: consuming OutputBuffer,
                 verbose: Bool) {
         self.ids = ids
         self.out = stdout
@@ -50,7 +51,7 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
         // `handleInGeneral`. Same bytes and same flushes as that would give.
         if record.flags & EventRecord.endFlag == 0, record.parameterCount == 1, !verbose, !lastWasStderr {
             let parameter = record.firstParameter
-            if parameter.pmid == ids.line || parameter.pmid == ids.rawLine {
+            if parameter.pmid == ids.line || parameter.pmid == ids.rawline {
                 try out.appendLine(parameter.value)
                 openLine.out = false
                 return
@@ -75,17 +76,17 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
         var endReason = self.endReason
         record.forEachParameter { parameter in
             switch parameter.pmid {
-            case ids.line, ids.rawLine:
+            case ids.line, ids.rawline:
                 payload = parameter.value
                 toStderr = false
-            case ids.errLine, ids.rawErrLine:
+            case ids.errline, ids.rawerrline:
                 payload = parameter.value
                 toStderr = true
             case ids.continued:
                 continued = (parameter.int32Value ?? 0) != 0
-            case ids.exitStatus:
+            case ids.exitstatus:
                 exitStatus = parameter.int32Value
-            case ids.endReason:
+            case ids.endreason:
                 endReason = String(decoding: parameter.value, as: UTF8.self)
             default:
                 break

@@ -108,9 +108,15 @@ public struct EventArrayEncoder {
     public static let eventType: UInt32 = 9
     /// PM_EVENT_FLAG_MISSED.
     public static let missedFlag: UInt32 = 1 << 31
-    static let headerSize = 8
-    static let recordHeaderSize = 16
-    static let parameterHeaderSize = 8
+    /// Bytes of the array header, of a record header and of a parameter
+    /// header (pmid and type/length word).
+    public static let headerSize = 8
+    public static let recordHeaderSize = 16
+    public static let parameterHeaderSize = 8
+
+    /// PM_PDU_SIZE_BYTES: a value's bytes rounded up to a multiple of 4.
+    @inline(__always)
+    public static func padded(_ n: Int) -> Int { (n + 3) & ~3 }
 
     /// Bytes of array overhead per record holding one parameter, plus the
     /// largest padding: what a caller adds to a value's length to bound the
@@ -180,7 +186,7 @@ public struct EventArrayEncoder {
 
     /// Bytes a parameter with `valueBytes` of value takes.
     @inline(__always)
-    static func parameterSize(valueBytes: Int) -> Int { parameterHeaderSize + ((valueBytes + 3) & ~3) }
+    static func parameterSize(valueBytes: Int) -> Int { parameterHeaderSize + padded(valueBytes) }
 
     /// Writes a string or aggregate parameter at `at`, padding zeroed;
     /// returns its size.
@@ -188,7 +194,7 @@ public struct EventArrayEncoder {
     static func storeParameter(_ bytes: UnsafeRawBufferPointer, pmid: UInt32, type: EventValueType,
                                layout: TypeLengthLayout, at: UnsafeMutableRawPointer) -> Int {
         let length = bytes.count
-        let padded = (length + 3) & ~3
+        let padded = Self.padded(length)
         at.storeBytes(of: pmid, as: UInt32.self)
         (at + 4).storeBytes(of: layout.word(type: type.rawValue, length: 4 + length), as: UInt32.self)
         if padded > 0 {

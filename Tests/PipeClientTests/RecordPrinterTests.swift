@@ -20,7 +20,7 @@ private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFil
         var array = EventArrayBuilder()
         array.line("1", flags: 2)
         array.line("")
-        array.record([(testIDs.rawLine, [0x61, 0x00, 0x62])])
+        array.record([(testIDs.rawline, [0x61, 0x00, 0x62])])
         array.line("twelve bytes")
         array.line(String(repeating: "x", count: 100))
         let file = ScratchFile()
@@ -32,10 +32,10 @@ private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFil
     @Test func stdoutAndStderrLinesKeepTheirOrder() throws {
         var array = EventArrayBuilder()
         array.line("out1")
-        array.record([(testIDs.errLine, Array("err1".utf8))])
-        array.record([(testIDs.errLine, Array("err2".utf8))])
+        array.record([(testIDs.errline, Array("err1".utf8))])
+        array.record([(testIDs.errline, Array("err2".utf8))])
         array.line("out2")
-        array.record([(testIDs.rawErrLine, Array("err3".utf8))])
+        array.record([(testIDs.rawerrline, Array("err3".utf8))])
         array.line("out3")
         let file = ScratchFile()
         try print(array, out: file)
@@ -45,7 +45,7 @@ private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFil
     @Test func stderrLinesGoToStderrOnly() throws {
         var array = EventArrayBuilder()
         array.line("out")
-        array.record([(testIDs.errLine, Array("err".utf8))])
+        array.record([(testIDs.errline, Array("err".utf8))])
         let out = ScratchFile(), err = ScratchFile()
         try print(array, out: out, err: err)
         #expect(out.text == "out\n")
@@ -67,8 +67,8 @@ private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFil
         var array = EventArrayBuilder()
         array.line("last")
         array.record(flags: EventRecord.endFlag, [(testIDs.line, Array("final".utf8))])
-        array.record(flags: EventRecord.endFlag, [(testIDs.exitStatus, int32Bytes(3)),
-                                                  (testIDs.endReason, Array("exited".utf8))])
+        array.record(flags: EventRecord.endFlag, [(testIDs.exitstatus, int32Bytes(3)),
+                                                  (testIDs.endreason, Array("exited".utf8))])
         let file = ScratchFile()
         // #expect cannot look into a noncopyable value: copy out first.
         var end: (saw: Bool, status: Int32?, reason: String?) = (false, nil, nil)

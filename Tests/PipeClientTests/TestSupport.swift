@@ -33,8 +33,8 @@ final class ScratchFile {
 }
 
 /// Parameter IDs for hand-built records (any distinct values do).
-let testIDs = PipeParameterIDs(line: 101, errLine: 102, rawLine: 103, rawErrLine: 104,
-                               continued: 105, exitStatus: 106, endReason: 107)
+let testIDs = EventParameterIDs(line: 101, errline: 102, rawline: 103, rawerrline: 104,
+                                continued: 105, exitstatus: 106, endreason: 107)
 
 /// Builds a packed pmEventArray as pmFetch leaves it (host byte order).
 struct EventArrayBuilder {
