@@ -128,37 +128,9 @@ public struct LineSplitter: Sendable {
     private static let newline: UInt8 = 0x0A
     private static let carriageReturn: UInt8 = 0x0D
 
-    /// The offset of the first "\n" in `buffer[from..<limit]`. Reads eight
-    /// bytes at a time where it can: long lines are where a byte loop would
-    /// show up in a profile.
+    /// The offset of the first "\n" in `buffer[from..<limit]`.
     @inline(__always)
     static func firstNewline(in buffer: UnsafeRawBufferPointer, from: Int, limit: Int) -> Int? {
-        guard let base = buffer.baseAddress else { return nil }
-        var index = from
-        // Classic "has a zero byte" test on (word XOR 0x0A0A...): exact for
-        // deciding whether the word has a match; the byte loop then finds it.
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        let pattern: UInt64 = 0x0A0A_0A0A_0A0A_0A0A
-        while index + 8 <= limit {
-            let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ pattern
-            let matches = (word &- ones) & ~word & highs
-            if matches != 0 {
-                #if _endian(little)
-                // The lowest flagged byte is exact (a false flag can only
-                // follow a true one), and on a little-endian machine it is
-                // the first in memory: no byte loop for short lines.
-                return index + matches.trailingZeroBitCount >> 3
-                #else
-                break
-                #endif
-            }
-            index += 8
-        }
-        while index < limit {
-            if base.load(fromByteOffset: index, as: UInt8.self) == newline { return index }
-            index += 1
-        }
-        return nil
+        ByteSearch.firstIndex(of: newline, in: buffer, from: from, limit: limit)
     }
 }

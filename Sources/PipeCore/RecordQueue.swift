@@ -125,7 +125,7 @@ public struct RecordQueue: Sendable {
         let size = Self.lineOffset + lineSize + (continued ? Self.continuedSize : 0)
         let base = reserve(size)
         let ids = format.parameters
-        let hasNUL = mayContainNUL && Self.containsZero(line)
+        let hasNUL = mayContainNUL && ByteSearch.containsZero(line)
         let pmid: UInt32
         switch (stream, hasNUL) {
         case (.stdout, false): pmid = ids.line
@@ -322,23 +322,6 @@ public struct RecordQueue: Sendable {
             tail = 0
             if let existing = storage, existing.capacity > Self.retainedCapacity { storage = nil }
         }
-    }
-
-    /// Whether `bytes` has a 0 byte, eight bytes at a time.
-    static func containsZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let base = bytes.baseAddress else { return false }
-        let count = bytes.count
-        var index = 0
-        while index + 8 <= count {
-            let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            if (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080 != 0 { return true }
-            index += 8
-        }
-        while index < count {
-            if base.load(fromByteOffset: index, as: UInt8.self) == 0 { return true }
-            index += 1
-        }
-        return false
     }
 }
 

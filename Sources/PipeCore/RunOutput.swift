@@ -143,7 +143,7 @@ public struct RunOutput: Sendable {
         // One check of the whole read instead of one per line: a line that
         // lies inside a read without 0 bytes has none. (A line completed from
         // the splitter's held-back bytes lies elsewhere and is checked alone.)
-        let readHasNUL = RecordQueue.containsZero(bytes)
+        let readHasNUL = ByteSearch.containsZero(bytes)
         let start = UInt(bitPattern: bytes.baseAddress), end = start + UInt(bytes.count)
         splitter.append(bytes) { line, continued in
             let address = UInt(bitPattern: line.baseAddress)
