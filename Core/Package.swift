@@ -1,0 +1,36 @@
+// swift-tools-version:6.0
+//
+// The parts of pmdapipe that need neither PCP's headers nor pmcd: the pure
+// decisions (PipeCore) and the one seam to the C library (PipeSystem, with
+// its C shim). A package of its own so that
+//
+//     swift test --package-path Core
+//
+// builds and runs their tests on any Linux machine with Swift, without PCP
+// (SwiftPM builds every test target of a package into one bundle, so inside
+// the root package these tests would need libpcp's headers too).
+//
+// Module layering (each arrow is "may import"):
+//   PipeCore     pure logic: no Glibc, no Foundation, no libpcp
+//   CPipeSpawn   C: the few things that must happen between fork and exec
+//   PipeSystem   Swift over Glibc + CPipeSpawn: processes, descriptors, poll, accounts, files
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "pmdapipe-core",
+    products: [
+        .library(name: "PipeCore", targets: ["PipeCore"]),
+        .library(name: "PipeSystem", targets: ["PipeSystem"]),
+    ],
+    targets: [
+        .target(name: "PipeCore", swiftSettings: strict),
+        .target(name: "CPipeSpawn", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]),
+        .target(name: "PipeSystem", dependencies: ["PipeCore", "CPipeSpawn"], swiftSettings: strict),
+        .testTarget(name: "PipeCoreTests", dependencies: ["PipeCore"], exclude: ["Corpus"]),
+        .testTarget(name: "PipeSystemTests", dependencies: ["PipeSystem"]),
+    ]
+)
