@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/openat2.h>
 
 /* Capacity asked for a command's stdout pipe (see pipe_spawn). */
 #define PIPE_SPAWN_STDOUT_PIPE_BYTES (1 << 20)
@@ -357,4 +358,18 @@ int pipe_wtermsig(int status) { return WTERMSIG(status); }
 int pipe_malloc_trim(void)
 {
     return malloc_trim(0);
+}
+
+int pipe_openat2_beneath(int dirfd, const char *path)
+{
+    struct open_how how;
+    memset(&how, 0, sizeof(how));
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+int pipe_open_directory_path(const char *path)
+{
+    return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 }

@@ -6,12 +6,6 @@ enum DirectCommandScanner {
         "|", "&", ";", "<", ">", "(", ")", "$", "`", "\\", "\"", "'", "*", "?", "[", "\n", "\r",
     ]
 
-    /// Words the shell treats as syntax when they come first.
-    static let reservedWords: Set<String> = [
-        "if", "then", "else", "elif", "fi", "case", "esac", "for", "while", "until", "do", "done",
-        "{", "}", "!", "[[", "function", "select", "time",
-    ]
-
     static let misplacedProgram = TemplateError("the program name cannot come from a parameter")
 
     /// The words, or nil when the text needs a shell.
@@ -61,8 +55,43 @@ enum DirectCommandScanner {
         if raw.contains(where: { $0.first == "#" || $0.first == "~" }) { return nil }
         guard let first = raw.first else { return nil }
         let firstText = String(String.UnicodeScalarView(first))
-        if first.contains("=") || reservedWords.contains(firstText) { return nil }
+        // PCP's agent ran every line through /bin/sh, so a first word that
+        // only a shell understands (`exit`, `for`, `cd`) still means the shell.
+        if first.contains("=") || ShellWords.shellOnly.contains(firstText) { return nil }
         if words[0].containsPlaceholder { throw misplacedProgram }
+        try refuseScriptPlaceholders(words)
         return words
+    }
+
+    /// Each placeholder of `words` and where it stands.
+    static func uses(of words: [Word]) -> [PlaceholderUse] {
+        var uses: [PlaceholderUse] = []
+        for word in words {
+            let whole = word.pieces.count == 1
+            for piece in word.pieces {
+                let number: Int
+                switch piece {
+                case .literal: continue
+                case .parameter(let n): number = n
+                case .allParameters: number = 0
+                }
+                let placement: Placement = whole
+                    ? .wholeArgument : .embedded(context: "inside the word '\(word.text)'")
+                uses.append(PlaceholderUse(number: number, placement: placement))
+            }
+        }
+        return uses
+    }
+
+    /// `sh -c $1`: the client's text would be the whole program a shell runs.
+    static func refuseScriptPlaceholders(_ words: [Word]) throws(TemplateError) {
+        let program = words[0].text
+        let name = String(program.split(separator: "/").last ?? Substring(program))
+        guard ShellWords.shells.contains(name) else { return }
+        for (index, word) in words.enumerated().dropFirst(2) where word.containsPlaceholder {
+            if ShellWords.isScriptFlag(words[index - 1].text) {
+                throw ShellWords.scriptError(shell: name, placeholder: word.text)
+            }
+        }
     }
 }

@@ -12,12 +12,15 @@
 /// and rejects placeholders where no quoting makes them safe: in the program
 /// name of a command, inside backquotes (whose backslash rules re-parse the
 /// text), inside arithmetic (`$((..))`, `((..))`, `[[ ]]`, `let`: bash
-/// evaluates such text as code), and in the arguments of `eval`, `.` and
-/// `source`. Other direct uses of positional parameters (`$@`, `$*`,
-/// `${1:-x}`, `${#1}`) are rejected: the agent could not quote them.
+/// evaluates such text as code), in the arguments of `eval`, `.`, `source`
+/// and `trap` (however the name is quoted: `"eval"`, `e\val`), in the
+/// arguments of a command whose name is computed (`$CMD $1`), and as the
+/// whole script of `sh -c`. Other direct uses of positional parameters
+/// (`$@`, `$*`, `${1:-x}`, `${#1}`) are rejected: the agent could not quote
+/// them.
 ///
-/// With `analysisOnly` it just counts placeholders (used on already
-/// rewritten scripts) and never throws.
+/// It records where each placeholder stands (`uses`): a whole word (`$1`,
+/// `"$1"`) of the script itself, or embedded in text.
 struct ShellScriptRewriter {
     enum Kind: Equatable {
         case top, commandSubstitution, backquote, arithmetic
@@ -30,27 +33,39 @@ struct ShellScriptRewriter {
         var taintedAsCommand = false
         /// Why a placeholder may not appear here (inherited by nested frames).
         var forbidden: TemplateError?
+        /// Where this frame sits, for `Placement.embedded` (inherited).
+        var embedding: String?
         var parens = 0
         var cases = 0
+        /// For quote frames: the input index of the opening quote.
+        var openedAt = 0
         // Word tracking, only for .top, .commandSubstitution, .backquote
         var atCommandStart = true
         var inWord = false
         var wordIsCommand = false
         var wordIsRedirect = false
         var pendingRedirect = false
-        var word: [Unicode.Scalar] = []
+        /// Input index where the current word starts.
+        var wordStart = 0
+        /// The current word with quotes and backslashes removed, as the
+        /// shell will see it (`"eval"` and `e\val` are `eval`)...
+        var dequoted: [Unicode.Scalar] = []
+        /// ...unless it contains an expansion, whose value is not known here.
+        var dynamic = false
+        /// The command of the current simple command: its dequoted name, or
+        /// nil once it is known to be computed (`$CMD`).
         var commandName: String?
+        var commandIsDynamic = false
+        /// The previous word of the current simple command (for `sh -c`).
+        var previousWord: String?
         var inDoubleBracket = false
 
         var tracksWords: Bool { kind == .top || kind == .commandSubstitution || kind == .backquote }
     }
-
-    static let evaluatingCommands: Set<String> = ["eval", ".", "source", "let"]
     /// Command words after which the next word is still a command name.
     static let prefixWords: Set<String> = [
         "if", "then", "else", "elif", "while", "until", "do", "!", "{", "time", "exec", "command", "builtin",
     ]
-    static let marker: Unicode.Scalar = "\u{FFFC}"
 
     static let backquoteError = TemplateError(
         "a placeholder inside backquotes cannot be quoted safely: use $(...) instead of `...`")
@@ -59,16 +74,14 @@ struct ShellScriptRewriter {
             + "pass it as an ordinary argument and check it with 'param N = integer MIN..MAX'")
 
     let input: [Unicode.Scalar]
-    let analysisOnly: Bool
     var index = 0
     var output = String.UnicodeScalarView()
     var stack: [Frame] = [Frame(kind: .top)]
-    var highest = 0
-    var usesAll = false
+    /// Every placeholder found, in order, with where it stands.
+    private(set) var uses: [PlaceholderUse] = []
 
-    init(_ input: [Unicode.Scalar], analysisOnly: Bool) {
+    init(_ input: [Unicode.Scalar]) {
         self.input = input
-        self.analysisOnly = analysisOnly
     }
 
     private var frame: Frame {
@@ -88,8 +101,8 @@ struct ShellScriptRewriter {
         index = end
     }
 
-    private mutating func fail(_ error: TemplateError) throws(TemplateError) {
-        if !analysisOnly { throw error }
+    private func fail(_ error: TemplateError) throws(TemplateError) -> Never {
+        throw error
     }
 
     // MARK: - Main loop
@@ -121,34 +134,41 @@ struct ShellScriptRewriter {
         let scalar = input[index]
         if scalar == "'" {
             copy()
-            stack.removeLast()
+            pop()
         } else if scalar == "$", let (number, end) = try PlaceholderSyntax.placeholder(in: input, at: index) {
+            frame.dynamic = true
             try placeholder(number, end: end)
         } else {
+            frame.dequoted.append(scalar)
             copy()
         }
     }
 
     private mutating func doubleQuoted() throws(TemplateError) {
-        switch input[index] {
+        let scalar = input[index]
+        switch scalar {
         case "\"" where frame.kind == .doubleQuote:
             copy()
-            stack.removeLast()
+            pop()
         case "\"":
-            copy()
             push(.doubleQuote)
+            copy()
         case "}" where frame.kind == .braceInDouble:
             copy()
-            stack.removeLast()
+            pop()
         case "\\":
-            guard peek() != nil else { return try danglingBackslash() }
+            guard let next = peek() else { try danglingBackslash() }
+            frame.dequoted.append(next)
             copy(2)
         case "`":
-            copy()
+            frame.dynamic = true
             push(.backquote)
+            copy()
         case "$":
+            frame.dynamic = true
             try dollar()
         default:
+            frame.dequoted.append(scalar)
             copy()
         }
     }
@@ -156,7 +176,7 @@ struct ShellScriptRewriter {
     private mutating func braceUnquoted() throws(TemplateError) {
         if input[index] == "}" {
             copy()
-            stack.removeLast()
+            pop()
         } else {
             try copyNested()
         }
@@ -172,7 +192,7 @@ struct ShellScriptRewriter {
             copy()
         case ")" where peek() == ")":
             copy(2)
-            stack.removeLast()
+            pop()
         default:
             try copyNested()
         }
@@ -184,16 +204,16 @@ struct ShellScriptRewriter {
     private mutating func copyNested() throws(TemplateError) {
         switch input[index] {
         case "'":
-            copy()
             push(.singleQuote)
+            copy()
         case "\"":
-            copy()
             push(.doubleQuote)
-        case "`":
             copy()
+        case "`":
             push(.backquote)
+            copy()
         case "\\":
-            guard peek() != nil else { return try danglingBackslash() }
+            guard peek() != nil else { try danglingBackslash() }
             copy(2)
         case "$":
             try dollar()
@@ -214,8 +234,8 @@ struct ShellScriptRewriter {
             copy()
         case "(":
             if !frame.inWord && frame.atCommandStart && peek() == "(" {
-                copy(2)
                 push(.arithmetic)
+                copy(2)
             } else {
                 endWord()
                 frame.parens += 1
@@ -226,7 +246,7 @@ struct ShellScriptRewriter {
             endWord()
             if frame.kind == .commandSubstitution && frame.parens == 0 && frame.cases == 0 {
                 copy()
-                stack.removeLast()
+                pop()
                 return
             }
             if frame.parens > 0 { frame.parens -= 1 }
@@ -240,43 +260,41 @@ struct ShellScriptRewriter {
             copy(input.count - index)
         case "'", "\"":
             startWord()
-            frame.word.append(Self.marker)
-            copy()
             push(scalar == "'" ? .singleQuote : .doubleQuote)
+            copy()
         case "`":
             if frame.kind == .backquote {
                 endWord()
                 copy()
-                stack.removeLast()
+                pop()
             } else {
                 startWord()
-                frame.word.append(Self.marker)
-                copy()
+                frame.dynamic = true
                 push(.backquote)
+                copy()
             }
         case "\\":
-            guard let next = peek() else { return try danglingBackslash() }
+            guard let next = peek() else { try danglingBackslash() }
             startWord()
             if frame.kind == .backquote, next == "$",
                (try? PlaceholderSyntax.placeholder(in: input, at: index + 1)) != nil {
                 try fail(Self.backquoteError)
             }
-            frame.word.append(Self.marker)
+            if next != "\n" { frame.dequoted.append(next) }
             copy(2)
         case "$":
             startWord()
-            frame.word.append(Self.marker)
+            frame.dynamic = true
             try dollar()
         default:
             startWord()
-            frame.word.append(scalar)
+            frame.dequoted.append(scalar)
             copy()
         }
     }
 
-    private mutating func danglingBackslash() throws(TemplateError) {
+    private func danglingBackslash() throws(TemplateError) -> Never {
         try fail(TemplateError("the command ends with a backslash that escapes nothing"))
-        copy()
     }
 
     // MARK: - Dollar signs
@@ -287,26 +305,20 @@ struct ShellScriptRewriter {
         }
         switch peek() {
         case "@", "*":
-            if analysisOnly {
-                usesAll = true
-            } else {
-                try fail(TemplateError(
-                    "'$\(peek()!)' would hand the client's parameters to the shell unquoted: write $0 for all parameters"))
-            }
-            copy(2)
+            try fail(TemplateError(
+                "'$\(peek()!)' would hand the client's parameters to the shell unquoted: write $0 for all parameters"))
         case "'":
             try fail(TemplateError(
                 "$'...' quoting means different things to different shells: use ordinary quotes"))
-            copy()
         case "$":
             copy(2)
         case "(":
             if peek(2) == "(" {
-                copy(3)
                 push(.arithmetic)
+                copy(3)
             } else {
-                copy(2)
                 push(.commandSubstitution)
+                copy(2)
             }
         case "{":
             var cursor = index + 2
@@ -318,20 +330,19 @@ struct ShellScriptRewriter {
                         + "shell operators to a client parameter, which the agent cannot quote: write a plain $N"))
             }
             let inDouble = frame.kind == .doubleQuote || frame.kind == .braceInDouble
-            copy(2)
             push(inDouble ? .braceInDouble : .braceUnquoted)
+            copy(2)
         default:
             copy()
         }
     }
 
     private mutating func placeholder(_ number: Int, end: Int) throws(TemplateError) {
-        if number == 0 { usesAll = true } else { highest = max(highest, number) }
-        if !analysisOnly {
-            if let forbidden = frame.forbidden ?? forbiddenHere(frame) { throw forbidden }
-            let namesProgram = frame.taintedAsCommand || (frame.tracksWords && frame.inWord && frame.wordIsCommand)
-            if namesProgram { throw DirectCommandScanner.misplacedProgram }
-        }
+        if let forbidden = frame.forbidden ?? forbiddenHere(frame) { throw forbidden }
+        let namesProgram = frame.taintedAsCommand || (frame.tracksWords && frame.inWord && frame.wordIsCommand)
+        if namesProgram { throw DirectCommandScanner.misplacedProgram }
+        let placement = try placementHere(number: number, end: end)
+        uses.append(PlaceholderUse(number: number, placement: placement))
         let reference: String
         switch frame.kind {
         case .singleQuote:
@@ -345,6 +356,47 @@ struct ShellScriptRewriter {
         index = end
     }
 
+    /// Where the placeholder at `index` (ending at `end`) stands. Throws when
+    /// it would be the whole script of `sh -c`.
+    private func placementHere(number: Int, end: Int) throws(TemplateError) -> Placement {
+        var whole = false
+        var words: Frame?
+        var context = "inside a nested construct of the shell command line"
+        switch frame.kind {
+        case .top, .commandSubstitution:
+            whole = frame.wordStart == index && wordEnds(at: end)
+            words = frame
+            context = "inside a larger word"
+        case .doubleQuote where stack.count >= 2 && stack[stack.count - 2].tracksWords:
+            let parent = stack[stack.count - 2]
+            whole = parent.wordStart == frame.openedAt && frame.openedAt + 1 == index
+                && end < input.count && input[end] == "\"" && wordEnds(at: end + 1)
+            words = parent
+            context = "inside a double-quoted string with other text"
+        case .singleQuote:
+            context = "inside single quotes (substituted into text that a command reads, as PCP's agent did)"
+        case .braceUnquoted, .braceInDouble:
+            context = "inside ${...}"
+        default:
+            break
+        }
+        if whole, let words, let shell = words.commandName, ShellWords.shells.contains(Self.baseName(shell)),
+           let previous = words.previousWord, ShellWords.isScriptFlag(previous) {
+            throw ShellWords.scriptError(shell: Self.baseName(shell), placeholder: "$\(number)")
+        }
+        if let embedding = frame.embedding { return .embedded(context: embedding) }
+        return whole ? .wholeShellWord : .embedded(context: context)
+    }
+
+    private func wordEnds(at position: Int) -> Bool {
+        guard position < input.count else { return true }
+        return " \t\n\r;&|)<>".unicodeScalars.contains(input[position])
+    }
+
+    private static func baseName(_ path: String) -> String {
+        String(path.split(separator: "/").last ?? Substring(path))
+    }
+
     /// The reason a placeholder cannot sit in this frame, from the frame's own state.
     private func forbiddenHere(_ frame: Frame) -> TemplateError? {
         switch frame.kind {
@@ -354,10 +406,18 @@ struct ShellScriptRewriter {
         }
         guard frame.tracksWords else { return nil }
         if frame.inDoubleBracket { return Self.arithmeticError }
-        if let name = frame.commandName, Self.evaluatingCommands.contains(name) {
-            if name == "let" { return Self.arithmeticError }
+        guard frame.inWord ? !frame.wordIsCommand : true else { return nil }
+        if frame.commandIsDynamic {
             return TemplateError(
-                "a placeholder in the arguments of '\(name)' would be run as shell code: pass it as an ordinary argument")
+                "the command that would get this parameter is named by an expansion ($VAR, $(...)), so the agent "
+                    + "cannot tell what reads it: name the command literally")
+        }
+        if let name = frame.commandName {
+            if name == "let" { return Self.arithmeticError }
+            if ShellWords.evaluating.contains(name) {
+                return TemplateError(
+                    "a placeholder in the arguments of '\(name)' would be run as shell code: pass it as an ordinary argument")
+            }
         }
         return nil
     }
@@ -365,10 +425,33 @@ struct ShellScriptRewriter {
     private mutating func push(_ kind: Kind) {
         let parent = frame
         var child = Frame(kind: kind)
+        child.openedAt = index
         child.taintedAsCommand = parent.taintedAsCommand
             || (parent.tracksWords && parent.inWord && parent.wordIsCommand)
         child.forbidden = parent.forbidden ?? forbiddenHere(parent)
+        child.embedding = parent.embedding ?? scriptEmbedding(parent)
         stack.append(child)
+    }
+
+    /// Text inside the script argument of `sh -c` is read by another shell.
+    private func scriptEmbedding(_ parent: Frame) -> String? {
+        guard parent.tracksWords, parent.inWord, !parent.wordIsCommand,
+              let shell = parent.commandName, ShellWords.shells.contains(Self.baseName(shell)),
+              let previous = parent.previousWord, ShellWords.isScriptFlag(previous) else { return nil }
+        return "inside the script that '\(Self.baseName(shell)) -c' runs"
+    }
+
+    /// Leaves a quote or nested frame: what it contributed to the word it
+    /// sits in goes to the enclosing frame.
+    private mutating func pop() {
+        let child = stack.removeLast()
+        switch child.kind {
+        case .singleQuote, .doubleQuote:
+            frame.dequoted.append(contentsOf: child.dequoted)
+            if child.dynamic { frame.dynamic = true }
+        default:
+            frame.dynamic = true
+        }
     }
 
     // MARK: - Words and command positions
@@ -376,13 +459,17 @@ struct ShellScriptRewriter {
     private mutating func startCommand() {
         frame.atCommandStart = true
         frame.commandName = nil
+        frame.commandIsDynamic = false
+        frame.previousWord = nil
         frame.inDoubleBracket = false
     }
 
     private mutating func startWord() {
         guard !frame.inWord else { return }
         frame.inWord = true
-        frame.word = []
+        frame.wordStart = index
+        frame.dequoted = []
+        frame.dynamic = false
         if frame.pendingRedirect {
             frame.pendingRedirect = false
             frame.wordIsRedirect = true
@@ -396,11 +483,23 @@ struct ShellScriptRewriter {
     private mutating func endWord(beforeRedirection: Bool = false) {
         guard frame.inWord else { return }
         frame.inWord = false
-        let word = String(String.UnicodeScalarView(frame.word))
-        if beforeRedirection && !word.isEmpty && word.unicodeScalars.allSatisfy(PlaceholderSyntax.isDigit) { return }
+        let word = String(String.UnicodeScalarView(frame.dequoted))
+        let dynamic = frame.dynamic
+        if beforeRedirection && !dynamic && !word.isEmpty && word.unicodeScalars.allSatisfy(PlaceholderSyntax.isDigit) {
+            return
+        }
         if frame.wordIsRedirect { return }
         if frame.inDoubleBracket && word == "]]" { frame.inDoubleBracket = false }
-        guard frame.wordIsCommand else { return }
+        guard frame.wordIsCommand else {
+            frame.previousWord = dynamic ? nil : word
+            return
+        }
+        if dynamic && !Self.isAssignment(word) {
+            frame.atCommandStart = false
+            frame.commandName = nil
+            frame.commandIsDynamic = true
+            return
+        }
         switch word {
         case _ where Self.prefixWords.contains(word):
             frame.atCommandStart = true
@@ -419,6 +518,7 @@ struct ShellScriptRewriter {
             } else {
                 frame.atCommandStart = false
                 frame.commandName = word
+                frame.previousWord = word
             }
         }
     }

@@ -2,67 +2,81 @@
 /// vector is built.
 ///
 /// Placeholders use PCP's syntax: `$N` or `${N}` (N is one or more digits, so
-/// `$12` is parameter 12) and `$0` for all parameters.
+/// `$12` is parameter 12) and `$0` for all parameters. As in PCP's agent, a
+/// placeholder is substituted wherever it appears, even inside quotes
+/// (`awk '{print $2}'` takes parameter 2); where it stands decides which
+/// parameter types may fill it (`uses`, `Placement`).
 ///
 /// A command line of plain words becomes `.direct`: it runs with execve, no
 /// shell, each placeholder filling (part of) one argument. Anything the shell
-/// would interpret (quotes, `|`, `;`, `$VAR`, globs, ...) makes it `.shell`:
+/// would interpret (quotes, `|`, `;`, `$VAR`, globs, a first word that is a
+/// shell builtin or keyword such as `exit` or `for`, ...) makes it `.shell`:
 /// the script is the sysadmin's text with every placeholder rewritten to a
 /// quoted positional-parameter reference, and the client's parameters travel
 /// as `sh -c <script> <instance> p1 ... pn`, never inside the script. Either
-/// way no client byte is ever parsed by a shell.
-public enum CommandTemplate: Sendable, Equatable {
-    /// Run with execve, no shell.
-    case direct(words: [Word])
-    /// Run as `/bin/sh -c <script> <instance> p1 p2 ... pn`.
-    case shell(script: String)
+/// way the outer shell parses no client byte; what a command inside the
+/// script does with a value is why only plain words may stand there.
+public struct CommandTemplate: Sendable, Equatable {
+    /// How the command runs.
+    public enum Form: Sendable, Equatable {
+        /// Run with execve, no shell.
+        case direct(words: [Word])
+        /// Run as `/bin/sh -c <script> <instance> p1 p2 ... pn`.
+        case shell(script: String)
+    }
+
+    public let form: Form
+    /// Every placeholder occurrence, in order.
+    public let uses: [PlaceholderUse]
+    /// The largest N in the command's `$N` placeholders, 0 if none.
+    public let highestParameter: Int
+    /// Whether the command contains `$0` (all parameters), so it uses every
+    /// parameter given, however many.
+    public let usesAllParameters: Bool
 
     /// The largest placeholder number a template may use.
     public static let maximumPlaceholder = 9999
+
+    init(form: Form, uses: [PlaceholderUse]) {
+        self.form = form
+        self.uses = uses
+        highestParameter = uses.map(\.number).max() ?? 0
+        usesAllParameters = uses.contains { $0.number == 0 }
+    }
 
     public static func parse(_ commandLine: String) throws(TemplateError) -> CommandTemplate {
         let scalars = Array(commandLine.trimmingASCIIWhitespace().unicodeScalars)
         guard !scalars.isEmpty else { throw TemplateError("missing a command") }
         if let words = try DirectCommandScanner.words(scalars) {
-            return .direct(words: words)
+            return CommandTemplate(form: .direct(words: words), uses: DirectCommandScanner.uses(of: words))
         }
-        var rewriter = ShellScriptRewriter(scalars, analysisOnly: false)
+        var rewriter = ShellScriptRewriter(scalars)
         try rewriter.run()
-        return .shell(script: String(rewriter.output))
+        return CommandTemplate(form: .shell(script: String(rewriter.output)), uses: rewriter.uses)
     }
 
-    /// The largest N in the command's `$N` placeholders, 0 if none.
-    public var highestParameter: Int { placeholderUse.highest }
-
-    /// Whether the command contains `$0` (all parameters), so it accepts any
-    /// number of parameters from `highestParameter` up.
-    public var usesAllParameters: Bool { placeholderUse.usesAll }
-
-    private var placeholderUse: (highest: Int, usesAll: Bool) {
-        switch self {
-        case .direct(let words):
-            var highest = 0
-            var usesAll = false
-            for case let piece in words.flatMap(\.pieces) {
-                switch piece {
-                case .literal: break
-                case .parameter(let number): highest = max(highest, number)
-                case .allParameters: usesAll = true
-                }
-            }
-            return (highest, usesAll)
-        case .shell(let script):
-            var scanner = ShellScriptRewriter(Array(script.unicodeScalars), analysisOnly: true)
-            try? scanner.run()
-            return (scanner.highest, scanner.usesAll)
-        }
+    /// Whether the command runs without a shell.
+    public var isDirect: Bool {
+        if case .direct = form { return true }
+        return false
     }
 
-    /// The argument vector for one run. The caller has already checked the
-    /// parameter count (`CommandSpec.prepare` does); a missing parameter
-    /// renders as empty text rather than trapping.
+    /// argv[0] as configured: the first word of a direct command (a bare name
+    /// or a path), `/bin/sh` for a shell command.
+    public var programName: String {
+        guard case .direct(let words) = form, let first = words.first else { return "/bin/sh" }
+        // The scanner guarantees the program word holds no placeholder.
+        return first.pieces.map { piece -> String in
+            if case .literal(let text) = piece { return text }
+            return ""
+        }.joined()
+    }
+
+    /// The argument vector for one run, from parameters already checked and
+    /// converted (`LaunchPlanner`); a missing parameter renders as empty text
+    /// rather than trapping.
     public func render(instance: String, parameters: [String]) -> Invocation {
-        switch self {
+        switch form {
         case .direct(let words):
             var argv: [String] = []
             for word in words {

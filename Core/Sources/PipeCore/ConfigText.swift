@@ -41,16 +41,50 @@ enum ConfigText {
         return (words.joined(separator: " "), value.trimmingASCIIWhitespace())
     }
 
-    /// `[A-Za-z0-9_][A-Za-z0-9_.-]*`
+    /// What an instance name may be, for messages.
+    static let instanceNameRule = "use printable characters without blanks, not starting with '[' or '#'"
+
+    /// Any printable characters without blanks (PCP's agent took any
+    /// non-blank word: its QA test 879 uses `;34@#bleurg`), not starting with
+    /// `[` (a section header) or `#` (a comment).
     static func isInstanceName(_ name: String) -> Bool {
-        let scalars = Array(name.unicodeScalars)
-        guard let first = scalars.first, isNameScalar(first) && first != "." && first != "-" else { return false }
-        return scalars.allSatisfy(isNameScalar)
+        guard let first = name.unicodeScalars.first, first != "[" && first != "#" else { return false }
+        return name.unicodeScalars.allSatisfy { !isBlank($0) && $0.properties.generalCategory != .control }
     }
 
-    private static func isNameScalar(_ scalar: Unicode.Scalar) -> Bool {
-        (scalar >= "a" && scalar <= "z") || (scalar >= "A" && scalar <= "Z") || (scalar >= "0" && scalar <= "9")
-            || scalar == "_" || scalar == "." || scalar == "-"
+    /// The line without a comment: a `#` at the start or after a blank
+    /// starts one (`[access]   # who may run what`,
+    /// `allow user root : hello  # admins`); a `#` inside a word does not.
+    static func strippingComment(_ line: String) -> String {
+        let scalars = Array(line.unicodeScalars)
+        for index in scalars.indices where scalars[index] == "#" && (index == 0 || isBlank(scalars[index - 1])) {
+            return string(scalars[..<index]).trimmingASCIIWhitespace()
+        }
+        return line
+    }
+
+    /// A commands line without a trailing comment, read as the shell reads
+    /// one: a `#` that starts a word outside quotes begins a comment;
+    /// `a#b`, `'# x'`, `"# x"` and `\#` do not. PCP's agent handed such a
+    /// comment to /bin/sh, which ignored it too.
+    static func strippingShellComment(_ line: String) -> String {
+        let scalars = Array(line.unicodeScalars)
+        var quote: Unicode.Scalar?
+        var index = 0
+        while index < scalars.count {
+            let scalar = scalars[index]
+            if let open = quote {
+                if scalar == open { quote = nil } else if scalar == "\\" && open == "\"" { index += 1 }
+            } else if scalar == "'" || scalar == "\"" {
+                quote = scalar
+            } else if scalar == "\\" {
+                index += 1
+            } else if scalar == "#" && (index == 0 || isBlank(scalars[index - 1])) {
+                return string(scalars[..<index]).trimmingASCIIWhitespace()
+            }
+            index += 1
+        }
+        return line
     }
 
     /// A whole number above zero, decimal digits only.

@@ -29,9 +29,9 @@ public struct Configuration: Sendable {
     /// In file order.
     public var rules: [AccessRule]
     public var limits: GlobalLimits
-    public var warnings: [ConfigDiagnostic]
+    public var warnings: [Diagnostic]
 
-    public init(commands: [CommandSpec], rules: [AccessRule], limits: GlobalLimits, warnings: [ConfigDiagnostic]) {
+    public init(commands: [CommandSpec], rules: [AccessRule], limits: GlobalLimits, warnings: [Diagnostic]) {
         self.commands = commands
         self.rules = rules
         self.limits = limits
@@ -43,12 +43,42 @@ public struct Configuration: Sendable {
     }
 
     /// Collects all errors from all files, never stops at the first.
-    public static func parse(_ sources: [ConfigSource]) throws(ConfigErrors) -> Configuration {
-        var parser = ConfigParser()
-        for (index, source) in sources.enumerated() {
-            parser.parseFile(source, fileIndex: index)
+    /// Patterns are compiled by `engine`, once.
+    public static func parse(_ sources: [ConfigSource], engine: any PatternEngine) throws(ConfigurationErrors)
+        -> Configuration {
+        var parser = ConfigParser(engine: engine)
+        for (order, source) in sources.enumerated() {
+            parser.parseFile(source, order: order)
         }
         return try parser.finish()
+    }
+
+    /// For start-up: one bad drop-in must not leave the agent with no
+    /// commands. Parses `sources`; while there are errors, leaves out every
+    /// file that has one and parses the rest again (leaving a file out can
+    /// break another that refers to its commands, which is then left out
+    /// too). Returns the configuration of the files that remain (possibly
+    /// none) and the errors of each file left out, in load order.
+    public static func parseSkippingBadFiles(_ sources: [ConfigSource], engine: any PatternEngine)
+        -> (configuration: Configuration, refused: [(file: String, errors: [Diagnostic])]) {
+        var remaining = sources
+        var refused: [(file: String, errors: [Diagnostic])] = []
+        while true {
+            do {
+                return (try parse(remaining, engine: engine), refused)
+            } catch {
+                let bad = Set(error.files)
+                let unlocated = error.errors.filter { $0.location == nil }
+                guard !bad.isEmpty, unlocated.isEmpty else {
+                    refused.append(("(all files)", error.errors))
+                    return (.empty, refused)
+                }
+                for file in error.files {
+                    refused.append((file, error.errors.filter { $0.location?.file == file }))
+                }
+                remaining.removeAll { bad.contains($0.name) }
+            }
+        }
     }
 
     public static let empty = Configuration(commands: [], rules: [], limits: GlobalLimits(), warnings: [])

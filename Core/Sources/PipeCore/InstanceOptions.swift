@@ -5,7 +5,8 @@ public struct InstanceOptions: Sendable, Equatable {
     /// Queued bytes per client; nil: the agent's `-m` default.
     public var queueCapacity: ByteCount? = nil
     public var overflow: OverflowPolicy = .block
-    /// Longer lines are cut to this many bytes.
+    /// Longer lines arrive in pieces of this many bytes, each marked
+    /// `continued` except the last.
     public var maxLineLength: Int = 65536
     /// nil: unlimited.
     public var timeLimit: Duration? = nil
@@ -17,9 +18,11 @@ public struct InstanceOptions: Sendable, Equatable {
     public var maxPerUser: Int? = nil
     /// Time between SIGTERM and SIGKILL.
     public var killGrace: Duration = .seconds(3)
-    /// Key: 1-based parameter number.
-    public var parameterRules: [Int: ParameterRule] = [:]
-    /// Whether parameters may start with `-` without a rule that accepts them.
+    /// Key: 1-based parameter number; a parameter without an entry is
+    /// `ParameterType.default` (letters and digits).
+    public var parameterTypes: [Int: ParameterType] = [:]
+    /// Whether parameters may start with `-` without a type that accepts
+    /// that explicitly.
     public var allowLeadingDash = false
     /// 32 bytes the executable must hash to; only for direct (non-shell) commands.
     public var sha256: [UInt8]? = nil
@@ -30,9 +33,47 @@ public struct InstanceOptions: Sendable, Equatable {
 
     public init() {}
 
-    /// The setting names an `[instance]` section accepts, for error messages.
-    static let knownKeys = "queue, overflow, max_line, timeout, max_output, max_running, max_per_user, grace, "
-        + "param N, allow_dash, sha256, capabilities, no_new_privs, stderr"
+    /// The type of parameter `number` (1-based).
+    public func parameterType(_ number: Int) -> ParameterType {
+        parameterTypes[number] ?? .default
+    }
+}
+
+/// The settings an `[instance NAME]` section may hold: the one table of
+/// them (names, syntax for messages); `InstanceOptions.apply` reads each.
+public enum InstanceDirective: String, CaseIterable, Sendable {
+    case param
+    case queue, overflow
+    case maxLine = "max_line"
+    case timeout
+    case maxOutput = "max_output"
+    case maxRunning = "max_running"
+    case maxPerUser = "max_per_user"
+    case grace
+    case allowDash = "allow_dash"
+    case sha256, capabilities
+    case noNewPrivs = "no_new_privs"
+    case stderr
+
+    /// How the setting is written: `param N = TYPE`.
+    public var syntax: String {
+        switch self {
+        case .param: return "param N = TYPE"
+        default: return "\(rawValue) = VALUE"
+        }
+    }
+
+    /// The directive a `key` (as `ConfigText.splitKeyValue` gives it) names,
+    /// and the key's argument (`param 2` gives `.param` and "2").
+    static func lookup(_ key: String) -> (directive: InstanceDirective, argument: String)? {
+        let (name, argument) = ConfigText.splitFirstWord(key)
+        guard let directive = InstanceDirective(rawValue: name) else { return nil }
+        guard argument.isEmpty || directive == .param else { return nil }
+        return (directive, argument)
+    }
+
+    /// "param N, queue, overflow, ..." for messages.
+    static let list = allCases.map { $0 == .param ? "param N" : $0.rawValue }.joined(separator: ", ")
 }
 
 /// What happens to a command's standard error.
@@ -54,18 +95,23 @@ struct SettingError: Error {
 }
 
 extension InstanceOptions {
-    /// Applies `key = value` for an instance whose command is `template`.
-    mutating func apply(key: String, value: String, template: CommandTemplate) throws(SettingError) {
+    /// Applies `key = value` for an instance whose command is `template`;
+    /// patterns are compiled by `engine`.
+    mutating func apply(key: String, value: String, template: CommandTemplate,
+                        engine: any PatternEngine) throws(SettingError) {
+        guard let (directive, argument) = InstanceDirective.lookup(key) else {
+            throw SettingError("unknown instance setting '\(key)' (known: \(InstanceDirective.list))")
+        }
         guard !value.isEmpty else { throw SettingError("'\(key)' needs a value") }
-        switch key {
-        case "queue":
+        switch directive {
+        case .queue:
             queueCapacity = try Self.size(key, value)
-        case "overflow":
+        case .overflow:
             guard let policy = OverflowPolicy(rawValue: value.lowercased()) else {
                 throw SettingError("overflow must be block or drop, not '\(value)'")
             }
             overflow = policy
-        case "max_line":
+        case .maxLine:
             let size = try Self.size(key, value)
             // A piece travels as one event record, and an event array's
             // length field has 24 bits (16 MiB): 8m leaves room for the rest
@@ -74,30 +120,30 @@ extension InstanceOptions {
                 throw SettingError("max_line must be between 256 and 8m, not \(value)")
             }
             maxLineLength = size.bytes
-        case "timeout":
+        case .timeout:
             guard let duration = ConfigText.duration(value), duration > .zero else {
                 throw SettingError("timeout must be a positive duration like 30s, 5m, 1h or 1.5s, not '\(value)'")
             }
             timeLimit = duration
-        case "max_output":
+        case .maxOutput:
             let size = try Self.size(key, value)
             guard size.bytes > 0 else { throw SettingError("max_output must be above zero") }
             outputLimit = size
-        case "max_running":
+        case .maxRunning:
             maxRunning = try Self.positive(key, value)
-        case "max_per_user":
+        case .maxPerUser:
             maxPerUser = try Self.positive(key, value)
-        case "grace":
+        case .grace:
             guard let duration = ConfigText.duration(value) else {
                 throw SettingError("grace must be a duration like 500ms, 3s or 1m, not '\(value)'")
             }
             killGrace = duration
-        case "allow_dash":
+        case .allowDash:
             allowLeadingDash = try Self.yesNo(key, value)
-        case "no_new_privs":
+        case .noNewPrivs:
             noNewPrivileges = try Self.yesNo(key, value)
-        case "sha256":
-            guard case .direct = template else {
+        case .sha256:
+            guard template.isDirect else {
                 throw SettingError(
                     "sha256 cannot pin a shell command (this command line uses shell syntax, so it runs /bin/sh): "
                         + "write it as plain words to run the program directly")
@@ -106,28 +152,26 @@ extension InstanceOptions {
                 throw SettingError("sha256 must be 64 hexadecimal digits (as sha256sum prints), not '\(value)'")
             }
             sha256 = digest
-        case "capabilities":
+        case .capabilities:
             capabilities = try Self.capabilityList(value)
-        case "stderr":
+        case .stderr:
             guard let handling = StderrHandling(rawValue: value.lowercased()) else {
                 throw SettingError("stderr must be records, log or discard, not '\(value)'")
             }
             stderr = handling
-        case _ where key.hasPrefix("param ") || key == "param":
-            let number = ConfigText.positiveInteger(String(key.dropFirst("param".count)).trimmingASCIIWhitespace())
+        case .param:
+            let number = ConfigText.positiveInteger(argument)
             guard let number, number <= CommandTemplate.maximumPlaceholder else {
-                throw SettingError("expected 'param N = RULE' with N a parameter number from 1, not '\(key)'")
+                throw SettingError("expected 'param N = TYPE' with N a parameter number from 1, not '\(key)'")
             }
             if number > template.highestParameter && !template.usesAllParameters {
                 throw SettingError("parameter \(number) is never used by the command")
             }
             do {
-                parameterRules[number] = try ParameterRule.parse(value)
+                parameterTypes[number] = try ParameterType.parse(value, engine: engine)
             } catch {
                 throw SettingError(error.message)
             }
-        default:
-            throw SettingError("unknown instance setting '\(key)' (known: \(Self.knownKeys))")
         }
     }
 

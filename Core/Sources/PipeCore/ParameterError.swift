@@ -9,7 +9,9 @@ public enum ParameterError: Error, Sendable, Equatable, CustomStringConvertible 
     case tooFew(needed: Int, got: Int)
     case tooLong(parameter: Int, max: Int)
     case leadingDash(parameter: Int)
-    case rejected(parameter: Int, value: String, reason: String)
+    /// The value failed its type; `suggestion` says which setting would
+    /// allow it when the type is the default.
+    case rejected(parameter: Int, value: String, reason: String, suggestion: String? = nil)
 
     public var description: String {
         switch self {
@@ -32,8 +34,10 @@ public enum ParameterError: Error, Sendable, Equatable, CustomStringConvertible 
         case .leadingDash(let parameter):
             return "parameter \(parameter) starts with '-', which the command could take as an option, "
                 + "and this command does not allow that"
-        case .rejected(let parameter, let value, let reason):
-            return "parameter \(parameter) ('\(Self.shortened(value))') \(reason)"
+        case .rejected(let parameter, let value, let reason, let suggestion):
+            let sentence = "parameter \(parameter) ('\(Self.shortened(value))') \(reason)"
+            guard let suggestion else { return sentence }
+            return "\(sentence); \(suggestion)"
         }
     }
 

@@ -12,6 +12,17 @@ public struct Word: Sendable, Equatable {
     var containsPlaceholder: Bool {
         pieces.contains { if case .literal = $0 { return false } else { return true } }
     }
+
+    /// The word as written: `/dev/$2`.
+    var text: String {
+        pieces.map { piece in
+            switch piece {
+            case .literal(let literal): return literal
+            case .parameter(let number): return "$\(number)"
+            case .allParameters: return "$0"
+            }
+        }.joined()
+    }
 }
 
 /// A piece of a `Word`.

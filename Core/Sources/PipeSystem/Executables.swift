@@ -5,7 +5,7 @@ import PipeCore
 
 /// Finding and fingerprinting the programs the configuration names.
 public enum Executables {
-    /// Resolves a program name against the fixed PATH (`SpawnRequest.fixedPath`)
+    /// Resolves a program name against the fixed PATH (`LaunchPlanner.fixedPath`)
     /// or, if it contains "/", takes it as given (it must then be absolute);
     /// the result must be an executable regular file.
     /// The corresponding C call is stat(2).
@@ -22,12 +22,12 @@ public enum Executables {
             guard info.st_mode & 0o111 != 0 else { throw SystemError(operation: "resolve \(program) (not executable)", errno: EACCES) }
             return program
         }
-        for directory in SpawnRequest.fixedPath.split(separator: ":") {
+        for directory in LaunchPlanner.fixedPath.split(separator: ":") {
             let candidate = "\(directory)/\(program)"
             guard let info = try? Files.status(candidate) else { continue }
             if info.isRegularFile && info.st_mode & 0o111 != 0 { return candidate }
         }
-        throw SystemError(operation: "resolve \(program) in \(SpawnRequest.fixedPath)", errno: ENOENT)
+        throw SystemError(operation: "resolve \(program) in \(LaunchPlanner.fixedPath)", errno: ENOENT)
     }
 
     /// SHA-256 of a file's contents (streamed), using PipeCore.SHA256.

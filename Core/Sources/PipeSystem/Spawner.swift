@@ -42,20 +42,6 @@ public struct SpawnRequest: Sendable {
         self.workingDirectory = workingDirectory
     }
 
-    /// The fixed search path commands get (and `Executables.resolve` uses).
-    public static let fixedPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-    /// A minimal environment that leaks nothing of the agent's (pmcd's) own.
-    public static func cleanEnvironment(home: String, user: String) -> [String] {
-        [
-            "PATH=\(fixedPath)",
-            "HOME=\(home)",
-            "USER=\(user)",
-            "LOGNAME=\(user)",
-            "LANG=C.UTF-8",
-            "SHELL=/bin/sh",
-        ]
-    }
 }
 
 /// A running command. `pid` is also its session and process group id, so

@@ -4,13 +4,13 @@ import Testing
 private func template(_ text: String) throws -> CommandTemplate { try CommandTemplate.parse(text) }
 
 private func script(_ text: String) throws -> String? {
-    if case .shell(let script) = try CommandTemplate.parse(text) { return script }
+    if case .shell(let script) = try CommandTemplate.parse(text).form { return script }
     return nil
 }
 
 @Test func plainWordsRunWithoutAShell() throws {
     let parsed = try template("btrace -w $1 /dev/$2")
-    #expect(parsed == .direct(words: [
+    #expect(parsed.form == .direct(words: [
         Word(literal: "btrace"), Word(literal: "-w"), Word(pieces: [.parameter(1)]),
         Word(pieces: [.literal("/dev/"), .parameter(2)]),
     ]))
@@ -25,19 +25,19 @@ private func script(_ text: String) throws -> String? {
 ])
 func shellSyntaxSelectsShellMode(_ text: String) throws {
     guard let parsed = try? CommandTemplate.parse(text) else { return }
-    guard case .shell = parsed else {
+    guard case .shell = parsed.form else {
         Issue.record("\(text) should need a shell")
         return
     }
 }
 
 @Test func hashInsideAWordIsNotAComment() throws {
-    #expect(try template("tool a#b") == .direct(words: [Word(literal: "tool"), Word(literal: "a#b")]))
+    #expect(try template("tool a#b").form == .direct(words: [Word(literal: "tool"), Word(literal: "a#b")]))
 }
 
 @Test func multiDigitPlaceholderIsOneParameter() throws {
     let parsed = try template("tool $12 ${3}x")
-    #expect(parsed == .direct(words: [
+    #expect(parsed.form == .direct(words: [
         Word(literal: "tool"), Word(pieces: [.parameter(12)]), Word(pieces: [.parameter(3), .literal("x")]),
     ]))
     #expect(parsed.highestParameter == 12)
@@ -107,6 +107,8 @@ func shellPlaceholdersAreQuotedForTheirContext(_ input: String, _ expected: Stri
     ("[[ $1 -eq 3 ]] && echo three", ShellScriptRewriter.arithmeticError.message),
     ("eval echo $1;", "a placeholder in the arguments of 'eval' would be run as shell code: pass it as an ordinary argument"),
     ("eval \"echo $1\"", "a placeholder in the arguments of 'eval' would be run as shell code: pass it as an ordinary argument"),
+    ("\"eval\" $1", "a placeholder in the arguments of 'eval' would be run as shell code: pass it as an ordinary argument"),
+    ("e\\val \"$1\"", "a placeholder in the arguments of 'eval' would be run as shell code: pass it as an ordinary argument"),
     ("echo $@", "'$@' would hand the client's parameters to the shell unquoted: write $0 for all parameters"),
     ("echo ${1:-x}", "'${1:-x...' applies shell operators to a client parameter, which the agent cannot quote: write a plain $N"),
     ("echo 'x", "a single quote (') is never closed"),
@@ -124,4 +126,59 @@ func unsafeOrBrokenTemplatesAreRejected(_ input: String, _ message: String) {
     #expect(try script("echo x | grep -e $1") == "echo x | grep -e \"${1}\"")
     #expect(try script("case x in a) echo $1;; esac") != nil)
     #expect(try script("echo \"$(case $1 in a) echo $2;; esac)\"") == "echo \"$(case \"${1}\" in a) echo \"${2}\";; esac)\"")
+}
+
+/// PCP's agent ran every line through /bin/sh: a first word only a shell
+/// knows still means the shell (QA 878's `noop nobody exit`).
+@Test(arguments: ["exit", "exit 3", "cd /tmp", "wait", "trap '' TERM", "for x in a; do echo $x; done", ": nothing",
+                  "export A=1", "read x", "eval echo hi", "set -e"])
+func aFirstWordOnlyAShellKnowsRunsThroughTheShell(_ text: String) throws {
+    #expect(try script(text) != nil, "\(text)")
+}
+
+@Test func programsThatShareANameWithABuiltinRunDirectly() throws {
+    for text in ["true", "echo hi", "printf %s x", "kill -0 1", "test -e /x"] {
+        #expect(try template(text).isDirect, "\(text)")
+    }
+}
+
+/// Where each placeholder stands decides which types may fill it.
+@Test(arguments: [
+    ("cat $1", [Placement.wholeArgument]),
+    ("cat /var/log/$1", [.embedded(context: "inside the word '/var/log/$1'")]),
+    ("tool --opt=$1 $0", [.embedded(context: "inside the word '--opt=$1'"), .wholeArgument]),
+    ("cat $1 | head -n 3", [.wholeShellWord]),
+    ("cat \"$1\" | head", [.wholeShellWord]),
+    ("cat /var/log/$1 | head -n 3", [.embedded(context: "inside a larger word")]),
+    ("grep -e \"x $1\" f | cat", [.embedded(context: "inside a double-quoted string with other text")]),
+    ("awk '/$1/' FILE", [.embedded(context: "inside single quotes (substituted into text that a command reads, as PCP's agent did)")]),
+    ("sed -n \"/$1/p\" FILE", [.embedded(context: "inside a double-quoted string with other text")]),
+    ("sh -c \"ls /srv/$1\"", [.embedded(context: "inside the script that 'sh -c' runs")]),
+    ("su -s /bin/sh nobody -c \"ls /srv/$1\"", [.embedded(context: "inside the script that 'su -c' runs")]),
+    ("for f in /var/log/$1; do tail -n 2 $f; done", [.embedded(context: "inside a larger word")]),
+    ("echo $1 | xargs prog", [.wholeShellWord]),
+    ("echo ${X:-$1} | cat", [.embedded(context: "inside ${...}")]),
+    ("printf '%s' \"$(printf '%s' $1)\"", [.wholeShellWord]),
+])
+func placementsAreRecorded(_ text: String, _ placements: [Placement]) throws {
+    #expect(try template(text).uses.map(\.placement) == placements)
+}
+
+/// Code contexts refuse a placeholder whatever its type: however the
+/// command's name is spelled, and when the command's name is computed.
+@Test(arguments: [
+    "\"eval\" $1", "e\\val \"$1\"", "'eval' $1", "ev''al $1", "command eval $1", "trap \"rm -f /tmp/x.$1\" EXIT",
+    ". $1", "source \"$1\"", "$CMD $1", "\"$CMD\" x $1", "sh -c $1", "bash -c \"$1\"", "sh -ec $1",
+    "su nobody -c \"$1\"", "x=1; sh -c $1 arg",
+])
+func placeholdersWhereTheyWouldBeCodeAreRefused(_ text: String) {
+    #expect(throws: TemplateError.self, "\(text)") { try CommandTemplate.parse(text) }
+}
+
+@Test func aWholePlaceholderAsTheScriptOfShDashCIsRefusedInPlainWordsToo() throws {
+    #expect(throws: ShellWords.scriptError(shell: "sh", placeholder: "$1")) { try CommandTemplate.parse("sh -c $1") }
+    #expect(throws: ShellWords.scriptError(shell: "bash", placeholder: "$2")) {
+        try CommandTemplate.parse("/bin/bash -xc $2 $1")
+    }
+    #expect(try template("sh -c script.sh $1").isDirect)
 }

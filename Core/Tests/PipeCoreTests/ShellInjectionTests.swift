@@ -66,7 +66,7 @@ let shellTemplates: [(template: String, count: Int, expected: @Sendable ([String
 func hostileParametersReachTheCommandAsExactBytes(_ templateIndex: Int) throws {
     let (text, count, expected) = shellTemplates[templateIndex]
     let template = try CommandTemplate.parse(text)
-    guard case .shell = template else {
+    guard case .shell = template.form else {
         Issue.record("\(text) should run through the shell")
         return
     }
@@ -91,11 +91,19 @@ func hostileParametersReachTheCommandAsExactBytes(_ templateIndex: Int) throws {
     }
 }
 
-@Test func preparedShellInvocationDoesNotRunAnything() throws {
-    let spec = CommandSpec(
-        name: "probe", user: "nobody", commandLine: "printf '%s' $1",
-        template: try CommandTemplate.parse("printf '%s' $1"), location: SourceLocation(file: "t", line: 1))
-    let invocation = try spec.prepare(parameters: ["$(touch \(InjectionProbe.marker))"], limits: GlobalLimits())
-    #expect(try InjectionProbe.run(invocation) == Array("$(touch \(InjectionProbe.marker))".utf8))
-    #expect(!FileManager.default.fileExists(atPath: InjectionProbe.marker))
+/// The planner keeps hostile text away from shell command lines entirely:
+/// a parameter without a type is letters and digits only.
+@Test func thePlannerRefusesHostileParametersForAShellCommand() throws {
+    let planner = LaunchPlanner(configuration: try configuration(
+        "probe root printf '%s' $1\n[access]\nallow user * : probe\n"))
+    for hostile in hostileParameters where !hostile.isEmpty && !hostile.unicodeScalars.allSatisfy(ASCII.isLetterOrDigit) {
+        let quoted = "'" + hostile.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        guard case .failure(let refusal) = planner.plan(
+            instance: "probe", parameterBytes: Array(quoted.utf8), client: bobClient, context: LaunchContext(),
+            facts: TableFacts()) else {
+            Issue.record("\(hostile.debugDescription) was accepted")
+            continue
+        }
+        #expect(refusal.message.hasPrefix("bad parameters:"), "\(hostile.debugDescription): \(refusal.message)")
+    }
 }

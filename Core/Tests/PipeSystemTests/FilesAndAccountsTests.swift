@@ -150,7 +150,7 @@ struct AccountsTests {
         let sh = try Executables.resolve("sh")
         #expect(sh.hasSuffix("/sh") && sh.hasPrefix("/"))
         #expect(try Executables.resolve("/bin/sh") == "/bin/sh")
-        #expect(throws: SystemError(operation: "resolve no-such-program-here in \(SpawnRequest.fixedPath)", errno: ENOENT)) {
+        #expect(throws: SystemError(operation: "resolve no-such-program-here in \(LaunchPlanner.fixedPath)", errno: ENOENT)) {
             try Executables.resolve("no-such-program-here")
         }
         #expect { try Executables.resolve("/etc/passwd") } throws: { ($0 as? SystemError)?.errno == EACCES }

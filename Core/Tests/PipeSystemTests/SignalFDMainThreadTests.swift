@@ -22,7 +22,7 @@ final class SignalFDMainThreadTests: XCTestCase {
         let account = Accounts.user(id: getuid())
         let process = try Spawner.spawn(SpawnRequest(
             executablePath: "/bin/sh", arguments: ["sh", "-c", "exit 0"],
-            environment: SpawnRequest.cleanEnvironment(home: account?.home ?? "/", user: account?.name ?? "?"),
+            environment: LaunchPlanner.environment(for: RunAccount(name: account?.name ?? "?", uid: 0, gid: 0, groups: [], home: account?.home ?? "/")),
             userID: getuid(), groupID: getgid()))
         process.stdout.close()
         process.stderr.close()

@@ -108,7 +108,7 @@ struct ProcessTests {
         request.executablePath = "/usr/bin/env"
         request.arguments = ["env"]
         let finished = try run(request)
-        let expected = SpawnRequest.cleanEnvironment(home: "/root", user: "root")
+        let expected = LaunchPlanner.environment(for: RunAccount(name: "root", uid: 0, gid: 0, groups: [0], home: "/root"))
         #expect(expected.contains("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"))
         #expect(expected.contains("LANG=C.UTF-8") && expected.contains("SHELL=/bin/sh") && expected.contains("LOGNAME=root"))
         #expect(finished.out.split(separator: "\n").map(String.init).sorted() == request.environment.sorted())

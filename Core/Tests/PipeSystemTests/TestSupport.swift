@@ -20,7 +20,7 @@ func shell(_ script: String, userID: UInt32 = getuid(), groupID: UInt32 = getgid
            groups: [UInt32] = [], capabilities: [Int32]? = nil) -> SpawnRequest {
     let account = Accounts.user(id: userID)
     return SpawnRequest(executablePath: "/bin/sh", arguments: ["sh", "-c", script],
-                        environment: SpawnRequest.cleanEnvironment(home: account?.home ?? "/", user: account?.name ?? "?"),
+                        environment: LaunchPlanner.environment(for: RunAccount(name: account?.name ?? "?", uid: 0, gid: 0, groups: [], home: account?.home ?? "/")),
                         userID: userID, groupID: groupID, supplementaryGroups: groups,
                         capabilities: capabilities)
 }

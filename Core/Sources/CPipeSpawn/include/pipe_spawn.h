@@ -118,6 +118,21 @@ int pipe_wexitstatus(int status);
 int pipe_wifsignaled(int status);
 int pipe_wtermsig(int status);
 
+/// Opens `path` relative to the directory `dirfd` with O_PATH | O_CLOEXEC,
+/// refusing any resolution that leaves that directory (a `..` above it, an
+/// absolute symlink, a relative one pointing out of it: RESOLVE_BENEATH)
+/// and /proc's magic links (RESOLVE_NO_MAGICLINKS). Returns the descriptor
+/// or -1 with errno (EXDEV: it would leave the directory; ENOSYS: the
+/// kernel is older than 5.6).
+/// Must be C: openat2(2) has no glibc wrapper and its struct open_how comes
+/// from <linux/openat2.h>.
+int pipe_openat2_beneath(int dirfd, const char *path);
+
+/// open(path, O_PATH | O_DIRECTORY | O_CLOEXEC): a descriptor naming a
+/// directory, for `pipe_openat2_beneath`. Returns it or -1 with errno.
+/// Must be C: glibc defines O_PATH only under _GNU_SOURCE.
+int pipe_open_directory_path(const char *path);
+
 /// malloc_trim(0): return free heap pages to the system. Returns 1 if memory
 /// was released. Must be C: <malloc.h> is not part of Swift's Glibc module.
 int pipe_malloc_trim(void);

@@ -1,0 +1,159 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CPipeSpawn
+import PipeCore
+
+/// The agent's answers to the launch planner's questions, from this
+/// machine. Accounts are resolved when a configuration is loaded
+/// (`prepare(for:)`), so a request never waits on the password database;
+/// everything else is a few bounded system calls on the agent's thread.
+public final class SystemLaunchFacts: LaunchFacts {
+    private var accounts: [String: RunAccount] = [:]
+
+    public init() {}
+
+    /// Resolves the run-as accounts of every command of `configuration`
+    /// (user and all its groups) and keeps them until the next call.
+    /// The corresponding C calls are getpwnam_r(3) and getgrouplist(3).
+    public func prepare(for configuration: Configuration) {
+        var resolved: [String: RunAccount] = [:]
+        for command in configuration.commands where resolved[command.user] == nil {
+            if let account = Self.lookUpAccount(command.user) { resolved[command.user] = account }
+        }
+        accounts = resolved
+    }
+
+    public func account(named name: String) -> RunAccount? { accounts[name] }
+
+    /// A user name or a decimal uid, with all its groups, primary first.
+    public static func lookUpAccount(_ name: String) -> RunAccount? {
+        var user = Accounts.user(named: name)
+        if user == nil, !name.isEmpty, name.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let uid = UInt32(name) {
+            user = Accounts.user(id: uid)
+        }
+        guard let user else { return nil }
+        return RunAccount(name: user.name, uid: user.uid, gid: user.gid,
+                          groups: Accounts.groups(of: user).map(\.gid), home: user.home)
+    }
+
+    public func resolveProgram(_ program: String) -> Result<String, FactRefusal> {
+        do {
+            return .success(try Executables.resolve(program))
+        } catch {
+            return .failure(FactRefusal("cannot be run: \(error)"))
+        }
+    }
+
+    // MARK: - Parameter facts
+
+    /// Resolves with openat2(RESOLVE_BENEATH) from a descriptor of
+    /// `directory`, reads the result back from /proc/self/fd, and refuses a
+    /// path any of whose directories from `directory` down the client may
+    /// write to (it could swap a component for a symbolic link between this
+    /// check and the command's open). Root clients skip that last check.
+    /// The corresponding C calls are open(2), openat2(2), readlink(2), stat(2).
+    public func resolvePath(_ text: String, under directory: String, for client: ClientIdentity)
+        -> Result<String, FactRefusal> {
+        let relative: String
+        if text.hasPrefix("/") {
+            if text == directory || text == directory + "/" {
+                relative = "."
+            } else if text.hasPrefix(directory + "/") {
+                relative = String(text.dropFirst(directory.count + 1))
+            } else {
+                return .failure(FactRefusal("is not a path under \(directory)"))
+            }
+        } else {
+            relative = text
+        }
+        let base = pipe_open_directory_path(directory)
+        guard base >= 0 else {
+            return .failure(FactRefusal("cannot be checked: \(directory) cannot be opened (\(SystemError.message(for: errno)))"))
+        }
+        defer { close(base) }
+        let target = pipe_openat2_beneath(base, relative)
+        guard target >= 0 else {
+            switch errno {
+            case EXDEV: return .failure(FactRefusal("leads out of \(directory)"))
+            case ENOENT, ENOTDIR: return .failure(FactRefusal("does not exist under \(directory)"))
+            case ELOOP: return .failure(FactRefusal("goes through too many symbolic links"))
+            case EACCES: return .failure(FactRefusal("cannot be reached under \(directory) (permission denied)"))
+            case ENOSYS: return .failure(FactRefusal("cannot be checked: this kernel has no openat2 (Linux 5.6 or later is needed)"))
+            case let code: return .failure(FactRefusal("cannot be resolved under \(directory): \(SystemError.message(for: code))"))
+            }
+        }
+        defer { close(target) }
+        guard let root = Self.pathOfDescriptor(base), let resolved = Self.pathOfDescriptor(target) else {
+            return .failure(FactRefusal("cannot be resolved (no /proc/self/fd)"))
+        }
+        guard resolved == root || resolved.hasPrefix(root == "/" ? "/" : root + "/") else {
+            return .failure(FactRefusal("leads out of \(directory)"))
+        }
+        if resolved.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            return .failure(FactRefusal("resolves to a name with a control character"))
+        }
+        if client.uid != 0, let writable = firstWritableDirectory(from: root, to: resolved, by: client) {
+            return .failure(FactRefusal(
+                "lies under \(writable), which you may write to, so it could change between the check and the "
+                    + "command's use of it"))
+        }
+        return .success(resolved)
+    }
+
+    /// The first directory from `root` down to the parent of `path` (the
+    /// whole of `path` when it is a directory) that `client` may write to.
+    private func firstWritableDirectory(from root: String, to path: String, by client: ClientIdentity) -> String? {
+        var directories = [root]
+        let rest = path.dropFirst(root == "/" ? 1 : root.count + 1)
+        var current = root == "/" ? "" : root
+        let components = rest.split(separator: "/")
+        for component in components.dropLast() {
+            current += "/" + component
+            directories.append(current)
+        }
+        if let last = components.last, let info = try? Files.status(current + "/" + last), info.isDirectory {
+            directories.append(current + "/" + last)
+        }
+        for directory in directories {
+            guard let info = try? Files.status(directory) else { return directory }
+            if Self.mayWrite(info, client: client) { return directory }
+        }
+        return nil
+    }
+
+    private static func mayWrite(_ info: stat, client: ClientIdentity) -> Bool {
+        let mode = info.st_mode
+        if mode & S_IWOTH != 0 { return true }
+        if let uid = client.uid, UInt32(info.st_uid) == uid, mode & S_IWUSR != 0 { return true }
+        let gid = UInt32(info.st_gid)
+        if mode & S_IWGRP != 0, client.gid == gid || client.groupIDs.contains(gid) { return true }
+        return false
+    }
+
+    /// readlink of /proc/self/fd/N: the path the kernel has for an open descriptor.
+    static func pathOfDescriptor(_ fd: Int32) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let count = readlink("/proc/self/fd/\(fd)", &buffer, 4096)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The real uid from /proc/PID/status (`Uid:` line, first field).
+    public func processOwner(_ pid: Int32) -> UInt32? {
+        guard pid > 0, let bytes = Files.contents("/proc/\(pid)/status") else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self)
+        for line in text.split(separator: "\n") where line.hasPrefix("Uid:") {
+            return line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { UInt32($0) }
+        }
+        return nil
+    }
+
+    /// Whether /sys/class/block/NAME exists (disks and partitions, as the
+    /// kernel names them; see sysfs-class-block).
+    public func blockDeviceExists(_ name: String) -> Bool {
+        guard !name.contains("/"), !name.hasPrefix(".") else { return false }
+        var info = stat()
+        return lstat("/sys/class/block/\(name)", &info) == 0
+    }
+}
