@@ -1,0 +1,113 @@
+import Foundation
+import Glibc
+import PipeCore
+import PipeSystem
+import Testing
+
+/// `path under DIR` against a real directory tree: symbolic links in and
+/// out, `..`, absolute paths, and directories the client may write to.
+@Suite struct PathResolutionTests {
+    let root: String
+    let facts = SystemLaunchFacts()
+    /// An unprivileged client that owns nothing here.
+    let client = ClientIdentity(uid: 54321, gid: 54321, userName: "someone", groupNames: [], groupIDs: [54321])
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("pathcheck-\(getpid())-\(UUID().uuidString)").path
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: root + "/logs/sub", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: root + "/outside", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: root + "/logs/open", withIntermediateDirectories: true)
+        chmod(root + "/logs/open", 0o777)
+        for file in ["logs/a.log", "logs/sub/b.log", "outside/secret", "logs/open/c.log"] {
+            fm.createFile(atPath: root + "/" + file, contents: Data("x\n".utf8))
+        }
+        try fm.createSymbolicLink(atPath: root + "/logs/inside-link", withDestinationPath: "sub/b.log")
+        try fm.createSymbolicLink(atPath: root + "/logs/escape-relative", withDestinationPath: "../outside/secret")
+        try fm.createSymbolicLink(atPath: root + "/logs/escape-absolute", withDestinationPath: root + "/outside/secret")
+        try fm.createSymbolicLink(atPath: root + "/logs/proc-magic", withDestinationPath: "/proc/self/root/etc/passwd")
+        // The test's temporary directory may itself be writable by others (/tmp): the
+        // writability check starts at DIR, so the tree above does not matter.
+        chmod(root + "/logs", 0o755)
+        chmod(root + "/logs/sub", 0o755)
+    }
+
+    func resolve(_ text: String, as who: ClientIdentity? = nil) -> Result<String, FactRefusal> {
+        facts.resolvePath(text, under: root + "/logs", for: who ?? client)
+    }
+
+    @Test func relativeAndAbsolutePathsInsideResolve() {
+        #expect(resolve("a.log") == .success(root + "/logs/a.log"))
+        #expect(resolve("sub/b.log") == .success(root + "/logs/sub/b.log"))
+        #expect(resolve(root + "/logs/sub/b.log") == .success(root + "/logs/sub/b.log"))
+        #expect(resolve("sub/../a.log") == .success(root + "/logs/a.log"))
+        #expect(resolve("inside-link") == .success(root + "/logs/sub/b.log"))
+        #expect(resolve(".") == .success(root + "/logs"))
+    }
+
+    @Test(arguments: ["../outside/secret", "sub/../../outside/secret", "escape-relative", "escape-absolute",
+                      "/etc/passwd", "proc-magic", "../../../../../../etc/shadow"])
+    func nothingLeadsOutOfTheDirectory(_ text: String) {
+        guard case .failure(let refusal) = resolve(text) else {
+            Issue.record("\(text) resolved")
+            return
+        }
+        #expect(refusal.reason.contains("out of") || refusal.reason.contains("not a path under")
+                || refusal.reason.contains("does not exist"), "\(text): \(refusal.reason)")
+    }
+
+    @Test func aMissingPathIsRefused() {
+        #expect(resolve("nope.log") == .failure(FactRefusal("does not exist under \(root)/logs")))
+    }
+
+    @Test func aPathInADirectoryTheClientMayWriteIsRefusedUnlessTheClientIsRoot() {
+        guard case .failure(let refusal) = resolve("open/c.log") else {
+            Issue.record("a world-writable directory was accepted")
+            return
+        }
+        #expect(refusal.reason.hasPrefix("lies under \(root)/logs/open, which you may write to"))
+        let root0 = ClientIdentity(uid: 0, gid: 0, userName: "root", groupNames: ["root"], groupIDs: [0])
+        #expect(resolve("open/c.log", as: root0) == .success(root + "/logs/open/c.log"))
+        // A directory the client's group may write.
+        chmod(root + "/logs/sub", 0o775)
+        chown(root + "/logs/sub", 0, 54321)
+        defer { chmod(root + "/logs/sub", 0o755) }
+        #expect((try? resolve("sub/b.log").get()) == nil)
+    }
+}
+
+@Suite struct ProcessAndDeviceFactsTests {
+    let facts = SystemLaunchFacts()
+
+    @Test func theOwnerOfAProcessIsItsRealUid() {
+        #expect(facts.processOwner(getpid()) == getuid())
+        #expect(facts.processOwner(1) == 0)
+        #expect(facts.processOwner(Int32.max) == nil)
+    }
+
+    @Test func blockDevicesAreWhatSysClassBlockHas() throws {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/block")) ?? []
+        if let first = names.first { #expect(facts.blockDeviceExists(first)) }
+        #expect(!facts.blockDeviceExists("no-such-disk"))
+        #expect(!facts.blockDeviceExists("../block"))
+        #expect(!facts.blockDeviceExists("."))
+    }
+
+    @Test func accountsAreResolvedWhenAConfigurationIsPrepared() throws {
+        let engine = LiteralEngine()
+        let config = try Configuration.parse([ConfigSource(name: "p", text: "a root echo\nb nobody echo\nc no-such-user echo\n")],
+                                             engine: engine)
+        facts.prepare(for: config)
+        #expect(facts.account(named: "root")?.uid == 0)
+        #expect(facts.account(named: "nobody")?.uid == 65534)
+        #expect(facts.account(named: "no-such-user") == nil)
+        #expect(facts.account(named: "daemon") == nil, "only the configuration's accounts are cached")
+        #expect(SystemLaunchFacts.lookUpAccount("0")?.name == "root")
+    }
+}
+
+/// Enough of an engine to parse a configuration without patterns.
+struct LiteralEngine: PatternEngine {
+    var maximumPatternLength: Int { 0 }
+    func compile(_ pattern: String) throws(PatternError) -> any CompiledPattern { throw PatternError("no patterns here") }
+}
