@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "PipeCore", swiftSettings: strict),
         .target(name: "CPipeSpawn", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]),
         .target(name: "PipeSystem", dependencies: ["PipeCore", "CPipeSpawn"], swiftSettings: strict),
+        // Writes pmdas/pipe/pmns and help from the metric table (scripts/pmda-files).
+        .executableTarget(name: "pmda-files", dependencies: ["PipeCore"]),
         .testTarget(name: "PipeCoreTests", dependencies: ["PipeCore"], exclude: ["Corpus"]),
         .testTarget(name: "PipeSystemTests", dependencies: ["PipeSystem"]),
     ]

@@ -38,8 +38,12 @@ final class Agent {
     let table: MetricTable
     let loader: ConfigurationLoader
     var instances: InstanceDomain
-    var configuration: Configuration
-    var policy: AccessPolicy
+    var configuration: Configuration { planner.configuration }
+    var planner: LaunchPlanner
+    /// What the planner asks of the machine; accounts cached per configuration.
+    let facts = SystemLaunchFacts()
+    /// Uids of PCP's own daemons (`PCP_USER`, normally `pcp`): see LaunchContext.daemonUIDs.
+    let daemonUIDs: Set<UInt32>
 
     var clients: [Int32: ClientContext] = [:]
     /// Runs that still need supervision: not finished, or with leftovers to kill.
@@ -72,8 +76,9 @@ final class Agent {
         self.settings = settings
         self.table = table
         self.loader = loader
-        self.configuration = configuration
-        self.policy = AccessPolicy(rules: configuration.rules)
+        self.planner = LaunchPlanner(configuration: configuration)
+        self.daemonUIDs = Set([SystemLaunchFacts.lookUpAccount(Self.pcpUser)?.uid].compactMap { $0 })
+        facts.prepare(for: configuration)
         self.instances = InstanceDomain(indom: table.commandsIndom)
         self.readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: settings.readChunk, alignment: 16)
         self.eventFormat = EventFormat(
@@ -95,16 +100,25 @@ final class Agent {
         return created
     }
 
-    /// pmcd tells us who the client is (PMDA_ATTR_*), once per context.
+    /// PCP's own account, as /etc/pcp.conf names it (PCP_USER).
+    static var pcpUser: String {
+        guard let value = pmGetOptionalConfig("PCP_USER") else { return "pcp" }
+        return String(cString: value)
+    }
+
+    /// pmcd tells us who the client is (PMDA_ATTR_*), once per context:
+    /// uid, gid and pid for a unix-socket client, user name, uid and gid for
+    /// one that authenticated with SASL (libpcp's auxserver.c, secureserver.c).
     func attribute(context: Int32, attribute: Int32, value: String) {
         let client = client(context)
         switch attribute {
         case PMDA_ATTR_USERID: client.uid = UInt32(value)
         case PMDA_ATTR_GROUPID: client.gid = UInt32(value)
-        case PMDA_ATTR_USERNAME: client.userName = value
+        case PMDA_ATTR_USERNAME: client.saslUser = value
         case PMDA_ATTR_PROCESSID: client.pid = Int32(value)
-        default: break
+        default: return
         }
+        client.identity = nil
     }
 
     /// The client context is gone: stop everything it started.
@@ -116,14 +130,17 @@ final class Agent {
     }
 
     /// The client's user and all its groups, looked up by the agent (pmcd only
-    /// passes the uid and one gid).
+    /// passes the uid and one gid), once per context.
     func identity(of client: ClientContext) -> ClientIdentity {
+        if let known = client.identity { return known }
         guard let uid = client.uid else {
-            return ClientIdentity(uid: nil, gid: nil, userName: nil, groupNames: [], groupIDs: [])
+            let nobody = ClientIdentity()
+            client.identity = nobody
+            return nobody
         }
         var groupIDs: [UInt32] = []
         var groupNames: [String] = []
-        var userName = client.userName
+        var userName = client.saslUser
         if let account = Accounts.user(id: uid) {
             userName = account.name
             for group in Accounts.groups(of: account) {
@@ -135,8 +152,11 @@ final class Agent {
             groupIDs.append(gid)
             if let name = Accounts.groupName(id: gid) { groupNames.append(name) }
         }
-        return ClientIdentity(uid: uid, gid: client.gid, userName: userName,
-                              groupNames: groupNames, groupIDs: groupIDs)
+        let authentication: Authentication = client.saslUser.map { .sasl(user: $0) } ?? .unixSocket(pid: client.pid)
+        let identity = ClientIdentity(uid: uid, gid: client.gid, userName: userName, groupNames: groupNames,
+                                      groupIDs: groupIDs, authentication: authentication)
+        client.identity = identity
+        return identity
     }
 
     // MARK: - Starting a command (pmStore into pipe.firehose)
@@ -155,71 +175,51 @@ final class Agent {
             client.lastError[instance] = error.message
             Log.warning(audit(client: client, instance: name ?? "#\(instance)",
                               parameters: decodedForLog(parameterBytes), refusal: error))
-            return error.pcpError
+            return error.pcpCode
         }
     }
 
-    private func start(client: ClientContext, instance: Int32, parameterBytes: [UInt8]) throws(Refusal) -> Run {
-        guard !shuttingDown else { throw .agentShuttingDown }
-        guard let name = instances.nameByNumber[instance],
-              let spec = configuration.command(named: name) else { throw .unknownInstance(instance) }
-        guard let uid = client.uid else { throw .noCredentials }
-        if client.activeRun(instance) != nil { throw .alreadyRunning(name) }
-
+    private func start(client: ClientContext, instance: Int32, parameterBytes: [UInt8]) throws(LaunchRefusal) -> Run {
+        guard let name = instances.nameByNumber[instance] else { throw .unknownInstance("#\(instance)") }
         let identity = identity(of: client)
-        let decision = policy.decide(client: identity, instance: name)
-        guard decision.allowed else { throw .accessDenied(decision.reason) }
-
-        let parameters: [String]
-        let invocation: Invocation
-        do {
-            let text = try ParameterParser.decode(parameterBytes)
-            parameters = try ParameterParser.split(text, limits: configuration.limits)
-            invocation = try spec.prepare(parameters: parameters, limits: configuration.limits)
-        } catch {
-            throw .badParameters(error)
+        var active = Set<String>()
+        for (number, stream) in client.streams {
+            if case .active = stream, let activeName = instances.nameByNumber[number] { active.insert(activeName) }
         }
-
-        let limits = AdmissionLimits(
-            maxRunning: configuration.limits.maxRunning, maxPerUser: configuration.limits.maxPerUser,
-            instanceMaxRunning: spec.options.maxRunning, instanceMaxPerUser: spec.options.maxPerUser)
-        if let refusal = admission.check(instance: name, uid: uid, limits: limits) {
-            throw .limitReached(refusal)
+        let context = LaunchContext(admission: admission, activeInstances: active, daemonUIDs: daemonUIDs,
+                                    shuttingDown: shuttingDown)
+        let plan: LaunchPlan
+        switch planner.plan(instance: name, parameterBytes: parameterBytes, client: identity,
+                            context: context, facts: facts) {
+        case .success(let decided): plan = decided
+        case .failure(let refusal): throw refusal
         }
-
-        guard let account = ConfigurationLoader.runAsAccount(spec.user) else {
-            throw .cannotRun("its user '\(spec.user)' does not exist")
-        }
-        let path: String
-        if invocation.usesShell {
-            path = "/bin/sh"
-        } else {
-            do {
-                path = try Executables.resolve(invocation.program)
-            } catch {
-                throw .cannotRun("program '\(invocation.program)': \(error)")
+        let spec = plan.spec
+        let path = plan.invocation.program
+        if !plan.invocation.usesShell, let pin = spec.options.sha256 {
+            let digest: [UInt8]
+            do { digest = try Executables.sha256(ofFile: path) } catch {
+                throw .cannotRun("cannot read \(path) to check its pinned sha256: \(error)")
             }
-            if let pin = spec.options.sha256 {
-                let digest: [UInt8]
-                do { digest = try Executables.sha256(ofFile: path) } catch {
-                    throw .cannotRun("cannot read \(path) to check its pinned sha256: \(error)")
-                }
-                guard digest == pin else {
-                    throw .cannotRun("\(path) no longer matches its pinned sha256, so it is not run")
-                }
+            guard digest == pin else {
+                throw .cannotRun("\(path) no longer matches its pinned sha256, so it is not run")
             }
         }
+        let uid = identity.uid ?? 0
+        let parameters = plan.parameters
 
         var request = SpawnRequest(
-            executablePath: path, arguments: invocation.arguments,
-            environment: SpawnRequest.cleanEnvironment(home: account.home, user: account.name),
-            userID: account.uid, groupID: account.gid,
-            supplementaryGroups: Accounts.groups(of: account).map(\.gid))
+            executablePath: path, arguments: plan.invocation.arguments,
+            environment: plan.environment,
+            userID: plan.account.uid, groupID: plan.account.gid,
+            supplementaryGroups: plan.account.groups)
         request.capabilities = spec.options.capabilities?.map(\.number)
         request.noNewPrivileges = spec.options.noNewPrivileges
 
         let process: SpawnedProcess
-        do { process = try Spawner.spawn(request) } catch { throw .spawnFailed(error) }
+        do { process = try Spawner.spawn(request) } catch {
+            throw .startFailed(reason: "cannot start the command: \(error)", errno: error.errno)
+        }
 
         let output = RunOutput(
             queueCapacity: spec.options.queueCapacity?.bytes ?? settings.defaultQueueCapacity,
@@ -437,8 +437,8 @@ final class Agent {
     func reload() {
         switch loader.load(strict: false) {
         case .success(let loaded):
-            configuration = loaded.configuration
-            policy = AccessPolicy(rules: configuration.rules)
+            planner = LaunchPlanner(configuration: loaded.configuration)
+            facts.prepare(for: loaded.configuration)
             instances.activate(configuration.commands.map(\.name))
             reloads += 1
             for warning in loaded.warnings { Log.warning("configuration: \(warning)") }
@@ -499,12 +499,12 @@ final class Agent {
         return "\(event): \(record.logLine)"
     }
 
-    func audit(client: ClientContext, instance: String, parameters: [String], refusal: Refusal) -> String {
+    func audit(client: ClientContext, instance: String, parameters: [String], refusal: LaunchRefusal) -> String {
         var record = AuditRecord(time: Clock.now(), context: client.id, instance: instance,
                                  parameters: parameters, decision: .refused(refusal.message))
         record.uid = client.uid
         record.gid = client.gid
-        record.user = client.userName ?? client.uid.flatMap { Accounts.user(id: $0)?.name }
+        record.user = identity(of: client).userName
         return "refused: \(record.logLine)"
     }
 

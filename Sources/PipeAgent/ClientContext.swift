@@ -7,8 +7,11 @@ final class ClientContext {
     let id: Int32
     var uid: UInt32?
     var gid: UInt32?
-    var userName: String?
+    /// PMDA_ATTR_USERNAME: only set when pmcd authenticated the client with SASL.
+    var saslUser: String?
     var pid: Int32?
+    /// Resolved once from the attributes (groups looked up), cleared when one arrives.
+    var identity: ClientIdentity?
 
     enum Stream {
         /// A run whose end record has not yet been handed out.

@@ -28,10 +28,20 @@ struct ConfigurationLoader {
 
     struct Loaded {
         var configuration: Configuration
+        /// At start-up: the files left out and why, one line each.
+        var refusedFiles: [String] = []
         var warnings: [String]
     }
 
-    func load(strict: Bool) -> Result<Loaded, LoadFailure> {
+    /// The pattern engine every configuration is compiled with.
+    static let engine = RE2PatternEngine()
+
+    /// Reads and parses everything. `strict` (-C, and reloads): any error
+    /// refuses the whole configuration; environment problems (an unknown
+    /// user, a missing program) too under -C. At start-up (`strict: false`,
+    /// `skipBadFiles`): a file with errors is left out and the rest is used,
+    /// so that one bad drop-in does not leave the agent with no commands.
+    func load(strict: Bool, skipBadFiles: Bool = false) -> Result<Loaded, LoadFailure> {
         let files: [ConfigSource]
         do {
             files = try ConfigFiles.load(mainFile: mainFile, directory: directory)
@@ -40,16 +50,26 @@ struct ConfigurationLoader {
             return .failure(LoadFailure(errors: ["\(error)"]))
         }
         let configuration: Configuration
-        do {
-            configuration = try Configuration.parse(files)
-        } catch {
-            return .failure(LoadFailure(errors: error.errors.map(\.description)))
+        var refusedFiles: [String] = []
+        if skipBadFiles {
+            let (parsed, refused) = Configuration.parseSkippingBadFiles(files, engine: Self.engine)
+            configuration = parsed
+            for (file, errors) in refused {
+                refusedFiles.append("\(file) is refused, none of its commands can run until it is fixed:")
+                refusedFiles += errors.map { "  \($0)" }
+            }
+        } else {
+            do {
+                configuration = try Configuration.parse(files, engine: Self.engine)
+            } catch {
+                return .failure(LoadFailure(errors: error.errors.map(\.description)))
+            }
         }
         let problems = Self.environmentProblems(of: configuration)
         if strict && !problems.isEmpty {
             return .failure(LoadFailure(errors: problems))
         }
-        return .success(Loaded(configuration: configuration,
+        return .success(Loaded(configuration: configuration, refusedFiles: refusedFiles,
                                warnings: configuration.warnings.map(\.description) + problems))
     }
 
@@ -61,11 +81,11 @@ struct ConfigurationLoader {
     static func environmentProblems(of configuration: Configuration) -> [String] {
         var problems: [String] = []
         for command in configuration.commands {
-            if runAsAccount(command.user) == nil {
+            if SystemLaunchFacts.lookUpAccount(command.user) == nil {
                 problems.append("\(command.location): instance \(command.name): user '\(command.user)' does not exist")
             }
-            guard case .direct = command.template else { continue }
-            let program = command.prepareProgramName()
+            guard command.template.isDirect else { continue }
+            let program = command.template.programName
             do {
                 let path = try Executables.resolve(program)
                 if let pin = command.options.sha256 {
@@ -91,26 +111,7 @@ struct ConfigurationLoader {
         return problems
     }
 
-    /// The account a command runs as: a user name, or a numeric uid.
-    static func runAsAccount(_ user: String) -> UserAccount? {
-        if let account = Accounts.user(named: user) { return account }
-        if isNumeric(user), let uid = UInt32(user) { return Accounts.user(id: uid) }
-        return nil
-    }
-
     private static func isNumeric(_ text: String) -> Bool {
         !text.isEmpty && text.allSatisfy { $0.isASCII && $0.isNumber }
-    }
-}
-
-extension CommandSpec {
-    /// argv[0] of a direct command as configured (a bare name or a path).
-    func prepareProgramName() -> String {
-        guard case .direct(let words) = template, let first = words.first else { return "/bin/sh" }
-        // The parser guarantees the program word holds no placeholder.
-        return first.pieces.map { piece -> String in
-            if case .literal(let text) = piece { return text }
-            return ""
-        }.joined()
     }
 }

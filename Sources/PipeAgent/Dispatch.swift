@@ -214,9 +214,14 @@ public enum PipeAgentMain {
 
         var configuration = Configuration.empty
         var failedAtStart = false
-        switch loader.load(strict: false) {
+        switch loader.load(strict: false, skipBadFiles: true) {
         case .success(let loaded):
             configuration = loaded.configuration
+            if !loaded.refusedFiles.isEmpty {
+                // Loudly: some commands the sysadmin configured cannot run.
+                failedAtStart = true
+                for line in loaded.refusedFiles { Log.error("configuration: \(line)") }
+            }
             for warning in loaded.warnings { Log.warning("configuration: \(warning)") }
         case .failure(let failure):
             // Start anyway, with nothing runnable: the metrics stay visible, the
