@@ -13,7 +13,9 @@
 // Module layering (each arrow is "may import"):
 //   PipeCore     pure logic: no Glibc, no Foundation, no libpcp
 //   CPipeSpawn   C: the few things that must happen between fork and exec
-//   PipeSystem   Swift over Glibc + CPipeSpawn: processes, descriptors, poll, accounts, files
+//   CCrypto      libcrypto's EVP digests (SHA-256 of pinned programs)
+//   PipeSystem   Swift over Glibc + CPipeSpawn + CCrypto: processes, descriptors, poll,
+//                accounts, files, cgroups, pins
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -29,7 +31,9 @@ let package = Package(
     targets: [
         .target(name: "PipeCore", swiftSettings: strict),
         .target(name: "CPipeSpawn", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]),
-        .target(name: "PipeSystem", dependencies: ["PipeCore", "CPipeSpawn"], swiftSettings: strict),
+        // OpenSSL's libcrypto: SHA-256 for pinned programs.
+        .systemLibrary(name: "CCrypto"),
+        .target(name: "PipeSystem", dependencies: ["PipeCore", "CPipeSpawn", "CCrypto"], swiftSettings: strict),
         // Writes pmdas/pipe/pmns and help from the metric table (scripts/pmda-files).
         .executableTarget(name: "pmda-files", dependencies: ["PipeCore"]),
         .testTarget(name: "PipeCoreTests", dependencies: ["PipeCore"], exclude: ["Corpus"]),

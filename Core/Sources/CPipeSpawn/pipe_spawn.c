@@ -21,6 +21,7 @@
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/eventfd.h>
 
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
@@ -100,11 +101,37 @@ static int pipe_has_cap(const struct pipe_spawn_request *req, int cap) {
     return 0;
 }
 
+/// Writes the calling process's pid in decimal to a cgroup.procs file,
+/// which moves it (and everything it will start) into that cgroup.
+/// Must be C: runs between fork and exec (no printf: async-signal-safe only).
+static int pipe_join_cgroup(int fd) {
+    char digits[16];
+    char text[17];
+    unsigned long value = (unsigned long)getpid();
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value > 0 && n < (int)sizeof digits);
+    for (int i = 0; i < n; i++) text[i] = digits[n - 1 - i];
+    text[n] = '\n';
+    ssize_t written;
+    do {
+        written = write(fd, text, (size_t)n + 1);
+    } while (written < 0 && errno == EINTR);
+    return written == n + 1 ? 0 : -1;
+}
+
 /// The child between fork and exec. Never returns.
 /// Must be C: only async-signal-safe calls are allowed here.
 static void pipe_child(const struct pipe_spawn_request *req, pid_t parent,
                        int out_w, int err_w, int errfd) {
     if (setsid() < 0) pipe_child_fail(errfd, PIPE_STAGE_SETSID, errno);
+    // Join the run's cgroups first, while still root and before anything
+    // runs: every process the command starts is then accounted to the run.
+    for (size_t i = 0; i < req->ncgroup_fds; i++) {
+        if (pipe_join_cgroup(req->cgroup_fds[i]) < 0) pipe_child_fail(errfd, PIPE_STAGE_CGROUP, errno);
+    }
 
     // The parent blocked every signal around fork so that no handler of the
     // agent can run here. Reset dispositions first, then unmask.
@@ -122,9 +149,22 @@ static void pipe_child(const struct pipe_spawn_request *req, pid_t parent,
     if (devnull < 0 || (devnull = pipe_move_high(devnull)) < 0) pipe_child_fail(errfd, PIPE_STAGE_STDIN, errno);
     if (dup2(devnull, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
         pipe_child_fail(errfd, PIPE_STAGE_DUP, errno);
-    // Everything else goes, except the error pipe (close-on-exec itself).
-    if (pipe_close_range(3, (unsigned int)errfd - 1) < 0 || pipe_close_range((unsigned int)errfd + 1, ~0U) < 0)
+    // The file to execute, checked by the parent, moved next to the error
+    // pipe so that one close_range spares both.
+    int exec_fd = -1;
+    if (req->exec_fd >= 0) {
+        exec_fd = fcntl(req->exec_fd, F_DUPFD_CLOEXEC, errfd + 1);
+        if (exec_fd < 0) pipe_child_fail(errfd, PIPE_STAGE_DUP, errno);
+    }
+    // Everything else goes, except the error pipe (close-on-exec itself)
+    // and the file to execute.
+    int keep_last = exec_fd >= 0 ? exec_fd : errfd;
+    if (pipe_close_range(3, (unsigned int)errfd - 1) < 0 ||
+        (exec_fd > errfd + 1 && pipe_close_range((unsigned int)errfd + 1, (unsigned int)exec_fd - 1) < 0) ||
+        pipe_close_range((unsigned int)keep_last + 1, ~0U) < 0)
         pipe_child_fail(errfd, PIPE_STAGE_CLOSE, errno);
+    if (exec_fd >= 0 && req->exec_fd_keep_open && fcntl(exec_fd, F_SETFD, 0) < 0)
+        pipe_child_fail(errfd, PIPE_STAGE_DUP, errno);
 
     if (req->has_caps) {
         for (size_t i = 0; i < req->ncaps; i++) {
@@ -186,7 +226,13 @@ static void pipe_child(const struct pipe_spawn_request *req, pid_t parent,
 
     if (chdir(req->cwd) < 0) pipe_child_fail(errfd, PIPE_STAGE_CHDIR, errno);
 
-    execve(req->path, req->argv, req->envp);
+    if (exec_fd >= 0) {
+        // What runs is the very file the agent checked (its pin), whatever
+        // the path now names.
+        execveat(exec_fd, "", req->argv, req->envp, AT_EMPTY_PATH);
+    } else {
+        execve(req->path, req->argv, req->envp);
+    }
     pipe_child_fail(errfd, PIPE_STAGE_EXEC, errno);
 }
 
@@ -372,4 +418,16 @@ int pipe_openat2_beneath(int dirfd, const char *path)
 int pipe_open_directory_path(const char *path)
 {
     return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+int pipe_eventfd(int nonblocking)
+{
+    return eventfd(0, EFD_CLOEXEC | (nonblocking ? EFD_NONBLOCK : 0));
+}
+
+int pipe_block_all_signals(void)
+{
+    sigset_t all;
+    sigfillset(&all);
+    return pthread_sigmask(SIG_BLOCK, &all, NULL) == 0 ? 0 : -1;
 }

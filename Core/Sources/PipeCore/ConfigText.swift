@@ -94,6 +94,21 @@ enum ConfigText {
         return value
     }
 
+    /// A duration as the configuration would spell it: `500ms`, `3s`,
+    /// `1.5s`, `5m`, `2h`.
+    static func durationText(_ duration: Duration) -> String {
+        let nanoseconds = duration.wholeNanoseconds
+        let units: [(UInt64, String)] = [(3_600_000_000_000, "h"), (60_000_000_000, "m"), (1_000_000_000, "s"), (1_000_000, "ms")]
+        for (size, suffix) in units where nanoseconds >= size && nanoseconds % size == 0 {
+            return "\(nanoseconds / size)\(suffix)"
+        }
+        if nanoseconds >= 1_000_000_000 {
+            let tenths = (nanoseconds + 50_000_000) / 100_000_000
+            return "\(tenths / 10).\(tenths % 10)s"
+        }
+        return "\(nanoseconds / 1_000_000)ms"
+    }
+
     static func yesNo(_ text: String) -> Bool? {
         switch text.lowercased() {
         case "yes": return true

@@ -30,13 +30,18 @@ public enum Executables {
         throw SystemError(operation: "resolve \(program) in \(LaunchPlanner.fixedPath)", errno: ENOENT)
     }
 
-    /// SHA-256 of a file's contents (streamed), using PipeCore.SHA256.
+    /// SHA-256 of a file's contents (streamed through libcrypto).
     /// The corresponding C calls are open(2) and read(2).
     public static func sha256(ofFile path: String) throws(SystemError) -> [UInt8] {
         let fd = try Files.openForReading(path)
         defer { fd.close() }
-        var hasher = SHA256()
-        try Files.forEachChunk(fd, path: path) { hasher.update($0) }
+        return try sha256(of: fd, path: path)
+    }
+
+    /// SHA-256 of what `fd` holds from its current offset to its end.
+    public static func sha256(of fd: FileDescriptor, path: String) throws(SystemError) -> [UInt8] {
+        let hasher = SHA256Hasher()
+        try Files.forEachChunk(fd, path: path, chunkSize: 1 << 20) { hasher.update($0) }
         return hasher.finalize()
     }
 }

@@ -101,3 +101,57 @@ public struct PollSet {
         return zip(polled, tokens).compactMap { entry, token in entry.revents & ready != 0 ? token : nil }
     }
 }
+
+extension Signals {
+    /// Blocks every signal in the calling thread: for worker threads, so
+    /// that the agent's signals always reach its main thread's signalfd.
+    /// The corresponding C call is pthread_sigmask(3) with a full set.
+    public static func blockAll() throws(SystemError) {
+        _ = try retryingEINTR("pthread_sigmask(SIG_BLOCK, all)") { pipe_block_all_signals() }
+    }
+}
+
+/// An eventfd(2): a counter that one thread signals and another waits for,
+/// or polls (the agent's loop watches `descriptor`).
+public final class EventCounter: @unchecked Sendable {
+    public let descriptor: FileDescriptor
+    private let blocking: Bool
+
+    /// `blocking`: `wait` sleeps until signalled (a worker thread);
+    /// otherwise the caller polls `descriptor` and calls `drain`.
+    /// The corresponding C call is eventfd(2).
+    public init(blocking: Bool = false) throws(SystemError) {
+        let fd = pipe_eventfd(blocking ? 0 : 1)
+        guard fd >= 0 else { throw lastError("eventfd") }
+        descriptor = FileDescriptor(rawValue: fd)
+        self.blocking = blocking
+    }
+
+    deinit { descriptor.close() }
+
+    /// Adds one. The corresponding C call is write(2).
+    public func signal() {
+        var one: UInt64 = 1
+        _ = withUnsafeBytes(of: &one) { write(descriptor.rawValue, $0.baseAddress, 8) }
+    }
+
+    /// Takes the count (0 if none and nonblocking).
+    /// The corresponding C call is read(2).
+    @discardableResult
+    public func drain() -> UInt64 {
+        var value: UInt64 = 0
+        let count = withUnsafeMutableBytes(of: &value) { read(descriptor.rawValue, $0.baseAddress, 8) }
+        return count == 8 ? value : 0
+    }
+
+    /// Sleeps until signalled (blocking counters), then takes the count.
+    public func wait() -> UInt64 {
+        while true {
+            var value: UInt64 = 0
+            let count = withUnsafeMutableBytes(of: &value) { read(descriptor.rawValue, $0.baseAddress, 8) }
+            if count == 8 { return value }
+            if count < 0 && errno == EINTR { continue }
+            return 0
+        }
+    }
+}

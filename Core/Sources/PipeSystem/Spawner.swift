@@ -26,6 +26,17 @@ public struct SpawnRequest: Sendable {
     public var noNewPrivileges = false
     /// Entered after the credential change, so it must be reachable by the user.
     public var workingDirectory = "/"
+    /// When set, this open file is executed (execveat(2) with AT_EMPTY_PATH)
+    /// instead of `executablePath`, which then only names it in messages: what
+    /// runs is what the agent checked, even if the path is replaced meanwhile.
+    public var executable: FileDescriptor? = nil
+    /// The executable is a script (`#!`): its interpreter opens it again as
+    /// /dev/fd/N, so the descriptor stays open across exec.
+    public var executableIsScript = false
+    /// cgroup.procs files the child writes its pid to before it drops its
+    /// privileges, so that it and everything it starts belong to the run's
+    /// cgroups (see CgroupSet).
+    public var cgroupProcs: [FileDescriptor] = []
 
     public init(executablePath: String, arguments: [String], environment: [String],
                 userID: UInt32, groupID: UInt32, supplementaryGroups: [UInt32] = [],
@@ -114,10 +125,12 @@ public enum Spawner {
         var result = pipe_spawn_result()
         let groups = request.supplementaryGroups.map { gid_t($0) }
         let caps = request.capabilities ?? []
+        let cgroupFDs = request.cgroupProcs.map(\.rawValue)
         let rc = request.executablePath.withCString { path in
             request.workingDirectory.withCString { cwd in
                 groups.withUnsafeBufferPointer { groupBuffer in
                     caps.withUnsafeBufferPointer { capBuffer in
+                      cgroupFDs.withUnsafeBufferPointer { cgroupBuffer in
                         var req = pipe_spawn_request()
                         req.path = path
                         req.argv = UnsafePointer(argv.pointer)
@@ -132,7 +145,12 @@ public enum Spawner {
                         req.ncaps = capBuffer.count
                         req.has_caps = request.capabilities == nil ? 0 : 1
                         req.no_new_privs = request.noNewPrivileges ? 1 : 0
+                        req.exec_fd = request.executable?.rawValue ?? -1
+                        req.exec_fd_keep_open = request.executableIsScript ? 1 : 0
+                        req.cgroup_fds = cgroupBuffer.baseAddress
+                        req.ncgroup_fds = cgroupBuffer.count
                         return pipe_spawn(&req, &result)
+                      }
                     }
                 }
             }
@@ -153,6 +171,7 @@ public enum Spawner {
         case PIPE_STAGE_PIPE.rawValue: return "pipe2"
         case PIPE_STAGE_FORK.rawValue: return "fork"
         case PIPE_STAGE_SETSID.rawValue: return "setsid"
+        case PIPE_STAGE_CGROUP.rawValue: return "join the run's cgroup"
         case PIPE_STAGE_SIGNALS.rawValue: return "reset signal mask"
         case PIPE_STAGE_STDIN.rawValue: return "open /dev/null"
         case PIPE_STAGE_DUP.rawValue: return "dup2 onto stdin/stdout/stderr"

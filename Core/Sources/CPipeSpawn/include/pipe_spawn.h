@@ -23,6 +23,7 @@ enum pipe_spawn_stage {
     PIPE_STAGE_PIPE,          // parent: pipe2
     PIPE_STAGE_FORK,          // parent: fork
     PIPE_STAGE_SETSID,
+    PIPE_STAGE_CGROUP,        // writing our pid into a cgroup.procs
     PIPE_STAGE_SIGNALS,       // resetting dispositions / mask
     PIPE_STAGE_STDIN,         // opening /dev/null
     PIPE_STAGE_DUP,           // dup2 onto 0, 1, 2
@@ -57,6 +58,13 @@ struct pipe_spawn_request {
     size_t ncaps;
     int has_caps;                     // 0: plain setuid semantics
     int no_new_privs;                 // PR_SET_NO_NEW_PRIVS
+    int exec_fd;                      // >= 0: execute this open file (execveat
+                                      // AT_EMPTY_PATH) instead of `path`
+    int exec_fd_keep_open;            // the file is a script: its interpreter
+                                      // reads it through /dev/fd, so the
+                                      // descriptor must survive exec
+    const int *cgroup_fds;            // cgroup.procs files to join (write
+    size_t ncgroup_fds;               // our pid) before dropping privileges
 };
 
 /// What happened. On success stage is PIPE_STAGE_NONE, pid is the child
@@ -132,6 +140,16 @@ int pipe_openat2_beneath(int dirfd, const char *path);
 /// directory, for `pipe_openat2_beneath`. Returns it or -1 with errno.
 /// Must be C: glibc defines O_PATH only under _GNU_SOURCE.
 int pipe_open_directory_path(const char *path);
+
+/// eventfd(0, EFD_CLOEXEC [| EFD_NONBLOCK]): a counter one thread signals
+/// and another waits for (or polls). Returns the descriptor or -1 with errno.
+/// Must be C: <sys/eventfd.h> is not part of Swift's Glibc module.
+int pipe_eventfd(int nonblocking);
+
+/// Blocks every signal in the calling thread (worker threads: signals
+/// belong to the agent's main thread and its signalfd). Returns 0 or -1.
+/// Must be C: sigset_t construction (sigfillset).
+int pipe_block_all_signals(void);
 
 /// malloc_trim(0): return free heap pages to the system. Returns 1 if memory
 /// was released. Must be C: <malloc.h> is not part of Swift's Glibc module.
