@@ -14,12 +14,18 @@ public struct AdmissionLimits: Sendable, Equatable {
     public var instanceMaxRunning: Int?
     /// Runs of this instance at once by one user.
     public var instanceMaxPerUser: Int?
+    /// Runs of `maxRunning` kept for privileged clients (root and the
+    /// reserved group): others are refused once `maxRunning - reserved`
+    /// runs are going.
+    public var reserved: Int
 
-    public init(maxRunning: Int, maxPerUser: Int, instanceMaxRunning: Int? = nil, instanceMaxPerUser: Int? = nil) {
+    public init(maxRunning: Int, maxPerUser: Int, instanceMaxRunning: Int? = nil, instanceMaxPerUser: Int? = nil,
+                reserved: Int = 0) {
         self.maxRunning = maxRunning
         self.maxPerUser = maxPerUser
         self.instanceMaxRunning = instanceMaxRunning
         self.instanceMaxPerUser = instanceMaxPerUser
+        self.reserved = reserved
     }
 }
 
@@ -30,6 +36,8 @@ public struct AdmissionRefusal: Error, Sendable, Equatable, CustomStringConverti
     /// exceed `limit` after a reload lowered the limit.
     public enum Reason: Sendable, Equatable {
         case agent(running: Int, limit: Int)
+        /// The unreserved runs are all in use; the rest are kept for root.
+        case reservedForRoot(running: Int, limit: Int, reserved: Int)
         case user(uid: UInt32, running: Int, limit: Int)
         case instance(instance: String, running: Int, limit: Int)
         case userOfInstance(uid: UInt32, instance: String, running: Int, limit: Int)
@@ -43,6 +51,8 @@ public struct AdmissionRefusal: Error, Sendable, Equatable, CustomStringConverti
         switch reason {
         case .agent(let running, let limit):
             return "too many commands running: \(running) of \(limit) allowed"
+        case .reservedForRoot(let running, let limit, let reserved):
+            return "too many commands running: \(running) of \(limit), and the last \(reserved) are kept for root"
         case .user(let uid, let running, let limit):
             return "user \(uid) already runs \(Self.count(running, "command", "commands")) (limit \(limit))"
         case .instance(let instance, let running, let limit):
@@ -85,9 +95,13 @@ public struct Admission: Sendable {
     /// nil when user `uid` may start a run of `instance` now; otherwise the
     /// first limit reached, broadest first, so the message names the limit
     /// that would still refuse after the narrower ones were raised.
-    public func check(instance: String, uid: UInt32, limits: AdmissionLimits) -> AdmissionRefusal? {
+    public func check(instance: String, uid: UInt32, limits: AdmissionLimits, privileged: Bool = false)
+        -> AdmissionRefusal? {
         if running >= limits.maxRunning {
             return AdmissionRefusal(.agent(running: running, limit: limits.maxRunning))
+        }
+        if !privileged && running >= limits.maxRunning - limits.reserved {
+            return AdmissionRefusal(.reservedForRoot(running: running, limit: limits.maxRunning, reserved: limits.reserved))
         }
         let user = running(uid: uid)
         if user >= limits.maxPerUser {

@@ -15,14 +15,40 @@ public enum LimitDirective: String, CaseIterable, Sendable {
     case maxPerUser = "max_per_user"
     case maxParameters = "max_parameters"
     case maxParameterLength = "max_parameter_length"
+    case idleTimeout = "idle_timeout"
+    case reserved
+    case reservedGroup = "reserved_group"
 
-    var keyPath: WritableKeyPath<GlobalLimits, Int> {
+    /// The setting, or the message saying why it cannot be.
+    func apply(_ value: String, to limits: inout GlobalLimits) -> String? {
         switch self {
-        case .maxRunning: return \.maxRunning
-        case .maxPerUser: return \.maxPerUser
-        case .maxParameters: return \.maxParameters
-        case .maxParameterLength: return \.maxParameterLength
+        case .maxRunning, .maxPerUser, .maxParameters, .maxParameterLength:
+            guard let number = ConfigText.positiveInteger(value) else {
+                return "\(rawValue) must be a whole number above zero, not '\(value)'"
+            }
+            switch self {
+            case .maxRunning: limits.maxRunning = number
+            case .maxPerUser: limits.maxPerUser = number
+            case .maxParameters: limits.maxParameters = number
+            default: limits.maxParameterLength = number
+            }
+        case .idleTimeout:
+            guard let duration = ConfigText.duration(value), duration >= .seconds(1) else {
+                return "idle_timeout must be a duration of at least 1s, like 60s or 5m, not '\(value)'"
+            }
+            limits.idleTimeoutSeconds = Int(duration.components.seconds)
+        case .reserved:
+            guard value == "0" || ConfigText.positiveInteger(value) != nil else {
+                return "reserved must be a whole number (0 or more), not '\(value)'"
+            }
+            limits.reserved = Int(value) ?? 0
+        case .reservedGroup:
+            guard !value.unicodeScalars.contains(where: ConfigText.isBlank) else {
+                return "reserved_group must be one group name, not '\(value)'"
+            }
+            limits.reservedGroup = value
         }
+        return nil
     }
 
     static let list = allCases.map(\.rawValue).joined(separator: ", ")
@@ -221,20 +247,22 @@ struct ConfigParser {
         guard let directive = LimitDirective(rawValue: key) else {
             return report("unknown limit '\(key)' (known: \(LimitDirective.list))", at: location)
         }
-        guard let number = ConfigText.positiveInteger(value) else {
-            return report("\(key) must be a whole number above zero, not '\(value)'", at: location)
-        }
         if let previous = limitLocations[directive] {
             return report("\(key) is already set at \(previous)", at: location)
         }
+        if let problem = directive.apply(value, to: &limits) { return report(problem, at: location) }
         limitLocations[directive] = location
-        limits[keyPath: directive.keyPath] = number
     }
 
     // MARK: - Pass two
 
     mutating func finish() throws(ConfigurationErrors) -> Configuration {
         applyInstanceSettings()
+        if limits.reserved >= limits.maxRunning {
+            report("reserved (\(limits.reserved)) must be less than max_running (\(limits.maxRunning)), or nobody but "
+                   + "root could run anything", at: limitLocations[.reserved] ?? limitLocations[.maxRunning]
+                   ?? SourceLocation(file: "[limits]", line: 0))
+        }
         for command in commands {
             checkPlacements(command)
             checkQueue(command)

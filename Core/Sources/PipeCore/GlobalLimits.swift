@@ -8,6 +8,14 @@ public struct GlobalLimits: Sendable, Equatable {
     public var maxParameters = 32
     /// UTF-8 bytes in one parameter.
     public var maxParameterLength = 1024
+    /// Seconds a run may wait on a full queue with no fetch before it is
+    /// stopped (an instance's `idle_timeout` overrides it).
+    public var idleTimeoutSeconds = 60
+    /// Runs of `maxRunning` that only root (and `reservedGroup`) may use, so
+    /// ordinary users together can never take the last ones.
+    public var reserved = 4
+    /// A group whose members may use the reserved runs too.
+    public var reservedGroup: String? = nil
 
     public init(maxRunning: Int = 64, maxPerUser: Int = 8, maxParameters: Int = 32, maxParameterLength: Int = 1024) {
         self.maxRunning = maxRunning

@@ -30,6 +30,13 @@ public struct InstanceOptions: Sendable, Equatable {
     public var capabilities: [Capability]? = nil
     public var noNewPrivileges = false
     public var stderr: StderrHandling = .records
+    /// Stop a run whose client has not fetched for this long while the
+    /// command waits on a full queue; nil: `[limits] idle_timeout`.
+    public var idleTimeout: Duration? = nil
+    /// cgroup limits of each run: bytes of memory, processes, percent of one CPU.
+    public var memoryLimit: ByteCount? = nil
+    public var taskLimit: Int? = nil
+    public var cpuPercent: Int? = nil
 
     public init() {}
 
@@ -54,6 +61,8 @@ public enum InstanceDirective: String, CaseIterable, Sendable {
     case sha256, capabilities
     case noNewPrivs = "no_new_privs"
     case stderr
+    case idleTimeout = "idle_timeout"
+    case memory, tasks, cpu
 
     /// How the setting is written: `param N = TYPE`.
     public var syntax: String {
@@ -159,6 +168,23 @@ extension InstanceOptions {
                 throw SettingError("stderr must be records, log or discard, not '\(value)'")
             }
             stderr = handling
+        case .idleTimeout:
+            guard let duration = ConfigText.duration(value), duration > .zero else {
+                throw SettingError("idle_timeout must be a positive duration like 60s or 5m, not '\(value)'")
+            }
+            idleTimeout = duration
+        case .memory:
+            let size = try Self.size(key, value)
+            guard size.bytes >= 1 << 20 else { throw SettingError("memory must be at least 1m, not \(value)") }
+            memoryLimit = size
+        case .tasks:
+            taskLimit = try Self.positive(key, value)
+        case .cpu:
+            let text = value.hasSuffix("%") ? String(value.dropLast()) : value
+            guard let percent = ConfigText.positiveInteger(text), percent <= 100_000 else {
+                throw SettingError("cpu must be a percentage of one CPU like 50% or 200%, not '\(value)'")
+            }
+            cpuPercent = percent
         case .param:
             let number = ConfigText.positiveInteger(argument)
             guard let number, number <= CommandTemplate.maximumPlaceholder else {

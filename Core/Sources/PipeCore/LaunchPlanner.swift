@@ -192,8 +192,10 @@ public struct LaunchPlanner: Sendable {
 
         let limits = AdmissionLimits(
             maxRunning: configuration.limits.maxRunning, maxPerUser: configuration.limits.maxPerUser,
-            instanceMaxRunning: spec.options.maxRunning, instanceMaxPerUser: spec.options.maxPerUser)
-        if let refusal = context.admission.check(instance: instance, uid: uid, limits: limits) {
+            instanceMaxRunning: spec.options.maxRunning, instanceMaxPerUser: spec.options.maxPerUser,
+            reserved: configuration.limits.reserved)
+        let privileged = uid == 0 || configuration.limits.reservedGroup.map { client.groupNames.contains($0) } == true
+        if let refusal = context.admission.check(instance: instance, uid: uid, limits: limits, privileged: privileged) {
             return refuse(.limitReached(refusal))
         }
         guard let account = facts.account(named: spec.user) else {
