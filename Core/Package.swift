@@ -2,18 +2,22 @@
 //
 // The parts of pmdapipe that need neither PCP's headers nor pmcd: the pure
 // decisions (PipeCore) and the one seam to the C library (PipeSystem, with
-// its C shim). A package of its own so that
+// its C shims). A package of its own so that
 //
 //     swift test --package-path Core
 //
-// builds and runs their tests on any Linux machine with Swift, without PCP
-// (SwiftPM builds every test target of a package into one bundle, so inside
-// the root package these tests would need libpcp's headers too).
+// builds and runs their tests on any Linux machine with Swift and RE2
+// (Debian: libre2-dev), without PCP (SwiftPM builds every test target of a
+// package into one bundle, so inside the root package these tests would need
+// libpcp's headers too).
 //
 // Module layering (each arrow is "may import"):
 //   PipeCore     pure logic: no Glibc, no Foundation, no libpcp
 //   CPipeSpawn   C: the few things that must happen between fork and exec
-//   PipeSystem   Swift over Glibc + CPipeSpawn: processes, descriptors, poll, accounts, files
+//   CRE2         C functions over Google's RE2 (C++, Debian's libre2-dev): the
+//                linear-time regular expressions of `param N = pattern REGEX`
+//   PipeSystem   Swift over Glibc + CPipeSpawn + CRE2: processes, descriptors, poll,
+//                accounts, files, the RE2 pattern engine
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -29,8 +33,14 @@ let package = Package(
     targets: [
         .target(name: "PipeCore", swiftSettings: strict),
         .target(name: "CPipeSpawn", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]),
-        .target(name: "PipeSystem", dependencies: ["PipeCore", "CPipeSpawn"], swiftSettings: strict),
+        .target(
+            name: "CRE2",
+            cxxSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])],
+            linkerSettings: [.linkedLibrary("re2")]),
+        .target(name: "PipeSystem", dependencies: ["PipeCore", "CPipeSpawn", "CRE2"], swiftSettings: strict),
         .testTarget(name: "PipeCoreTests", dependencies: ["PipeCore"], exclude: ["Corpus"]),
         .testTarget(name: "PipeSystemTests", dependencies: ["PipeSystem"]),
-    ]
+    ],
+    // RE2's headers (Debian 12: re2 2022-06-01) need C++11; 17 is clang's default.
+    cxxLanguageStandard: .cxx17
 )
