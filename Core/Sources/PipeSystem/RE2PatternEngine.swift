@@ -158,8 +158,8 @@ public struct RE2PatternEngine: PatternEngine {
                 return "possessive quantifiers such as \(fragment) are not supported, \(needless)"
             }
         case PIPE_RE2_ERROR_REPEAT_SIZE:
-            return "\(failure.message) (a count may be at most 1000, and so may counts nested inside each other, "
-                + "multiplied)"
+            return "\(failure.message) (a count may be at most 1000, and so may the product of counts nested "
+                + "inside each other)"
         case PIPE_RE2_ERROR_PATTERN_TOO_LARGE:
             // Almost always the sizing compile (its budget holds twice the
             // limit); the second one only when memoryBudget is set too small.

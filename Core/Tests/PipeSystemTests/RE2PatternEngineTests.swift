@@ -1,5 +1,5 @@
 import PipeCore
-@testable import PipeSystem
+import PipeSystem
 import Testing
 
 /// RE2 behind PipeCore's PatternEngine: what it refuses and why, what a whole
@@ -69,7 +69,7 @@ struct RE2PatternEngineTests {
 
     @Test func countsOverRE2sLimitAreRefusedWithTheLimit() {
         #expect(refusal("a{1001}") == "'a{1001}' is not a valid pattern: invalid repetition size: {1001} "
-            + "(a count may be at most 1000, and so may counts nested inside each other, multiplied)")
+            + "(a count may be at most 1000, and so may the product of counts nested inside each other)")
         #expect(refusal("(a{100}){100}")?.contains("at most 1000") == true)
         #expect(throws: Never.self) { try engine.compile("a{1000}") }
     }
