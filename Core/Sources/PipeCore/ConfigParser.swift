@@ -258,7 +258,7 @@ struct ConfigParser {
 
     mutating func finish() throws(ConfigurationErrors) -> Configuration {
         applyInstanceSettings()
-        if limits.reserved >= limits.maxRunning {
+        if limits.reservedSetting != nil && limits.reserved >= limits.maxRunning {
             report("reserved (\(limits.reserved)) must be less than max_running (\(limits.maxRunning)), or nobody but "
                    + "root could run anything", at: limitLocations[.reserved] ?? limitLocations[.maxRunning]
                    ?? SourceLocation(file: "[limits]", line: 0))

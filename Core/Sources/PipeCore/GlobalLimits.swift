@@ -12,8 +12,14 @@ public struct GlobalLimits: Sendable, Equatable {
     /// stopped (an instance's `idle_timeout` overrides it).
     public var idleTimeoutSeconds = 60
     /// Runs of `maxRunning` that only root (and `reservedGroup`) may use, so
-    /// ordinary users together can never take the last ones.
-    public var reserved = 4
+    /// ordinary users together can never take the last ones: the `reserved`
+    /// setting, or a quarter of `maxRunning` up to 4 (64 gives 4, 8 gives 2,
+    /// 3 gives 0).
+    public var reserved: Int {
+        get { reservedSetting ?? min(4, maxRunning / 4) }
+        set { reservedSetting = newValue }
+    }
+    var reservedSetting: Int?
     /// A group whose members may use the reserved runs too.
     public var reservedGroup: String? = nil
 

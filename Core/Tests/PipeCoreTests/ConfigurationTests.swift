@@ -79,7 +79,7 @@ private func parse(_ sources: [ConfigSource]) throws -> Configuration {
         "broken.conf:3: missing a command: expected 'NAME USER COMMAND'",
         "broken.conf:5: bad access directive 'permit': expected allow or disallow (as in 'allow user bob : bdev_trace;')",
         "broken.conf:6: bad access entity 'someone': expected user or group",
-        "broken.conf:8: unknown limit 'max_things' (known: max_running, max_per_user, max_parameters, max_parameter_length)",
+        "broken.conf:8: unknown limit 'max_things' (known: max_running, max_per_user, max_parameters, max_parameter_length, idle_timeout, reserved, reserved_group)",
         "broken.conf:9: [instance nosuch] names no instance: no commands line defines 'nosuch'",
         "broken.conf:11: unknown section '[weird]': expected [commands], [access], [limits] or [instance NAME]",
     ])
@@ -121,7 +121,7 @@ func accessLinesAreTolerantOfPunctuation(_ line: String, _ expected: String) thr
     ("x root tool\n[access]\nallow user bob", "pipe.conf:3: missing instance: expected 'allow user bob : INSTANCE[,INSTANCE...]' (an instance name, * or all)"),
     ("x root tool\n[access]\nallow user : x", "pipe.conf:3: missing user name: expected 'allow user NAME : INSTANCE'"),
     ("x root tool\n[limits]\nmax_running = -1", "pipe.conf:3: max_running must be a whole number above zero, not '-1'"),
-    ("x root tool\n[instance x]\ncolour = red", "pipe.conf:3: unknown instance setting 'colour' (known: param N, queue, overflow, max_line, timeout, max_output, max_running, max_per_user, grace, allow_dash, sha256, capabilities, no_new_privs, stderr)"),
+    ("x root tool\n[instance x]\ncolour = red", "pipe.conf:3: unknown instance setting 'colour' (known: param N, queue, overflow, max_line, timeout, max_output, max_running, max_per_user, grace, allow_dash, sha256, capabilities, no_new_privs, stderr, idle_timeout, memory, tasks, cpu)"),
     ("x root tool $1\n[instance x]\nparam 2 = integer 1..3", "pipe.conf:3: parameter 2 is never used by the command"),
     ("x root tool $1\n[instance x]\nparam 1 = pattern [a-", "pipe.conf:3: '[a-' is not a literal alternation (test engine)"),
     ("x root tool | cat\n[instance x]\nsha256 = 00", "pipe.conf:3: sha256 cannot pin a shell command (this command line uses shell syntax, so it runs /bin/sh): write it as plain words to run the program directly"),

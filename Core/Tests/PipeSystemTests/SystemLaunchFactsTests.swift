@@ -20,7 +20,7 @@ import Testing
         try fm.createDirectory(atPath: root + "/logs/open", withIntermediateDirectories: true)
         chmod(root + "/logs/open", 0o777)
         for file in ["logs/a.log", "logs/sub/b.log", "outside/secret", "logs/open/c.log"] {
-            fm.createFile(atPath: root + "/" + file, contents: Data("x\n".utf8))
+            _ = fm.createFile(atPath: root + "/" + file, contents: Data("x\n".utf8))
         }
         try fm.createSymbolicLink(atPath: root + "/logs/inside-link", withDestinationPath: "sub/b.log")
         try fm.createSymbolicLink(atPath: root + "/logs/escape-relative", withDestinationPath: "../outside/secret")
