@@ -44,6 +44,16 @@ public struct AuditRecord: Sendable {
     public var lines: UInt64
     public var bytes: UInt64
     public var dropped: UInt64
+    /// How the client authenticated (`unix`, `sasl`, `none`).
+    public var authentication: String?
+
+    /// Values longer than this many UTF-8 bytes are cut, with a note of how
+    /// much was left out: a client chooses its parameters and a refused
+    /// request's reason quotes them, and the log must not grow by whatever a
+    /// client sends.
+    public static let maximumValueBytes = 256
+    /// Parameters after this many are counted, not written.
+    public static let maximumLoggedParameters = 16
 
     public init(
         time: Timestamp, uid: UInt32? = nil, gid: UInt32? = nil, user: String? = nil, host: String? = nil,
@@ -76,13 +86,14 @@ public struct AuditRecord: Sendable {
             if !line.isEmpty { line += " " }
             line += key
             line += "="
-            Self.appendValue(value, to: &line)
+            Self.appendValue(Self.capped(value), to: &line)
         }
         add("time", time.description)
         add("context", String(context))
         if let uid { add("uid", String(uid)) }
         if let gid { add("gid", String(gid)) }
         if let user { add("user", user) }
+        if let authentication { add("auth", authentication) }
         if let host { add("host", host) }
         add("instance", instance)
         switch decision {
@@ -104,10 +115,29 @@ public struct AuditRecord: Sendable {
         add("bytes", String(bytes))
         add("dropped", String(dropped))
         add("params", String(parameters.count))
-        for (index, parameter) in parameters.enumerated() {
+        for (index, parameter) in parameters.prefix(Self.maximumLoggedParameters).enumerated() {
             add("param\(index + 1)", parameter)
         }
+        if parameters.count > Self.maximumLoggedParameters {
+            add("unlogged", String(parameters.count - Self.maximumLoggedParameters))
+        }
         return line
+    }
+
+    /// `value`, or its first `maximumValueBytes` bytes (whole characters)
+    /// and a note of how many bytes were left out.
+    public static func capped(_ value: String) -> String {
+        let utf8 = value.utf8
+        guard utf8.count > maximumValueBytes else { return value }
+        var kept = ""
+        var used = 0
+        for scalar in value.unicodeScalars {
+            let size = String(scalar).utf8.count
+            if used + size > maximumValueBytes { break }
+            kept.unicodeScalars.append(scalar)
+            used += size
+        }
+        return kept + "...(\(utf8.count - used) more bytes)"
     }
 
     // MARK: - Formatting

@@ -72,6 +72,8 @@ public enum LaunchRefusal: Error, Sendable, Equatable {
     /// The spawn itself failed (fork, exec, a credential change): errno as
     /// the C library reported it.
     case startFailed(reason: String, errno: Int32)
+    /// Not now, but soon (a big pinned program is still being checked).
+    case tryAgain(String)
     case shuttingDown
 
     public var message: String {
@@ -89,6 +91,7 @@ public enum LaunchRefusal: Error, Sendable, Equatable {
         case .limitReached(let refusal): return "limit reached: \(refusal)"
         case .cannotRun(let reason): return "cannot run the command: \(reason)"
         case .startFailed(let reason, _): return reason
+        case .tryAgain(let reason): return "not yet: \(reason)"
         case .shuttingDown: return "the agent is shutting down"
         }
     }

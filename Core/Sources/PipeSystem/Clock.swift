@@ -21,4 +21,7 @@ public enum Clock {
         clock_gettime(CLOCK_REALTIME, &ts)
         return Timestamp(seconds: Int64(ts.tv_sec), microseconds: Int32(ts.tv_nsec / 1000))
     }
+
+    /// The monotonic clock as PipeCore's `Instant`.
+    public static func monotonic() -> Instant { Instant(nanoseconds: monotonicNanoseconds()) }
 }
