@@ -30,7 +30,9 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CPCP"),
-        .target(name: "PipeAgent", dependencies: ["CPCP", core, system], swiftSettings: strict),
+        .target(name: "PipeAgent",
+                dependencies: ["CPCP", core, system, .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                swiftSettings: strict),
         .executableTarget(name: "pmdapipe", dependencies: ["PipeAgent"], swiftSettings: strict),
         .target(name: "PipeClient", dependencies: ["CPCP", core], swiftSettings: strict),
         .executableTarget(

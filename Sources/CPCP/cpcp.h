@@ -13,6 +13,7 @@
 #include <pcp/pmapi.h>
 #include <pcp/pmda.h>
 #include <syslog.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -76,6 +77,18 @@ static inline pmUnits cpcp_pmunits(int dimSpace, int dimTime, int dimCount,
 static inline void cpcp_log(int priority, const char *message)
 {
     pmNotifyErr(priority, "%s", message);
+}
+
+/*
+ * __pmRotateLog is exported by libpcp (PCP_3.0) but declared only in PCP's
+ * internal libpcp.h: it moves the log to NAME.prev and reopens stderr as a
+ * new NAME, as pmOpenLog does at start-up.
+ */
+extern FILE *__pmRotateLog(const char *, const char *, FILE *, int *);
+static inline void cpcp_rotate_log(const char *logname)
+{
+    int status = 0;
+    (void)__pmRotateLog(pmGetProgname(), logname, stderr, &status);
 }
 
 /* pmprintf is variadic too; used for usage text that PCP tools route to stderr. */

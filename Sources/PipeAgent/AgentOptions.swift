@@ -1,92 +1,56 @@
+import ArgumentParser
 import PipeCore
 
-/// The agent's command line, in the convention every PCP agent follows
-/// (pmdaGetOptions): -d domain, -l log file, -D debug flags, plus this
-/// agent's -c, -C and -m.
-struct AgentOptions: Equatable {
-    var domain: Int32 = 128
-    var logFile = "pipe.log"
+/// The agent's command line, in the convention of PCP's agents
+/// (pmdaGetOptions(3)): -d domain, -l log file, -D debug flags, plus -c,
+/// -C and -m. Values may be glued to their flag (`-d128`), as pmcd.conf
+/// lines often have them.
+struct AgentOptions: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pmdapipe",
+        abstract: "The pipe agent: runs the commands of pipe.conf for the clients its [access] rules allow.",
+        discussion: """
+            pmcd starts the agent (see $PCP_PMDAS_DIR/pipe/Install). Run it by hand only
+            with -C, to check the configuration, or --help.
+            """,
+        helpNames: [.long, .customShort("?")])
+
+    @Option(name: [.customShort("c", allowingJoined: true), .customLong("config")],
+            help: ArgumentHelp("Read only this configuration file (default: $PCP_PMDAS_DIR/pipe/pipe.conf and every file in $PCP_SYSCONF_DIR/pipe.conf.d).", valueName: "file"))
+    var config: String?
+
+    @Flag(name: [.customShort("C"), .customLong("check")],
+          help: "Check the configuration (syntax, users, groups, programs, pins) and exit 0 or 1.")
+    var check = false
+
+    @Option(name: [.customShort("D", allowingJoined: true), .customLong("debug")],
+            help: ArgumentHelp("Set PCP debug options.", valueName: "options"))
     var debug: String?
-    var configFile: String?
-    var checkOnly = false
-    var maxMemory = 2 << 20
-    var showHelp = false
+
+    @Option(name: [.customShort("d", allowingJoined: true), .customLong("domain")],
+            help: ArgumentHelp("Use this performance metrics domain.", valueName: "n"))
+    var domain: Int32 = 128
+
+    @Option(name: [.customShort("l", allowingJoined: true), .customLong("log")],
+            help: ArgumentHelp("Write the log to this file (relative: in $PCP_LOG_DIR/pmcd).", valueName: "file"))
+    var log = "pipe.log"
+
+    @Option(name: [.customShort("m", allowingJoined: true), .customLong("maxmem")],
+            help: ArgumentHelp("Default bytes queued per client and command (k, m, g suffixes).", valueName: "size"),
+            transform: AgentOptions.queueSize)
+    var maxMemory: Int = 2 << 20
 
     /// The smallest per-client queue: one page, as PCP's agent requires.
     static let minimumMemory = 4096
 
-    struct UsageError: Error, CustomStringConvertible {
-        let description: String
+    func validate() throws {
+        guard (1...510).contains(domain) else { throw ValidationError("-d must be a domain from 1 to 510, not \(domain)") }
     }
 
-    static let usage = """
-        Usage: pmdapipe [options]
-
-        Options:
-          -c FILE, --config=FILE   read only this configuration file (default: $PCP_PMDAS_DIR/pipe/pipe.conf
-                                   and every file in $PCP_SYSCONF_DIR/pipe.conf.d)
-          -C, --check              check the configuration (syntax, users, groups, programs, pins) and exit
-          -D DBG, --debug=DBG      set PCP debug options
-          -d N, --domain=N         use domain N (default 128)
-          -l FILE, --log=FILE      write the log to FILE (default pipe.log in $PCP_LOG_DIR/pmcd)
-          -m SIZE, --maxmem=SIZE   default bytes queued per client and command (default 2m; k, m, g suffixes)
-          -?, --help               show this help and exit
-
-        """
-
-    static func parse(_ arguments: [String]) throws(UsageError) -> AgentOptions {
-        var options = AgentOptions()
-        var index = 0
-        func value(_ flag: String, inline: String?) throws(UsageError) -> String {
-            if let inline { return inline }
-            index += 1
-            guard index < arguments.count else { throw UsageError(description: "option \(flag) needs a value") }
-            return arguments[index]
-        }
-        while index < arguments.count {
-            let argument = arguments[index]
-            var flag = argument
-            var inline: String?
-            if argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") {
-                flag = String(argument[..<equals])
-                inline = String(argument[argument.index(after: equals)...])
-            } else if argument.count > 2, argument.hasPrefix("-"), !argument.hasPrefix("--") {
-                // -d128, -lfile: PCP agents accept values glued to the flag.
-                flag = String(argument.prefix(2))
-                inline = String(argument.dropFirst(2))
-            }
-            switch flag {
-            case "-c", "--config":
-                options.configFile = try value(flag, inline: inline)
-            case "-C", "--check":
-                options.checkOnly = true
-            case "-D", "--debug":
-                options.debug = try value(flag, inline: inline)
-            case "-d", "--domain":
-                let text = try value(flag, inline: inline)
-                guard let domain = Int32(text), (1...510).contains(domain) else {
-                    throw UsageError(description: "invalid domain '\(text)': expected a number from 1 to 510")
-                }
-                options.domain = domain
-            case "-l", "--log":
-                options.logFile = try value(flag, inline: inline)
-            case "-m", "--maxmem":
-                let text = try value(flag, inline: inline)
-                let size: ByteCount
-                do { size = try ByteCount.parse(text) } catch {
-                    throw UsageError(description: "invalid max memory: \(error)")
-                }
-                guard size.bytes >= minimumMemory else {
-                    throw UsageError(description: "invalid max memory '\(text)': at least \(minimumMemory) bytes")
-                }
-                options.maxMemory = size.bytes
-            case "-?", "--help", "-h":
-                options.showHelp = true
-            default:
-                throw UsageError(description: "unknown option '\(argument)'")
-            }
-            index += 1
-        }
-        return options
+    static func queueSize(_ text: String) throws -> Int {
+        let size: ByteCount
+        do { size = try ByteCount.parse(text) } catch { throw ValidationError("-m: \(error)") }
+        guard size.bytes >= minimumMemory else { throw ValidationError("-m must be at least \(minimumMemory) bytes, not \(text)") }
+        return size.bytes
     }
 }

@@ -80,7 +80,14 @@ struct ConfigurationLoader {
     /// What parsing cannot know: whether the accounts, groups and programs exist.
     static func environmentProblems(of configuration: Configuration) -> [String] {
         var problems: [String] = []
+        let cgroups = CgroupLayout.detect()
         for command in configuration.commands {
+            let options = command.options
+            let limits = RunResourceLimits(memoryBytes: options.memoryLimit?.bytes, tasks: options.taskLimit,
+                                           cpuPercent: options.cpuPercent)
+            if !limits.isEmpty, let problem = cgroups.unsupported(limits) {
+                problems.append("\(command.location): instance \(command.name): \(problem)")
+            }
             if SystemLaunchFacts.lookUpAccount(command.user) == nil {
                 problems.append("\(command.location): instance \(command.name): user '\(command.user)' does not exist")
             }
@@ -88,10 +95,15 @@ struct ConfigurationLoader {
             let program = command.template.programName
             do {
                 let path = try Executables.resolve(program)
+                let account = SystemLaunchFacts.lookUpAccount(command.user)
+                if account?.uid == 0 || command.options.capabilities?.isEmpty == false,
+                   let problem = PinnedExecutables.trustProblem(of: path) {
+                    problems.append("\(command.location): instance \(command.name): \(problem)")
+                }
                 if let pin = command.options.sha256 {
                     let digest = try Executables.sha256(ofFile: path)
                     if digest != pin {
-                        problems.append("\(command.location): instance \(command.name): \(path) does not match its pinned sha256 (it is \(SHA256.hex(digest)))")
+                        problems.append("\(command.location): instance \(command.name): \(path) does not match its pinned sha256 (it is \(SHA256Hasher.hex(digest)))")
                     }
                 }
             } catch {

@@ -1,96 +1,63 @@
-import CPCP
 import PipeCore
 import PipeSystem
 
-/// One command started for one client context: its process group, its two
-/// output pipes, the lines waiting for the client, and the stop/kill timers.
-/// A run outlives its client if needed: after a disconnect it stays here,
-/// detached, until its whole process group is gone and it has been reaped.
+/// One command started for one client context: its processes, its two
+/// output pipes, the lines waiting for the client, and its lifecycle (the
+/// state machine that holds every deadline; see RunLifecycle). A run
+/// outlives its client when it must: after a disconnect it stays until all
+/// of its processes are gone.
 final class Run {
     let id: UInt64
     let context: Int32
+    /// The instance number of its command (commands indom) when it started.
     let instance: Int32
-    let spec: CommandSpec
+    let plan: LaunchPlan
     let client: ClientIdentity
-    let parameters: [String]
     let pid: Int32
-    let startedAt: UInt64          // monotonic ns
+    let processes: any RunProcessSet
+    let startedAt: Instant
     let startedWall: Timestamp
 
     var stdout: FileDescriptor?
     var stderr: FileDescriptor?
     var output: RunOutput
-
-    /// How the command's main process ended, once reaped.
-    var termination: Termination?
-    /// Set when the agent decided to stop the run (client gone, limit, shutdown).
-    var stopReason: String?
-    /// Whether the client is gone: output is no longer kept.
+    var lifecycle: RunLifecycle
+    /// What the lifecycle was last told about the queue (`.queueFull`).
+    var reportedQueueFull = false
+    /// The client is gone: output is no longer kept.
     var detached = false
-    /// Whether RunOutput.finish has been called and the run accounted for.
-    var finished = false
-
-    /// Deadlines, monotonic ns.
-    var timeLimitAt: UInt64?
-    var killAt: UInt64?
-    var forceCloseAt: UInt64?
-
-    /// When the client last fetched this run's records (monotonic ns).
+    /// When the client last fetched (monotonic ns), for batch sizes.
     var lastFetchAt: UInt64?
+    /// Stderr chunks copied to the log so far (bounded per run).
+    var stderrLogged = 0
 
-    /// The event array this run's records are encoded into (nil: none yet).
-    var eventArray: EventArrayWriter?
-
-    init(id: UInt64, context: Int32, instance: Int32, spec: CommandSpec, client: ClientIdentity,
-         parameters: [String], process: SpawnedProcess, output: RunOutput, now: UInt64, wall: Timestamp) {
+    init(id: UInt64, context: Int32, instance: Int32, plan: LaunchPlan, client: ClientIdentity,
+         process: SpawnedProcess, processes: any RunProcessSet, output: RunOutput,
+         settings: RunLifecycle.Settings, now: Instant, wall: Timestamp) {
         self.id = id
         self.context = context
         self.instance = instance
-        self.spec = spec
+        self.plan = plan
         self.client = client
-        self.parameters = parameters
         self.pid = process.pid
+        self.processes = processes
         self.stdout = process.stdout
         self.stderr = process.stderr
         self.output = output
         self.startedAt = now
         self.startedWall = wall
-        if let limit = spec.options.timeLimit {
-            timeLimitAt = now + limit.nanoseconds
-        }
+        self.lifecycle = RunLifecycle(settings: settings, startedAt: now)
     }
 
-    var name: String { spec.name }
-    var pipesOpen: Bool { stdout != nil || stderr != nil }
+    var name: String { plan.spec.name }
+    var spec: CommandSpec { plan.spec }
+    var finished: Bool { lifecycle.phase == .finished }
 
-    /// Closes both output pipes without reading what is left (nobody will):
-    /// a command still writing then gets SIGPIPE.
+    /// Closes both output pipes without reading what is left.
     func closePipes() {
-        stdout?.close(); stdout = nil
-        stderr?.close(); stderr = nil
-    }
-
-    /// The earliest timer of this run, if any.
-    var nextDeadline: UInt64? {
-        [timeLimitAt, killAt, forceCloseAt].compactMap { $0 }.min()
-    }
-
-    /// Why the run ended, for pipe.endreason and the audit log.
-    var endReason: String {
-        if let stopReason { return "stopped: \(stopReason)" }
-        switch termination {
-        case .exited?: return "exited"
-        case .signaled(let signal)?: return "killed by signal \(signal)"
-        case nil: return "running"
-        }
-    }
-}
-
-extension Duration {
-    /// Whole nanoseconds, saturating (durations here are config values: seconds to hours).
-    var nanoseconds: UInt64 {
-        let (seconds, attoseconds) = components
-        guard seconds >= 0 else { return 0 }
-        return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+        stdout?.close()
+        stdout = nil
+        stderr?.close()
+        stderr = nil
     }
 }

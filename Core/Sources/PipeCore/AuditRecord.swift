@@ -143,7 +143,7 @@ public struct AuditRecord: Sendable {
     // MARK: - Formatting
 
     /// Appends `value` bare if that is unambiguous, else quoted and escaped.
-    static func appendValue(_ value: String, to line: inout String) {
+    public static func appendValue(_ value: String, to line: inout String) {
         let utf8 = value.utf8
         if !utf8.isEmpty && utf8.allSatisfy(isBare) {
             line += value

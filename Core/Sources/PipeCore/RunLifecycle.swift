@@ -48,6 +48,8 @@ public struct Signal: RawRepresentable, Sendable, Hashable, CustomStringConverti
     public static let kill = Signal(rawValue: 9)
     public static let pipe = Signal(rawValue: 13)
     public static let terminate = Signal(rawValue: 15)
+    /// SIGCHLD (17 on x86_64 and arm64; not on every architecture).
+    public static let childExited = Signal(rawValue: 17)
 
     public var description: String {
         switch self {
@@ -56,6 +58,7 @@ public struct Signal: RawRepresentable, Sendable, Hashable, CustomStringConverti
         case .kill: return "SIGKILL"
         case .pipe: return "SIGPIPE"
         case .terminate: return "SIGTERM"
+        case .childExited: return "SIGCHLD"
         default: return "signal \(rawValue)"
         }
     }

@@ -44,6 +44,7 @@ public enum ConfigFiles {
             }
             guard info.isDirectory else { throw ConfigFileError(path: directory, reason: "not a directory") }
             try checkTrusted(info, path: directory, trustedOwner: trustedOwner)
+            try checkDirectories(above: directory, trustedOwner: trustedOwner)
             let names: [String]
             do {
                 names = try Files.names(in: directory)
@@ -71,19 +72,34 @@ public enum ConfigFiles {
 
     /// Reads one file after checking the opened file itself (so a symlink is
     /// judged by what it resolves to, and nothing can be swapped in between
-    /// the check and the read). Returns nil for what is not a regular file.
+    /// the check and the read), and every directory above both the path as
+    /// given and the file it resolves to: a symlink in a directory another
+    /// user may write could be pointed elsewhere. The file is opened
+    /// nonblocking, so a FIFO cannot make the agent wait, and must be a
+    /// regular file.
     private static func read(_ path: String, trustedOwner: UInt32) throws(ConfigFileError) -> String? {
         let fd: FileDescriptor
         do {
-            fd = try Files.openForReading(path)
+            fd = try Files.openForReading(path, nonBlocking: true)
         } catch {
             throw ConfigFileError(path: path, reason: error.description)
         }
         defer { fd.close() }
         do {
             let info = try Files.status(of: fd, path: path)
-            guard info.isRegularFile else { return nil }
+            // A subdirectory of the drop-in directory is not a file to read;
+            // anything else that is not a regular file (a FIFO, a device) is
+            // refused: configuration files must be regular files.
+            if info.isDirectory { return nil }
+            guard info.isRegularFile else {
+                throw ConfigFileError(path: path, reason: "not a regular file; refusing to read it")
+            }
             try checkTrusted(info, path: path, trustedOwner: trustedOwner)
+            try checkDirectories(above: path, trustedOwner: trustedOwner)
+            if let resolved = SystemLaunchFacts.pathOfDescriptor(fd.rawValue), resolved != path {
+                try checkDirectories(above: resolved, trustedOwner: trustedOwner)
+            }
+            try fd.setBlocking()
             let bytes = try Files.contents(of: fd, path: path)
             return String(decoding: bytes, as: UTF8.self)
         } catch let error as ConfigFileError {
@@ -92,6 +108,26 @@ public enum ConfigFiles {
             throw ConfigFileError(path: path, reason: error.description)
         } catch {
             throw ConfigFileError(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Every directory from the file's parent up to /: owned by root, not
+    /// writable by group or others, unless it is sticky like /tmp (then
+    /// others cannot replace what root owns in it).
+    private static func checkDirectories(above path: String, trustedOwner: UInt32) throws(ConfigFileError) {
+        var directory = path
+        while let slash = directory.lastIndex(of: "/") {
+            directory = slash == directory.startIndex ? "/" : String(directory[..<slash])
+            let info: stat
+            do { info = try Files.status(directory) } catch {
+                throw ConfigFileError(path: directory, reason: error.description)
+            }
+            if info.st_mode & S_ISVTX != 0 && UInt32(info.st_uid) == trustedOwner || info.st_uid == 0 && info.st_mode & S_ISVTX != 0 {
+                if directory == "/" { break }
+                continue
+            }
+            try checkTrusted(info, path: directory, trustedOwner: trustedOwner)
+            if directory == "/" { break }
         }
     }
 

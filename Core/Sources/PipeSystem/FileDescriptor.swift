@@ -60,4 +60,39 @@ public struct FileDescriptor: Sendable, Hashable {
         _ = try retryingEINTR("pipe2(O_CLOEXEC)") { pipe_pipe_cloexec(&fds) }
         return (FileDescriptor(rawValue: fds[0]), FileDescriptor(rawValue: fds[1]))
     }
+
+    /// Clears O_NONBLOCK. The corresponding C call is fcntl(2).
+    public func setBlocking() throws(SystemError) {
+        let flags = fcntl(rawValue, F_GETFL)
+        guard flags >= 0, fcntl(rawValue, F_SETFL, flags & ~O_NONBLOCK) == 0 else {
+            throw lastError("fcntl(F_SETFL) on descriptor \(rawValue)")
+        }
+    }
+
+    /// Descriptor 2.
+    public static let standardError = FileDescriptor(rawValue: 2)
+
+    /// The size of the file open on this descriptor, or nil if fstat fails.
+    /// The corresponding C call is fstat(2).
+    public var size: Int? {
+        var info = stat()
+        guard fstat(rawValue, &info) == 0 else { return nil }
+        return Int(info.st_size)
+    }
+
+    /// Writes all of `text`, retrying short writes and EINTR; gives up
+    /// silently on any other error (for messages to stderr).
+    /// The corresponding C call is write(2).
+    public func writeAll(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(rawValue, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                if written <= 0 { break }
+                offset += written
+            }
+        }
+    }
 }

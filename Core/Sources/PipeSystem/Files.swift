@@ -6,8 +6,9 @@ import Glibc
 enum Files {
     /// Opens `path` read-only and close-on-exec.
     /// The corresponding C call is open(2).
-    static func openForReading(_ path: String, noFollow: Bool = false) throws(SystemError) -> FileDescriptor {
-        let flags = O_RDONLY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0)
+    static func openForReading(_ path: String, noFollow: Bool = false, nonBlocking: Bool = false)
+        throws(SystemError) -> FileDescriptor {
+        let flags = O_RDONLY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0) | (nonBlocking ? O_NONBLOCK : 0)
         let fd = try retryingEINTR("open \(path)") { open(path, flags) }
         return FileDescriptor(rawValue: fd)
     }

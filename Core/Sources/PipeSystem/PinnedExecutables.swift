@@ -252,6 +252,14 @@ public final class PinnedExecutables: @unchecked Sendable {
         return try Executables.sha256(of: fd, path: path)
     }
 
+    /// Why the program at `path` is not safe to run as root, or nil (see
+    /// `untrustedReason`); for `pmdapipe -C`.
+    public static func trustProblem(of path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "cannot check \(path): \(SystemError.message(for: errno))" }
+        return untrustedReason(path: path, file: info)
+    }
+
     /// Why a program run as root is not safe to run: it, or a directory
     /// above it, is owned by someone else than root or writable by group or
     /// others (who could then replace what root runs).

@@ -45,3 +45,12 @@ func retryingEINTR<T: FixedWidthInteger>(_ operation: @autoclosure () -> String,
 func lastError(_ operation: String) -> SystemError {
     SystemError(operation: operation, errno: Glibc.errno)
 }
+
+/// errno values the modules above PipeSystem compare against (they import
+/// no Glibc): errno(3).
+public enum Errno {
+    /// ENOENT
+    public static let noSuchFile: Int32 = ENOENT
+    /// EAGAIN
+    public static let tryAgain: Int32 = EAGAIN
+}

@@ -1,6 +1,7 @@
 import CPCP
-import Glibc
+
 import PipeCore
+import PipeSystem
 
 extension LaunchRefusal {
     /// The PCP error code a client sees from pmStore: the one place where a
@@ -11,7 +12,7 @@ extension LaunchRefusal {
         case .noCredentials, .daemonWithoutSASL, .accessDenied, .cannotRun: return cpcp_ERR_PERMISSION
         case .badParameters: return cpcp_ERR_BADSTORE
         case .alreadyRunning: return cpcp_ERR_ISCONN
-        case .limitReached, .shuttingDown: return -EAGAIN
+        case .limitReached, .shuttingDown, .tryAgain: return -Errno.tryAgain
         case .startFailed(_, let errno): return errno > 0 ? -errno : cpcp_ERR_GENERIC
         }
     }
