@@ -121,6 +121,19 @@ extension PipeIntegration {
             #expect(auditLines(since: offset, instance: "t_echo").contains { $0.contains(identity(alice)) })
         }
 
+        @Test func aPasswordInTheHostSpecIsVisibleInTheClientsProcessList() throws {
+            let alice = try Account("pipetest_a")
+            let client = try launch("pmpipe", ["-h", SASL.hostspec(user: alice.name, password: SASL.password),
+                                               "-i", "t_sleep", "-x", "5"], user: alice.name)
+            defer {
+                kill(client.processIdentifier, SIGKILL)
+                waitForExit(client)
+            }
+            #expect(try eventually {
+                try processes().contains { $0.uid == alice.uid && $0.command.contains("password=\(SASL.password)") }
+            })
+        }
+
         // MARK: - pmcd's host rules: loopback is this host, other hosts may not store
 
         @Test func debiansPmcdConfRefusesStoresFromEveryHostButThisOne() throws {
