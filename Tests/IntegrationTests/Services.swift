@@ -173,10 +173,10 @@ final class PMProxy {
             try configuration.write(toFile: directory + "/pmproxy.conf", atomically: true, encoding: .utf8)
             let process = try withSignalsUnblocked {
                 try launch(Integration.binadmDir + "/pmproxy",
-                                     ["-f", "-A", "-p", "\(port)", "-i", "127.0.0.1",
-                                      "-s", directory + "/pmproxy.socket", "-c", directory + "/pmproxy.conf",
-                                      "-l", directory + "/pmproxy.log"],
-                                     user: "pcp")
+                           ["-f", "-A", "-p", "\(port)", "-i", "127.0.0.1",
+                            "-s", directory + "/pmproxy.socket", "-c", directory + "/pmproxy.conf",
+                            "-l", directory + "/pmproxy.log"],
+                           user: "pcp")
             }
             let proxy = PMProxy(port: port, directory: directory, process: process)
             let answering = eventually(timeout: 20) {
