@@ -177,12 +177,13 @@ extension PipeIntegration {
                            "x#y", "!", "{a,b}", "[a]", "%", "="]
             // Each parameter is single-quoted for the client-side splitter; single quotes inside use "".
             let quoted = hostile.map { $0.contains("'") ? "\"\($0)\"" : "'\($0)'" }.joined(separator: " ")
-            // Through a shell (the command line has shell syntax): one line per parameter.
+            // A shell command line takes only letters and digits: every one is refused.
             let shell = try run("pmpipe", ["-i", "t_args", "-x", quoted], timeout: 30)
-            #expect(shell.status == 0, "\(shell)")
-            #expect(shell.out == hostile.joined(separator: "\n") + "\n", "\(shell.out)")
-            // Without a shell (plain words: execve): echo joins its arguments with spaces.
-            let direct = try run("pmpipe", ["-i", "t_echo", "-x", quoted], timeout: 30)
+            #expect(shell.status == 255, "\(shell)")
+            #expect(shell.err.contains("bad parameters: parameter 1"), "\(shell.err)")
+            // A command of plain words whose parameters are typed 'any' runs
+            // without a shell (execve): echo joins its arguments with spaces.
+            let direct = try run("pmpipe", ["-i", "t_any", "-x", quoted], timeout: 30)
             #expect(direct.status == 0, "\(direct)")
             #expect(direct.out == hostile.joined(separator: " ") + "\n", "\(direct.out)")
             #expect(!FileManager.default.fileExists(atPath: marker))

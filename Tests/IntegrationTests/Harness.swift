@@ -307,6 +307,7 @@ enum TestSetup {
         return """
         # Instances of the pmdapipe integration tests (removed after the tests).
         t_echo      nobody  echo $0
+        t_any       nobody  echo $0
         t_seq       nobody  seq 1 $1
         t_args      nobody  printf '%s\\n' $0
         t_whoami    nobody  id -un
@@ -351,6 +352,11 @@ enum TestSetup {
 
         [instance t_dash]
         allow_dash = yes
+        param 1 = any
+
+        [instance t_any]
+        allow_dash = yes
+        \((1...20).map { "param \($0) = any" }.joined(separator: "\n"))
 
         [instance t_pinned]
         sha256 = \(try sha256(of: echoPath))
@@ -365,7 +371,7 @@ enum TestSetup {
         max_output = 100k
 
         [access]
-        allow user * : t_echo, t_seq, t_args, t_whoami, t_root, t_stderr, t_exit, t_nul, t_long
+        allow user * : t_echo, t_any, t_seq, t_args, t_whoami, t_root, t_stderr, t_exit, t_nul, t_long
         allow user * : t_crlf, t_drop, t_timeout, t_fork, t_trap, t_sleep, t_validate, t_dash, t_env
         allow user * : t_pinned, t_badpin, t_limit, t_maxout
         disallow user * : t_secret
