@@ -180,7 +180,7 @@ extension PipeIntegration {
             // A shell command line takes only letters and digits: every one is refused.
             let shell = try run("pmpipe", ["-i", "t_args", "-x", quoted], timeout: 30)
             #expect(shell.status == 255, "\(shell)")
-            #expect(shell.err.contains("bad parameters: parameter 1"), "\(shell.err)")
+            #expect(shell.err.contains("bad parameters") && shell.err.contains("parameter 1 ("), "\(shell.err)")
             // A command of plain words whose parameters are typed 'any' runs
             // without a shell (execve): echo joins its arguments with spaces.
             let direct = try run("pmpipe", ["-i", "t_any", "-x", quoted], timeout: 30)
@@ -227,7 +227,7 @@ extension PipeIntegration {
         @Test func rootMayRunACommandNoRuleForbidsForRoot() throws {
             // t_secret is disallowed for "user *", which names root too.
             #expect(try run("pmpipe", ["-i", "t_secret"]).status == 255)
-            #expect(try run("pmpipe", ["-i", "t_echo", "-x", "root-ok"]).out == "root-ok\n")
+            #expect(try run("pmpipe", ["-i", "t_echo", "-x", "rootok"]).out == "rootok\n")
         }
 
         @Test func groupRulesUseSupplementaryGroupsAndAUserRuleOverridesThem() throws {

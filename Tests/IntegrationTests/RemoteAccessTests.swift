@@ -112,11 +112,11 @@ extension PipeIntegration {
         @Test func pmpipeAsksForThePasswordOnTheTerminalWhenTheHostSpecHasNone() throws {
             // script(1) gives pmpipe a terminal; the password is typed there, never an argument.
             let alice = try Account("pipetest_a")
-            let command = "pmpipe -h 'pcp://127.0.0.1?username=\(alice.name)' -i t_echo -x typed-password"
+            let command = "pmpipe -h 'pcp://127.0.0.1?username=\(alice.name)' -i t_echo -x typedpassword"
             let offset = Agent.logSize()
             let outcome = try runOnTerminal(command, typing: SASL.password, after: "Password:")
             #expect(outcome.status == 0, "\(outcome)")
-            #expect(outcome.out.contains("typed-password"), "\(outcome)")
+            #expect(outcome.out.contains("typedpassword"), "\(outcome)")
             #expect(!outcome.out.contains(SASL.password), "the password was echoed: \(outcome)")
             #expect(auditLines(since: offset, instance: "t_echo").contains { $0.contains(identity(alice)) })
         }
@@ -145,7 +145,7 @@ extension PipeIntegration {
 
         @Test(arguments: ["127.0.0.1", "[::1]"])
         func loopbackCountsAsThisHostSoASASLUserMayStore(address: String) throws {
-            let outcome = try pmval("via \(address)", instance: "t_echo",
+            let outcome = try pmval("via \(address)", instance: "t_any",
                                     host: SASL.hostspec(host: address, user: "pipetest_a", password: SASL.password))
             #expect(outcome.status == 0, "\(outcome)")
             #expect(outcome.out.contains("pipe.line \"via \(address)\""), "\(outcome)")
