@@ -331,6 +331,19 @@ enum TestSetup {
         t_badpin    nobody  \(echoPath) never
         t_limit     nobody  sleep 30
         t_maxout    nobody  yes
+        p_viewlog   root    cat /var/log/$1
+        p_lsdir     root    ls /srv/$1
+        p_tail      root    tail -n 2 /var/log/$1
+        p_catpipe   root    cat /var/log/$1 | head -n 3
+        p_sed       root    sed -n "/$1/p" /etc/hostname
+        p_awk       root    awk '/$1/' /etc/hostname
+        p_awkfield  nobody  awk '{print $2}' /etc/hostname
+        p_shc       root    sh -c "ls /srv/$1"
+        p_su        root    su -s /bin/sh nobody -c "ls /srv/$1"
+        p_loop      root    for f in /var/log/$1; do tail -n 2 $f; done
+        p_xargs     root    echo $1 | xargs ls
+        p_logpath   root    cat $1
+        p_redos     nobody  echo $1
 
         [instance t_drop]
         overflow = drop
@@ -364,6 +377,12 @@ enum TestSetup {
         [instance t_badpin]
         sha256 = \(String(repeating: "0", count: 64))
 
+        [instance p_logpath]
+        param 1 = path under /var/log
+
+        [instance p_redos]
+        param 1 = pattern (a|a)*b
+
         [instance t_limit]
         max_per_user = 1
 
@@ -374,6 +393,8 @@ enum TestSetup {
         allow user * : t_echo, t_any, t_seq, t_args, t_whoami, t_root, t_stderr, t_exit, t_nul, t_long
         allow user * : t_crlf, t_drop, t_timeout, t_fork, t_trap, t_sleep, t_validate, t_dash, t_env
         allow user * : t_pinned, t_badpin, t_limit, t_maxout
+        allow user * : p_viewlog, p_lsdir, p_tail, p_catpipe, p_sed, p_awk, p_awkfield, p_shc, p_su, p_loop, p_xargs
+        allow user * : p_logpath, p_redos
         disallow user * : t_secret
         allow group \(group) : t_group
         disallow user pipetest_b : t_group
