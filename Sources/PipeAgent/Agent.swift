@@ -112,6 +112,7 @@ final class Agent {
     /// so that their clients still get every line and the end record).
     func adopt(_ configuration: Configuration) {
         planner = LaunchPlanner(configuration: configuration)
+        Log.maximumBytes = configuration.limits.logSize
         facts.prepare(for: configuration)
         refreshInstances()
         let pinned = configuration.commands.filter { $0.options.sha256 != nil && $0.template.isDirect }

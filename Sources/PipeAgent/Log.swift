@@ -1,4 +1,5 @@
 import CPCP
+import PipeCore
 import PipeSystem
 
 /// The agent's log: PCP's pmNotifyErr, which writes timestamped lines to
@@ -12,9 +13,10 @@ enum Log {
     static func warning(_ message: String) { write(LOG_WARNING, message) }
     static func error(_ message: String) { write(LOG_ERR, message) }
 
-    static let maximumBytes = 32 << 20
+    /// `[limits] log_size`, set from each configuration the agent adopts.
+    nonisolated(unsafe) static var maximumBytes = 32 << 20
     /// How much to write between two looks at the file's size.
-    private static let checkEvery = 256 << 10
+    private static let checkEvery = 16 << 10
 
     nonisolated(unsafe) private static var writtenSinceCheck = 0
     nonisolated(unsafe) private static var logPath: UnsafeMutablePointer<CChar>?
@@ -35,6 +37,6 @@ enum Log {
     private static func rotateIfLarge() {
         guard let logPath, let size = FileDescriptor.standardError.size, size > maximumBytes else { return }
         cpcp_rotate_log(logPath)
-        cpcp_log(LOG_INFO, "log rotated: it passed \(maximumBytes >> 20) MiB; the previous one is pipe.log.prev")
+        cpcp_log(LOG_INFO, "log rotated: it passed \(ByteCount(bytes: maximumBytes)) (log_size); the previous one is pipe.log.prev")
     }
 }

@@ -18,6 +18,7 @@ public enum LimitDirective: String, CaseIterable, Sendable {
     case idleTimeout = "idle_timeout"
     case reserved
     case reservedGroup = "reserved_group"
+    case logSize = "log_size"
 
     /// The setting, or the message saying why it cannot be.
     func apply(_ value: String, to limits: inout GlobalLimits) -> String? {
@@ -47,6 +48,11 @@ public enum LimitDirective: String, CaseIterable, Sendable {
                 return "reserved_group must be one group name, not '\(value)'"
             }
             limits.reservedGroup = value
+        case .logSize:
+            guard let size = try? ByteCount.parse(value), size.bytes >= 64 << 10 else {
+                return "log_size must be a size of at least 64k, like 32m, not '\(value)'"
+            }
+            limits.logSize = size.bytes
         }
         return nil
     }

@@ -22,6 +22,9 @@ public struct GlobalLimits: Sendable, Equatable {
     var reservedSetting: Int?
     /// A group whose members may use the reserved runs too.
     public var reservedGroup: String? = nil
+    /// Bytes the agent's log may reach before it is moved to pipe.log.prev
+    /// and a new one started.
+    public var logSize = 32 << 20
 
     public init(maxRunning: Int = 64, maxPerUser: Int = 8, maxParameters: Int = 32, maxParameterLength: Int = 1024) {
         self.maxRunning = maxRunning

@@ -79,7 +79,7 @@ private func parse(_ sources: [ConfigSource]) throws -> Configuration {
         "broken.conf:3: missing a command: expected 'NAME USER COMMAND'",
         "broken.conf:5: bad access directive 'permit': expected allow or disallow (as in 'allow user bob : bdev_trace;')",
         "broken.conf:6: bad access entity 'someone': expected user or group",
-        "broken.conf:8: unknown limit 'max_things' (known: max_running, max_per_user, max_parameters, max_parameter_length, idle_timeout, reserved, reserved_group)",
+        "broken.conf:8: unknown limit 'max_things' (known: max_running, max_per_user, max_parameters, max_parameter_length, idle_timeout, reserved, reserved_group, log_size)",
         "broken.conf:9: [instance nosuch] names no instance: no commands line defines 'nosuch'",
         "broken.conf:11: unknown section '[weird]': expected [commands], [access], [limits] or [instance NAME]",
     ])
