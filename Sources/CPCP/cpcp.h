@@ -81,13 +81,17 @@ static inline void cpcp_log(int priority, const char *message)
 
 /*
  * __pmRotateLog is exported by libpcp (PCP_3.0) but declared only in PCP's
- * internal libpcp.h: it moves the log to NAME.prev and reopens stderr as a
- * new NAME, as pmOpenLog does at start-up.
+ * internal libpcp.h: it reopens stderr as a new NAME with PCP's log header.
+ * PCP 6.0.3's version removes the old file first (later releases keep it as
+ * NAME.prev), so the old log is renamed to NAME.prev here, before.
  */
 extern FILE *__pmRotateLog(const char *, const char *, FILE *, int *);
 static inline void cpcp_rotate_log(const char *logname)
 {
+    char prev[4096];
     int status = 0;
+    if (snprintf(prev, sizeof(prev), "%s.prev", logname) < (int)sizeof(prev))
+        (void)rename(logname, prev);
     (void)__pmRotateLog(pmGetProgname(), logname, stderr, &status);
 }
 

@@ -344,6 +344,14 @@ enum TestSetup {
         p_xargs     root    echo $1 | xargs ls
         p_logpath   root    cat $1
         p_redos     nobody  echo $1
+        r_escape    nobody  sh -c 'setsid sleep 3141 & echo started'
+        r_escapefd  nobody  sh -c 'setsid sh -c "exec >/dev/null 2>&1 </dev/null; sleep 2718" & echo started'
+        r_escape_t  nobody  sh -c 'setsid sleep 1618 & sleep 1618'
+        r_unfetched nobody  seq 1 1000000000
+        r_bigline   nobody  head -c 20000000 /dev/zero | tr '\\0' x
+        r_stream    nobody  sh -c 'i=0; while [ $i -lt 200 ]; do echo line$i; i=$((i+1)); sleep 0.01; done'
+        r_spew      nobody  sh -c 'seq 1 100000 >&2'
+        r_crlf      nobody  printf 'one\\r\\ntwo\\rthree\\r\\nlast'
 
         [instance t_drop]
         overflow = drop
@@ -383,6 +391,21 @@ enum TestSetup {
         [instance p_redos]
         param 1 = pattern (a|a)*b
 
+        [instance r_escape_t]
+        timeout = 2s
+        grace = 1s
+
+        [instance r_unfetched]
+        idle_timeout = 2s
+        queue = 64k
+        max_line = 4k
+
+        [instance r_bigline]
+        max_line = 8m
+
+        [instance r_spew]
+        stderr = log
+
         [instance t_limit]
         max_per_user = 1
 
@@ -395,6 +418,7 @@ enum TestSetup {
         allow user * : t_pinned, t_badpin, t_limit, t_maxout
         allow user * : p_viewlog, p_lsdir, p_tail, p_catpipe, p_sed, p_awk, p_awkfield, p_shc, p_su, p_loop, p_xargs
         allow user * : p_logpath, p_redos
+        allow user * : r_escape, r_escapefd, r_escape_t, r_unfetched, r_bigline, r_stream, r_spew, r_crlf
         disallow user * : t_secret
         allow group \(group) : t_group
         disallow user pipetest_b : t_group

@@ -207,8 +207,15 @@ public struct RunLifecycle: Sendable {
         return candidates.min()
     }
 
+    /// When a queue that nobody empties has been full for the idle limit:
+    /// first the run is stopped; then, once nothing of it can write any
+    /// more, what is left unread in its pipes is given up (otherwise a run
+    /// whose client neither fetches nor leaves would never end).
     private var idleDeadline: Instant? {
-        guard stopReason == nil, let limit = settings.idleLimit, let since = queueFullSince else { return nil }
+        guard let limit = settings.idleLimit, let since = queueFullSince else { return nil }
+        if stopReason != nil {
+            guard processesGone || killed, stdoutOpen || stderrOpen else { return nil }
+        }
         return max(since, lastFetch) + limit
     }
 
@@ -249,7 +256,14 @@ public struct RunLifecycle: Sendable {
                 stop(.timeLimit(limit), now, into: &actions)
             }
             if let at = idleDeadline, now >= at, let limit = settings.idleLimit {
-                stop(.idleLimit(limit), now, into: &actions)
+                if stopReason == nil {
+                    stop(.idleLimit(limit), now, into: &actions)
+                } else {
+                    actions.append(.closePipes)
+                    stdoutOpen = false
+                    stderrOpen = false
+                    queueFullSince = nil
+                }
             }
             if let teardown = pendingTeardown, now >= teardown.at {
                 pendingTeardown = nil

@@ -83,6 +83,19 @@ struct RunLifecycleTests {
         #expect(run.stopReason == .idleLimit(.seconds(60)))
     }
 
+    /// The stopped command is gone but its pipes still hold what nobody
+    /// fetched: after another idle period they are given up and the run ends.
+    @Test func anAbandonedQueueDoesNotKeepAStoppedRunForever() {
+        var run = lifecycle(grace: .seconds(3), idle: .seconds(2))
+        _ = run.advance(now: Self.at(1), event: .queueFull(true))
+        #expect(run.advance(now: Self.at(3), event: .tick) == [.signalAll(.terminate)])
+        _ = run.advance(now: Self.at(3.1), event: .mainExited(.signaled(signal: 15)))
+        #expect(run.advance(now: Self.at(3.1), event: .processesGone) == [])
+        #expect(run.nextDeadline == Self.at(3), "due at once: nothing can write any more and nobody reads")
+        #expect(run.advance(now: Self.at(3.1), event: .tick) == [.closePipes, .finish])
+        #expect(run.endReason == "stopped: nothing fetched for 2s while the command waited on a full queue")
+    }
+
     /// Without a cgroup the agent may never learn that the last process is
     /// gone: one second after SIGKILL it closes the pipes and ends the run.
     @Test func afterSIGKILLTheRunStopsWaitingForWhatItCannotSee() {
