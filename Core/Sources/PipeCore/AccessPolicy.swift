@@ -30,7 +30,7 @@ public struct AccessPolicy: Sendable {
                 allowed: false, reason: "the client has no credentials (a remote, unauthenticated connection)", rule: nil)
         }
         var best: (rank: (Int, Int), rule: AccessRule)?
-        for rule in rules {
+        for rule in rules where rule.verdict != .read {
             guard let subjectRank = Self.subjectRank(rule.subject, client: client, uid: uid),
                   let targetRank = Self.targetRank(rule.target, instance: instance) else { continue }
             let rank = (subjectRank, targetRank)
@@ -68,5 +68,34 @@ public struct AccessPolicy: Sendable {
         case .instance(let name): return name == instance ? 2 : nil
         case .all: return 1
         }
+    }
+
+    /// Whether `client` may read a shared run of `instance` started by
+    /// `owner` (its uid; nil for runs the agent started itself). Root and
+    /// the run's owner always may. Anyone else needs a `read` rule: the most
+    /// specific of the `read` and `disallow` rules that match decides, with
+    /// the same ranking as `decide` (user > group > user *, a named
+    /// instance > *, then the later rule); `allow` alone does not let a
+    /// user read what others started.
+    public func mayRead(client: ClientIdentity, instance: String, owner: UInt32?) -> AccessDecision {
+        guard let uid = client.uid else {
+            return AccessDecision(allowed: false, reason: "the client has no credentials", rule: nil)
+        }
+        if uid == 0 { return AccessDecision(allowed: true, reason: "root may read every run", rule: nil) }
+        if let owner, owner == uid { return AccessDecision(allowed: true, reason: "the client started the run", rule: nil) }
+        var best: (rank: (Int, Int), rule: AccessRule)?
+        for rule in rules where rule.verdict != .allow {
+            guard let subjectRank = Self.subjectRank(rule.subject, client: client, uid: uid),
+                  let targetRank = Self.targetRank(rule.target, instance: instance) else { continue }
+            let rank = (subjectRank, targetRank)
+            if best == nil || rank >= best!.rank { best = (rank, rule) }
+        }
+        if let rule = best?.rule, rule.verdict == .read {
+            return AccessDecision(allowed: true, reason: "read by \(rule.location) (\(rule.text))", rule: rule)
+        }
+        if let rule = best?.rule {
+            return AccessDecision(allowed: false, reason: "denied by \(rule.location) (\(rule.text))", rule: rule)
+        }
+        return AccessDecision(allowed: false, reason: "no read rule lets \(client.summary) read runs of \(instance)", rule: nil)
     }
 }

@@ -1,8 +1,10 @@
 /// One `allow` or `disallow` line of the `[access]` section, for one
 /// instance (a line that lists several instances gives several rules).
 public struct AccessRule: Sendable, Equatable {
-    /// Whether a matching rule lets the client run the instance.
-    public enum Verdict: Sendable { case allow, disallow }
+    /// What a matching rule says: the client may run the instance, may
+    /// not (nor read others' shared runs of it), or may read the shared
+    /// runs of it that others started.
+    public enum Verdict: Sendable { case allow, disallow, read }
 
     /// Whom the rule is about.
     public enum Subject: Sendable, Equatable {
@@ -35,7 +37,12 @@ public struct AccessRule: Sendable, Equatable {
 
     /// Normalized: `disallow group students : *`.
     public var text: String {
-        let verb = verdict == .allow ? "allow" : "disallow"
+        let verb: String
+        switch verdict {
+        case .allow: verb = "allow"
+        case .disallow: verb = "disallow"
+        case .read: verb = "read"
+        }
         let who: String
         switch subject {
         case .user(let name): who = "user \(name)"

@@ -206,8 +206,9 @@ struct ConfigParser {
         switch verb {
         case "allow": verdict = .allow
         case "disallow": verdict = .disallow
+        case "read": verdict = .read
         default:
-            return report("bad access directive '\(verb)': expected allow or disallow "
+            return report("bad access directive '\(verb)': expected allow, disallow or read "
                           + "(as in 'allow user bob : bdev_trace;')", at: location)
         }
         let (kind, afterKind) = ConfigText.splitFirstWord(afterVerb)
@@ -272,6 +273,7 @@ struct ConfigParser {
         for command in commands {
             checkPlacements(command)
             checkQueue(command)
+            checkSharing(command)
             if command.template.highestParameter > limits.maxParameters {
                 report("instance \(command.name) needs \(command.template.highestParameter) parameters "
                        + "but max_parameters is \(limits.maxParameters)", at: command.location)
@@ -359,6 +361,25 @@ struct ConfigParser {
         }
     }
 
+    /// Settings of shared runs that only make sense together.
+    private mutating func checkSharing(_ command: CommandSpec) {
+        let options = command.options
+        let sharingOnly: [InstanceDirective] = [.autostart, .params, .restart, .retain, .idleExpiry, .buffer, .tail]
+        for block in blocks where block.name == command.name {
+            for setting in block.settings {
+                guard let (directive, _) = InstanceDirective.lookup(setting.key) else { continue }
+                if sharingOnly.contains(directive) && !options.shared {
+                    report("\(setting.key) applies to shared runs: add 'shared = yes' to [instance \(command.name)]",
+                           at: setting.location)
+                }
+                if (directive == .params || directive == .restart) && options.shared && !options.autostart {
+                    report("\(setting.key) applies to runs the agent starts itself: add 'autostart = yes'",
+                           at: setting.location)
+                }
+            }
+        }
+    }
+
     private mutating func collectWarnings() {
         if commands.isEmpty {
             warn("no commands are configured: add lines of the form 'NAME USER COMMAND'", at: nil)
@@ -369,8 +390,9 @@ struct ConfigParser {
                      at: rule.location)
             }
         }
-        let coversAll = rules.contains { $0.target == .all }
-        for command in commands where !coversAll && !rules.contains(where: { $0.target == .instance(command.name) }) {
+        let runRules = rules.filter { $0.verdict != .read }
+        let coversAll = runRules.contains { $0.target == .all }
+        for command in commands where !coversAll && !runRules.contains(where: { $0.target == .instance(command.name) }) {
             warn("instance \(command.name) is named by no access rule: only root may run it "
                  + "(PCP's pipe agent let every client run it); add 'allow user * : \(command.name)' "
                  + "to keep that behaviour", at: command.location)

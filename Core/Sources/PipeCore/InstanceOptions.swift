@@ -38,6 +38,26 @@ public struct InstanceOptions: Sendable, Equatable {
     public var taskLimit: Int? = nil
     public var cpuPercent: Int? = nil
 
+    // Shared runs (pipe.control.start, pipe.run.*).
+    /// Runs of this command are shared: they outlive the context that
+    /// started them, and every permitted reader has its own read position.
+    public var shared = false
+    /// Started by the agent itself (at start-up and after reloads) with
+    /// `autostartParameters`, and restarted when it exits unless `restart`
+    /// is off.
+    public var autostart = false
+    public var autostartParameters = ""
+    public var restart = true
+    /// How long a finished shared run stays readable.
+    public var retain: Duration = .seconds(600)
+    /// A shared run nobody has read for this long is stopped; nil: never
+    /// (the default for autostart runs).
+    public var idleExpiry: Duration? = nil
+    /// The shared buffer (bytes of lines kept for readers); nil: 4m.
+    public var buffer: ByteCount? = nil
+    /// Lines of pipe.run.tail.
+    public var tailLines = 20
+
     public init() {}
 
     /// The type of parameter `number` (1-based).
@@ -63,6 +83,9 @@ public enum InstanceDirective: String, CaseIterable, Sendable {
     case stderr
     case idleTimeout = "idle_timeout"
     case memory, tasks, cpu
+    case shared, autostart, params, restart, retain
+    case idleExpiry = "idle_expiry"
+    case buffer, tail
 
     /// How the setting is written: `param N = TYPE`.
     public var syntax: String {
@@ -185,6 +208,35 @@ extension InstanceOptions {
                 throw SettingError("cpu must be a percentage of one CPU like 50% or 200%, not '\(value)'")
             }
             cpuPercent = percent
+        case .shared:
+            shared = try Self.yesNo(key, value)
+        case .autostart:
+            autostart = try Self.yesNo(key, value)
+        case .params:
+            autostartParameters = value
+        case .restart:
+            restart = try Self.yesNo(key, value)
+        case .retain:
+            guard let duration = ConfigText.duration(value) else {
+                throw SettingError("retain must be a duration like 10m or 1h, not '\(value)'")
+            }
+            retain = duration
+        case .idleExpiry:
+            guard let duration = ConfigText.duration(value), duration > .zero else {
+                throw SettingError("idle_expiry must be a positive duration like 5m, not '\(value)'")
+            }
+            idleExpiry = duration
+        case .buffer:
+            let size = try Self.size(key, value)
+            guard size.bytes >= 64 << 10 && size.bytes <= 1 << 30 else {
+                throw SettingError("buffer must be between 64k and 1g, not \(value)")
+            }
+            buffer = size
+        case .tail:
+            guard value == "0" || ConfigText.positiveInteger(value) != nil, let lines = Int(value), lines <= 10_000 else {
+                throw SettingError("tail must be a number of lines from 0 to 10000, not '\(value)'")
+            }
+            tailLines = lines
         case .param:
             let number = ConfigText.positiveInteger(argument)
             guard let number, number <= CommandTemplate.maximumPlaceholder else {

@@ -77,3 +77,37 @@ func accessDecisionFollowsTheMostSpecificRule(_ testCase: AccessCase) {
     #expect(decision.allowed == testCase.allowed)
     #expect(decision.reason == testCase.reason)
 }
+
+/// Who may read a shared run someone else started: `read` rules, ranked as
+/// allow/disallow are, with `disallow` able to take it away.
+struct ReadRuleTests {
+    static func rules(_ text: String) throws -> AccessPolicy {
+        AccessPolicy(rules: try configuration("trace root btrace\nother root echo\n[access]\n\(text)\n").rules)
+    }
+
+    static let carol = ClientIdentity(uid: 1002, gid: 1002, userName: "carol", groupNames: ["carol", "perf"], groupIDs: [1002, 2000])
+    static let dave = ClientIdentity(uid: 1003, gid: 1003, userName: "dave", groupNames: ["dave"], groupIDs: [1003])
+
+    @Test(arguments: [
+        ("read group perf : trace", true, false),
+        ("read user * : trace", true, true),
+        ("read user * : *\ndisallow group perf : trace", false, true),
+        ("read group perf : *\ndisallow user carol : trace", false, false),
+        ("disallow user carol : *\nread group perf : trace", false, false),
+        ("allow user * : trace", false, false),
+        ("read user carol : other", false, false),
+    ])
+    func readRulesDecide(_ text: String, _ carolMay: Bool, _ daveMay: Bool) throws {
+        let policy = try Self.rules(text)
+        #expect(policy.mayRead(client: Self.carol, instance: "trace", owner: 1000).allowed == carolMay, "\(text)")
+        #expect(policy.mayRead(client: Self.dave, instance: "trace", owner: 1000).allowed == daveMay, "\(text)")
+    }
+
+    @Test func theOwnerAndRootAlwaysReadAndReadRulesDoNotLetAnyoneRun() throws {
+        let policy = try Self.rules("read user * : trace")
+        #expect(policy.mayRead(client: Self.dave, instance: "trace", owner: 1003).allowed)
+        #expect(policy.mayRead(client: ClientIdentity(uid: 0, gid: 0), instance: "trace", owner: 1003).allowed)
+        #expect(!policy.mayRead(client: ClientIdentity(), instance: "trace", owner: nil).allowed)
+        #expect(!policy.decide(client: Self.dave, instance: "trace").allowed, "read does not allow running")
+    }
+}

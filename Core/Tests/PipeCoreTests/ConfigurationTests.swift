@@ -77,7 +77,7 @@ private func parse(_ sources: [ConfigSource]) throws -> Configuration {
         "broken.conf:1: 'all' cannot be an instance name: in [access] rules it means every instance",
         "broken.conf:2: missing user name: expected 'NAME USER COMMAND'",
         "broken.conf:3: missing a command: expected 'NAME USER COMMAND'",
-        "broken.conf:5: bad access directive 'permit': expected allow or disallow (as in 'allow user bob : bdev_trace;')",
+        "broken.conf:5: bad access directive 'permit': expected allow, disallow or read (as in 'allow user bob : bdev_trace;')",
         "broken.conf:6: bad access entity 'someone': expected user or group",
         "broken.conf:8: unknown limit 'max_things' (known: max_running, max_per_user, max_parameters, max_parameter_length, idle_timeout, reserved, reserved_group, log_size)",
         "broken.conf:9: [instance nosuch] names no instance: no commands line defines 'nosuch'",
@@ -121,7 +121,7 @@ func accessLinesAreTolerantOfPunctuation(_ line: String, _ expected: String) thr
     ("x root tool\n[access]\nallow user bob", "pipe.conf:3: missing instance: expected 'allow user bob : INSTANCE[,INSTANCE...]' (an instance name, * or all)"),
     ("x root tool\n[access]\nallow user : x", "pipe.conf:3: missing user name: expected 'allow user NAME : INSTANCE'"),
     ("x root tool\n[limits]\nmax_running = -1", "pipe.conf:3: max_running must be a whole number above zero, not '-1'"),
-    ("x root tool\n[instance x]\ncolour = red", "pipe.conf:3: unknown instance setting 'colour' (known: param N, queue, overflow, max_line, timeout, max_output, max_running, max_per_user, grace, allow_dash, sha256, capabilities, no_new_privs, stderr, idle_timeout, memory, tasks, cpu)"),
+    ("x root tool\n[instance x]\ncolour = red", "pipe.conf:3: unknown instance setting 'colour' (known: param N, queue, overflow, max_line, timeout, max_output, max_running, max_per_user, grace, allow_dash, sha256, capabilities, no_new_privs, stderr, idle_timeout, memory, tasks, cpu, shared, autostart, params, restart, retain, idle_expiry, buffer, tail)"),
     ("x root tool $1\n[instance x]\nparam 2 = integer 1..3", "pipe.conf:3: parameter 2 is never used by the command"),
     ("x root tool $1\n[instance x]\nparam 1 = pattern [a-", "pipe.conf:3: '[a-' is not a literal alternation (test engine)"),
     ("x root tool | cat\n[instance x]\nsha256 = 00", "pipe.conf:3: sha256 cannot pin a shell command (this command line uses shell syntax, so it runs /bin/sh): write it as plain words to run the program directly"),
@@ -279,4 +279,32 @@ func typesThatFitWhereTheyStandAreAccepted(_ line: String, _ type: String) throw
     #expect(refused.map(\.file) == ["pipe.conf.d/bad.conf", "pipe.conf.d/refers.conf"])
     #expect(refused[1].errors.map(\.message) == ["[instance bad] names no instance: no commands line defines 'bad'"])
     #expect(throws: ConfigurationErrors.self) { try Configuration.parse(sources, engine: testEngine) }
+}
+
+@Test func sharedRunSettingsAreReadAndCheckedTogether() throws {
+    let config = try configuration("""
+        trace root btrace -w $1 /dev/sda
+        [instance trace]
+        param 1 = integer 1..3600
+        shared = yes
+        autostart = yes
+        params = 600
+        restart = no
+        retain = 1h
+        buffer = 8m
+        tail = 50
+        idle_expiry = 10m
+        [access]
+        read group perf : trace
+        """)
+    let options = try #require(config.command(named: "trace")).options
+    #expect(options.shared && options.autostart && !options.restart)
+    #expect(options.autostartParameters == "600")
+    #expect(options.retain == .seconds(3600) && options.idleExpiry == .seconds(600))
+    #expect(options.buffer == ByteCount(bytes: 8 << 20) && options.tailLines == 50)
+    #expect(config.rules.map(\.text) == ["read group perf : trace"])
+    #expect(configurationErrors("x root echo\n[instance x]\nautostart = yes\n")
+        == ["pipe.conf:3: autostart applies to shared runs: add 'shared = yes' to [instance x]"])
+    #expect(configurationErrors("x root echo\n[instance x]\nshared = yes\nparams = 5\n")
+        == ["pipe.conf:4: params applies to runs the agent starts itself: add 'autostart = yes'"])
 }
