@@ -69,8 +69,8 @@ public struct EventRecord {
     /// PM_EVENT_FLAG_MISSED and PM_EVENT_FLAG_END, spelled here for the
     /// pure decoder and for the hot loop (PipeConnection checks them
     /// against libpcp's).
-    public static let missedFlag = EventArrayEncoder.missedFlag
-    public static let endFlag: UInt32 = 1 << 2
+    public static let missedFlag = EventRecordLayout.missedFlag
+    public static let endFlag = EventRecordLayout.endFlag
 
     public var seconds: Int32
     public var microseconds: Int32
@@ -128,13 +128,13 @@ public protocol EventRecordHandler: ~Copyable {
 public enum EventArrayDecoder {
     // The layout's sizes are the writer's (PipeCore's EventArrayEncoder):
     // one definition for the agent that writes arrays and pmpipe that reads them.
-    public static let eventType = EventArrayEncoder.eventType
-    static let headerSize = EventArrayEncoder.headerSize
-    static let recordHeaderSize = EventArrayEncoder.recordHeaderSize
-    static let parameterHeaderSize = EventArrayEncoder.parameterHeaderSize
+    public static let eventType = EventRecordLayout.eventType
+    static let headerSize = EventRecordLayout.arrayHeaderSize
+    static let recordHeaderSize = EventRecordLayout.recordHeaderSize
+    static let parameterHeaderSize = EventRecordLayout.parameterHeaderSize
 
     @inline(__always)
-    static func padded(_ n: Int) -> Int { EventArrayEncoder.padded(n) }
+    static func padded(_ n: Int) -> Int { EventRecordLayout.padded(n) }
 
     /// The first, checking pass: takes every record and does nothing.
     struct Checker: EventRecordHandler {

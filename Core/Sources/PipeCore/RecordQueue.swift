@@ -83,11 +83,11 @@ public struct RecordQueue: Sendable {
     private static let retainedCapacity = 64 * 1024
     private static let initialCapacity = 4096
 
-    // Record layout (EventArrayEncoder's): 16-byte header, then the line
-    // parameter (8-byte header, bytes padded to 4), then for a piece of a
-    // longer line the `continued` parameter (12 bytes).
-    private static let lineOffset = 16
-    private static let continuedSize = 12
+    // A stored record (EventRecordLayout): its header, then the line
+    // parameter, then for a piece of a longer line the `continued` parameter.
+    @inline(__always) private static var lineOffset: Int { EventRecordLayout.recordHeaderSize }
+    @inline(__always) private static var lineValueOffset: Int { lineOffset + EventRecordLayout.parameterHeaderSize }
+    @inline(__always) private static var continuedSize: Int { EventRecordLayout.parameterSize(valueBytes: 4) }
 
     public init(capacity: Int, policy: OverflowPolicy, format: EventFormat = .placeholder) {
         precondition(capacity > 0, "queue capacity must be positive")
@@ -121,7 +121,7 @@ public struct RecordQueue: Sendable {
                 dropOldest()
             }
         }
-        let lineSize = EventArrayEncoder.parameterSize(valueBytes: length)
+        let lineSize = EventRecordLayout.parameterSize(valueBytes: length)
         let size = Self.lineOffset + lineSize + (continued ? Self.continuedSize : 0)
         let base = reserve(size)
         let ids = format.parameters
@@ -136,7 +136,7 @@ public struct RecordQueue: Sendable {
         let record = base + tail
         EventArrayEncoder.storeRecordHeader(
             seconds: Int32(truncatingIfNeeded: time.seconds), microseconds: time.microseconds,
-            flags: Self.pointFlag, parameters: continued ? 2 : 1, at: record)
+            flags: EventRecordLayout.pointFlag, parameters: continued ? 2 : 1, at: record)
         _ = EventArrayEncoder.storeParameter(line, pmid: pmid, type: hasNUL ? .aggregate : .string,
                                              layout: format.layout, at: record + Self.lineOffset)
         if continued {
@@ -150,10 +150,6 @@ public struct RecordQueue: Sendable {
         totalRecords &+= 1
         totalBytes &+= UInt64(length)
     }
-
-    /// PM_EVENT_FLAG_POINT: what every stored record says until a drain
-    /// marks the run's first (START) or last (END) record.
-    static let pointFlag: UInt32 = 1
 
     /// Room for `size` more bytes at `tail`; returns the arena's base. Makes
     /// the arena this queue's own first (value semantics: a copy of the
@@ -235,7 +231,7 @@ public struct RecordQueue: Sendable {
             let parsed = parse(base + offset)
             let isStderr = parsed.pmid == ids.errline || parsed.pmid == ids.rawerrline
             visit(.line(
-                bytes: UnsafeRawBufferPointer(start: base + offset + 24, count: parsed.length),
+                bytes: UnsafeRawBufferPointer(start: base + offset + Self.lineValueOffset, count: parsed.length),
                 stream: isStderr ? .stderr : .stdout, continued: parsed.continued, time: parsed.time,
                 containsNUL: parsed.pmid == ids.rawline || parsed.pmid == ids.rawerrline),
                 emptiesQueue && index == batch.records - 1)
@@ -302,12 +298,14 @@ public struct RecordQueue: Sendable {
     private func parse(_ record: UnsafeMutableRawPointer) -> (
         time: Timestamp, pmid: UInt32, length: Int, continued: Bool, size: Int
     ) {
-        let seconds = record.load(as: Int32.self)
-        let micros = (record + 4).load(fromByteOffset: 0, as: Int32.self)
-        let continued = (record + 12).load(as: Int32.self) == 2
-        let pmid = (record + 16).load(as: UInt32.self)
-        let length = format.layout.length(of: (record + 20).load(as: UInt32.self)) - 4
-        let size = Self.lineOffset + 8 + ((length + 3) & ~3) + (continued ? Self.continuedSize : 0)
+        let seconds = record.load(fromByteOffset: EventRecordLayout.secondsOffset, as: Int32.self)
+        let micros = record.load(fromByteOffset: EventRecordLayout.microsecondsOffset, as: Int32.self)
+        let continued = record.load(fromByteOffset: EventRecordLayout.parameterCountOffset, as: Int32.self) == 2
+        let pmid = record.load(fromByteOffset: Self.lineOffset, as: UInt32.self)
+        let word = record.load(fromByteOffset: Self.lineOffset + EventRecordLayout.parameterWordOffset, as: UInt32.self)
+        let length = format.layout.length(of: word) - EventRecordLayout.parameterLengthOverhead
+        let size = Self.lineOffset + EventRecordLayout.parameterSize(valueBytes: length)
+            + (continued ? Self.continuedSize : 0)
         return (Timestamp(seconds: Int64(seconds), microseconds: micros), pmid, length, continued, size)
     }
 

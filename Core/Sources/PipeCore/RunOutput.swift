@@ -4,20 +4,6 @@
 // the exit status; and under the drop policy an exact count of what was lost,
 // at the place where it was lost.
 
-/// PCP event record flags (`PM_EVENT_FLAG_*` in pmapi.h), so the agent can
-/// pass `rawValue` straight to `pmdaEventAddRecord`.
-public struct EventFlags: OptionSet, Sendable, Hashable {
-    public let rawValue: UInt32
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
-
-    /// `PM_EVENT_FLAG_POINT`: an ordinary record inside the run.
-    public static let point = EventFlags(rawValue: 1 << 0)
-    /// `PM_EVENT_FLAG_START`: the run's first record.
-    public static let start = EventFlags(rawValue: 1 << 1)
-    /// `PM_EVENT_FLAG_END`: the run's last record; it carries the termination.
-    public static let end = EventFlags(rawValue: 1 << 2)
-}
-
 /// What one output record carries.
 public enum OutputPayload {
     /// A line (or piece of a long line). `bytes` is valid only during the

@@ -21,7 +21,7 @@ import PipeCore
         switch record.payload {
         case .missed(let count):
             return ReadRecord(seconds: seconds, microseconds: record.time.microseconds,
-                              flags: EventArrayEncoder.missedFlag, nparams: Int32(count), parameters: [])
+                              flags: EventRecordLayout.missedFlag, nparams: Int32(count), parameters: [])
         case .line(let bytes, let stream, let continued, let containsNUL):
             let pmid = switch (stream, containsNUL) {
             case (.stdout, false): ids.line
