@@ -56,8 +56,6 @@ public final class PipeConnection {
             continued: try id(names.continued), exitstatus: try id(names.exitStatus),
             endreason: try id(names.endReason))
         layout = TypeLengthLayout { cpcp_param_word($0, $1) }
-        // The pure decoder spells PM_EVENT_FLAG_MISSED and _END itself.
-        precondition(EventRecord.missedFlag == cpcp_EVENT_FLAG_MISSED && EventRecord.endFlag == cpcp_EVENT_FLAG_END)
     }
 
     /// Disconnects (pmDestroyContext): the agent stops this client's

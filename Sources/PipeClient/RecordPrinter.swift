@@ -49,7 +49,7 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
         // Almost every record is one stdout line and nothing else: print it
         // here, inlined into the decoder's loop, and leave the rest to
         // `handleInGeneral`. Same bytes and same flushes as that would give.
-        if record.flags & EventRecord.endFlag == 0, record.parameterCount == 1, !verbose, !lastWasStderr {
+        if record.flags & EventRecordLayout.endFlag == 0, record.parameterCount == 1, !verbose, !lastWasStderr {
             let parameter = record.firstParameter
             if parameter.pmid == ids.line || parameter.pmid == ids.rawline {
                 try out.appendLine(parameter.value)
@@ -62,11 +62,11 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
 
     @inline(never)
     private mutating func handleInGeneral(_ record: EventRecord) throws(OutputError) {
-        if record.flags & EventRecord.missedFlag != 0 {
+        if record.flags & EventRecordLayout.missedFlag != 0 {
             try reportMissed(record)
             return
         }
-        if record.flags & EventRecord.endFlag != 0 { sawEnd = true }
+        if record.flags & EventRecordLayout.endFlag != 0 { sawEnd = true }
 
         var payload: UnsafeRawBufferPointer?
         var toStderr = false
@@ -144,9 +144,10 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
 
     /// `start`, `point`, `end`, `missed`, ... joined with commas.
     public static func flagNames(_ flags: UInt32) -> String {
+        typealias Layout = EventRecordLayout
         let known: [(UInt32, String)] = [
-            (cpcp_EVENT_FLAG_START, "start"), (cpcp_EVENT_FLAG_POINT, "point"), (cpcp_EVENT_FLAG_END, "end"),
-            (cpcp_EVENT_FLAG_ID, "id"), (cpcp_EVENT_FLAG_PARENT, "parent"), (cpcp_EVENT_FLAG_MISSED, "missed"),
+            (Layout.startFlag, "start"), (Layout.pointFlag, "point"), (Layout.endFlag, "end"),
+            (Layout.idFlag, "id"), (Layout.parentFlag, "parent"), (Layout.missedFlag, "missed"),
         ]
         let names = known.filter { flags & $0.0 != 0 }.map(\.1)
         return names.isEmpty ? "none" : names.joined(separator: ",")

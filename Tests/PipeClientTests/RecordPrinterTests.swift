@@ -1,5 +1,6 @@
 import Testing
 @testable import PipeClient
+import PipeCore
 
 /// Decodes `array` into a printer whose stdout and stderr go to `out` and
 /// `err` (the same file shows the order of the two streams).
@@ -66,8 +67,8 @@ private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFil
     @Test func theEndRecordIsPrintedAndItsStatusAndReasonKept() throws {
         var array = EventArrayBuilder()
         array.line("last")
-        array.record(flags: EventRecord.endFlag, [(testIDs.line, Array("final".utf8))])
-        array.record(flags: EventRecord.endFlag, [(testIDs.exitstatus, int32Bytes(3)),
+        array.record(flags: EventRecordLayout.endFlag, [(testIDs.line, Array("final".utf8))])
+        array.record(flags: EventRecordLayout.endFlag, [(testIDs.exitstatus, int32Bytes(3)),
                                                   (testIDs.endreason, Array("exited".utf8))])
         let file = ScratchFile()
         // #expect cannot look into a noncopyable value: copy out first.

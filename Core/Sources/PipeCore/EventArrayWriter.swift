@@ -39,6 +39,7 @@ public final class EventArrayWriter {
         try body(&encoder)
     }
 
+    public var layout: TypeLengthLayout { encoder.layout }
     public var recordCount: Int32 { encoder.recordCount }
     public var byteCount: Int { encoder.byteCount }
     public var capacity: Int { encoder.capacity }
