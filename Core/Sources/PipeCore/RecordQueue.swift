@@ -1,9 +1,9 @@
 // The per-client backlog of output lines. A fast command can produce
 // millions of lines a second, so each line is stored once, already as the
-// event record a client will receive (see EventArrayWriter for the layout),
+// event record a client will receive (EventRecordLayout),
 // in one contiguous arena: a fetch then copies a run of records with one
 // memcpy instead of re-encoding line by line, and in steady state neither
-// an append nor a drain allocates.
+// an append nor a batch allocates.
 
 /// How records are encoded: the PMIDs of their parameters and the bitfield
 /// layout of libpcp's type/length words. The agent supplies the real ones.
@@ -24,17 +24,6 @@ public struct EventFormat: Sendable, Equatable {
         layout: .rightToLeft)
 }
 
-/// One item handed out by `RecordQueue.drain`.
-public enum QueueItem {
-    /// `count` lines were dropped (under `.drop`) before the items that
-    /// follow. `time` is when the newest of them was read, so records stay in
-    /// time order.
-    case missed(count: Int, time: Timestamp)
-    /// `bytes` is valid only during the visit; `containsNUL` tells whether it
-    /// has a 0 byte (then it travels as bytes, not as a string).
-    case line(bytes: UnsafeRawBufferPointer, stream: StreamKind, continued: Bool, time: Timestamp, containsNUL: Bool)
-}
-
 /// A bounded FIFO of output lines for one client.
 ///
 /// Its size is measured in `memoryUsed`: payload bytes plus
@@ -44,7 +33,7 @@ public enum QueueItem {
 ///   pipes while `isFull`, so the queue exceeds `capacity` by at most what was
 ///   already read.
 /// - `.drop`: the oldest lines make room for the new one and are counted, and
-///   the next drain starts with a `.missed` item saying how many, which is
+///   the next batch starts with a MISSED record saying how many, which is
 ///   exactly where the gap is (drops always remove the head).
 public struct RecordQueue: Sendable {
     /// The fixed cost charged per record in `memoryUsed`, standing for its
@@ -55,7 +44,7 @@ public struct RecordQueue: Sendable {
     public let policy: OverflowPolicy
     public let format: EventFormat
 
-    /// Lines dropped under `.drop` and not yet reported by a drain.
+    /// Lines dropped under `.drop` and not yet reported in a batch.
     public private(set) var pendingMissed: Int = 0
     public private(set) var missedTime = Timestamp.zero
 
@@ -86,7 +75,6 @@ public struct RecordQueue: Sendable {
     // A stored record (EventRecordLayout): its header, then the line
     // parameter, then for a piece of a longer line the `continued` parameter.
     @inline(__always) private static var lineOffset: Int { EventRecordLayout.recordHeaderSize }
-    @inline(__always) private static var lineValueOffset: Int { lineOffset + EventRecordLayout.parameterHeaderSize }
     @inline(__always) private static var continuedSize: Int { EventRecordLayout.parameterSize(valueBytes: 4) }
 
     public init(capacity: Int, policy: OverflowPolicy, format: EventFormat = .placeholder) {
@@ -198,70 +186,46 @@ public struct RecordQueue: Sendable {
         removeHead(count: 1, bytes: parsed.size, payload: parsed.length)
     }
 
-    // MARK: - Draining
+    // MARK: - Taking a batch
 
-    /// Removes up to `maxRecords` records / about `maxBytes` payload bytes
-    /// (always at least one record if any) in FIFO order and visits them. If
-    /// lines were dropped since the last drain, the first visited item is
-    /// `.missed(count:time:)`. Returns the number of items visited.
-    @discardableResult
-    public mutating func drain(maxRecords: Int, maxBytes: Int, _ visit: (QueueItem) -> Void) -> Int {
-        drain(maxRecords: maxRecords, maxBytes: maxBytes) { item, _ in visit(item) }
+    /// What `encode` added to an array.
+    public struct EncodedBatch: Sendable, Equatable {
+        /// Records added, the missed marker included.
+        public var records = 0
+        /// Whether the first of them is a missed marker.
+        public var missedMarker = false
+        /// Where the first line record starts in the array (nil: no lines
+        /// were added). The last one is the array's `lastRecordOffset`.
+        public var firstLineRecord: Int?
+
+        public init() {}
     }
 
-    /// `drain` that also tells the visitor whether an item is the last thing
-    /// in the queue, so `RunOutput` can mark the end of a run on the final
-    /// line instead of adding an empty record.
-    @discardableResult
-    mutating func drain(maxRecords: Int, maxBytes: Int, _ visit: (QueueItem, _ emptiesQueue: Bool) -> Void) -> Int {
-        guard maxRecords > 0 else { return 0 }
-        var visited = 0
+    /// Moves the next batch into `array`, in FIFO order: first, if lines
+    /// were dropped since the last batch, a MISSED record with their count
+    /// (stamped with the time the newest of them was read, so records stay
+    /// in time order), then up to `maxRecords` records in all and about
+    /// `maxBytes` of line bytes (always at least one line if any), copied
+    /// as one block. Every line record is flagged POINT; the caller marks a
+    /// run's first and last.
+    public mutating func encode(into array: inout EventArrayEncoder, maxRecords: Int, maxBytes: Int) -> EncodedBatch {
+        var encoded = EncodedBatch()
+        guard maxRecords > 0 else { return encoded }
         if pendingMissed > 0 {
-            let missed = takeMissed()
-            visited = 1
-            visit(.missed(count: missed, time: missedTime), count == 0)
+            array.addMissedRecord(seconds: Int32(truncatingIfNeeded: missedTime.seconds),
+                                  microseconds: missedTime.microseconds, count: Int32(clamping: pendingMissed))
+            pendingMissed = 0
+            encoded.records = 1
+            encoded.missedMarker = true
         }
-        guard count > 0 && visited < maxRecords else { return visited }
-        let batch = chooseBatch(maxRecords: maxRecords - visited, maxBytes: maxBytes)
-        let emptiesQueue = batch.records == count
-        let ids = format.parameters
-        var offset = head
-        let base = storage!.base
-        for index in 0..<batch.records {
-            let parsed = parse(base + offset)
-            let isStderr = parsed.pmid == ids.errline || parsed.pmid == ids.rawerrline
-            visit(.line(
-                bytes: UnsafeRawBufferPointer(start: base + offset + Self.lineValueOffset, count: parsed.length),
-                stream: isStderr ? .stderr : .stdout, continued: parsed.continued, time: parsed.time,
-                containsNUL: parsed.pmid == ids.rawline || parsed.pmid == ids.rawerrline),
-                emptiesQueue && index == batch.records - 1)
-            offset += parsed.size
-        }
+        guard count > 0 && encoded.records < maxRecords else { return encoded }
+        let batch = chooseBatch(maxRecords: maxRecords - encoded.records, maxBytes: maxBytes)
+        encoded.firstLineRecord = array.appendEncodedRecords(
+            UnsafeRawBufferPointer(start: storage.unsafelyUnwrapped.base + head, count: batch.bytes),
+            records: batch.records, lastRecordOffset: batch.lastRecordOffset)
+        encoded.records += batch.records
         removeHead(count: batch.records, bytes: batch.bytes, payload: batch.payload)
-        return visited + batch.records
-    }
-
-    /// Removes the next batch (limits as in `drain`, the missed marker not
-    /// included: see `takeMissed`) and hands it over as encoded records:
-    /// `records` of them in `bytes`, the last one starting at
-    /// `lastRecordOffset`, and whether they empty the queue. The bytes are
-    /// valid only during the call.
-    mutating func takeEncoded(
-        maxRecords: Int, maxBytes: Int,
-        _ body: (_ bytes: UnsafeRawBufferPointer, _ records: Int, _ lastRecordOffset: Int, _ emptiesQueue: Bool) -> Void
-    ) -> Int {
-        guard maxRecords > 0 && count > 0 else { return 0 }
-        let batch = chooseBatch(maxRecords: maxRecords, maxBytes: maxBytes)
-        body(UnsafeRawBufferPointer(start: storage!.base + head, count: batch.bytes), batch.records,
-             batch.lastRecordOffset, batch.records == count)
-        removeHead(count: batch.records, bytes: batch.bytes, payload: batch.payload)
-        return batch.records
-    }
-
-    /// Reports and clears the dropped-lines count (its time stays in `missedTime`).
-    mutating func takeMissed() -> Int {
-        defer { pendingMissed = 0 }
-        return pendingMissed
+        return encoded
     }
 
     private struct Batch {
@@ -293,20 +257,18 @@ public struct RecordQueue: Sendable {
         return batch
     }
 
-    /// Reads back what `append` stored.
+    /// Reads back what `append` stored: when the line was read, its length,
+    /// and the record's size.
     @inline(__always)
-    private func parse(_ record: UnsafeMutableRawPointer) -> (
-        time: Timestamp, pmid: UInt32, length: Int, continued: Bool, size: Int
-    ) {
+    private func parse(_ record: UnsafeMutableRawPointer) -> (time: Timestamp, length: Int, size: Int) {
         let seconds = record.load(fromByteOffset: EventRecordLayout.secondsOffset, as: Int32.self)
         let micros = record.load(fromByteOffset: EventRecordLayout.microsecondsOffset, as: Int32.self)
         let continued = record.load(fromByteOffset: EventRecordLayout.parameterCountOffset, as: Int32.self) == 2
-        let pmid = record.load(fromByteOffset: Self.lineOffset, as: UInt32.self)
         let word = record.load(fromByteOffset: Self.lineOffset + EventRecordLayout.parameterWordOffset, as: UInt32.self)
         let length = format.layout.length(of: word) - EventRecordLayout.parameterLengthOverhead
         let size = Self.lineOffset + EventRecordLayout.parameterSize(valueBytes: length)
             + (continued ? Self.continuedSize : 0)
-        return (Timestamp(seconds: Int64(seconds), microseconds: micros), pmid, length, continued, size)
+        return (Timestamp(seconds: Int64(seconds), microseconds: micros), length, size)
     }
 
     /// Forgets the first `removed` records (`bytes` long, `payload` bytes of

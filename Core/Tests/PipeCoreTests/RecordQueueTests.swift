@@ -1,7 +1,7 @@
 import Testing
 import PipeCore
 
-/// A drained item copied out of the visit, so tests can compare it later.
+/// A record of a batch, as the client reads it, so tests can compare it.
 private enum Drained: Equatable, CustomStringConvertible {
     case missed(Int, Timestamp)
     case line(String, StreamKind, continued: Bool, Timestamp)
@@ -24,21 +24,30 @@ extension RecordQueue {
         bytesOf(text).withUnsafeBytes { append($0, stream: stream, continued: continued, time: time) }
     }
 
+    /// The next batch (`encode`) as the client reads it: how many records
+    /// `encode` said it added, and the records.
+    fileprivate mutating func takeRecords(maxRecords: Int, maxBytes: Int) -> (added: Int, records: [DecodedRecord]) {
+        let writer = EventArrayWriter(layout: format.layout, initialCapacity: 64)
+        let added = writer.encode { encode(into: &$0, maxRecords: maxRecords, maxBytes: maxBytes).records }
+        let records = (try? decodeEventArray(writer.finish(), layout: format.layout)) ?? []
+        #expect(added == records.count)
+        return (added, records)
+    }
+
     fileprivate mutating func drainAll(maxRecords: Int = .max, maxBytes: Int = .max) -> [Drained] {
-        var out: [Drained] = []
-        drain(maxRecords: maxRecords, maxBytes: maxBytes) { item in
-            switch item {
-            case .missed(let count, let time): out.append(.missed(count, time))
-            case .line(let bytes, let stream, let continued, let time, _):
-                out.append(.line(textOf(Array(bytes)), stream, continued: continued, time))
-            }
+        let ids = format.parameters
+        return takeRecords(maxRecords: maxRecords, maxBytes: maxBytes).records.map { record in
+            if record.flags == EventRecordLayout.missedFlag { return .missed(record.missed, record.time) }
+            #expect(record.flags == EventRecordLayout.pointFlag)
+            let line = record.parameters[0]
+            let stream: StreamKind = line.pmid == ids.errline || line.pmid == ids.rawerrline ? .stderr : .stdout
+            return .line(textOf(line.value), stream, continued: record.value(of: ids.continued) == [1, 0, 0, 0], record.time)
         }
-        return out
     }
 }
 
 @Suite struct RecordQueueTests {
-    @Test func drainsInFIFOOrderWithStreamFlagsAndTimes() {
+    @Test func batchesAreInFIFOOrderWithStreamFlagsAndTimes() {
         var queue = RecordQueue(capacity: 1 << 20, policy: .block)
         queue.append("a", at: stamp(1))
         queue.append("b", .stderr, at: stamp(2))
@@ -102,7 +111,7 @@ extension RecordQueue {
         #expect(queue.drainAll() == [.missed(1, .zero), line("much larger than the capacity")])
     }
 
-    @Test func drainRespectsRecordAndByteLimitsButAlwaysTakesOne() {
+    @Test func batchesRespectRecordAndByteLimitsButAlwaysTakeOne() {
         var queue = RecordQueue(capacity: 1 << 20, policy: .block)
         for index in 0..<10 { queue.append("line\(index)") } // 5 bytes each
         #expect(queue.drainAll(maxRecords: 3).count == 3)
@@ -113,12 +122,12 @@ extension RecordQueue {
         #expect(queue.drainAll() == [line("line7"), line("line8"), line("line9")])
     }
 
-    @Test func drainReturnsTheNumberOfItemsIncludingTheMissedMarker() {
+    @Test func aBatchCountsTheMissedMarkerAmongItsRecords() {
         var queue = RecordQueue(capacity: 17, policy: .drop)
         queue.append("a")
         queue.append("b")
-        let visited = queue.drain(maxRecords: 10, maxBytes: 100) { _ in }
-        #expect(visited == 2)
+        let (added, _) = queue.takeRecords(maxRecords: 10, maxBytes: 100)
+        #expect(added == 2)
     }
 
     @Test func embeddedNULsAreFlaggedAndKeptExactly() {
@@ -127,13 +136,12 @@ extension RecordQueue {
         [UInt8]([0x61, 0x00, 0x62]).withUnsafeBytes { queue.append($0, stream: .stdout, continued: false, time: .zero) }
         queue.append("")
         queue.append("0123456789abcdef\u{0}") // NUL found by the word-at-a-time scan's tail
-        var seen: [(bytes: [UInt8], containsNUL: Bool)] = []
-        queue.drain(maxRecords: 10, maxBytes: 1000) { item in
-            guard case .line(let bytes, _, _, _, let containsNUL) = item else { return }
-            seen.append((Array(bytes), containsNUL))
-        }
-        #expect(seen.map(\.bytes) == [bytesOf("plain"), [0x61, 0x00, 0x62], [], bytesOf("0123456789abcdef\u{0}")])
-        #expect(seen.map(\.containsNUL) == [false, true, false, true])
+        let seen = queue.takeRecords(maxRecords: 10, maxBytes: 1000).records.map(\.parameters[0])
+        #expect(seen.map(\.value) == [bytesOf("plain"), [0x61, 0x00, 0x62], [], bytesOf("0123456789abcdef\u{0}")])
+        // A line holding a NUL travels as rawline bytes (PM_TYPE_AGGREGATE), others as line strings.
+        let ids = queue.format.parameters
+        #expect(seen.map(\.pmid) == [ids.line, ids.rawline, ids.line, ids.rawline])
+        #expect(seen.map(\.type) == [6, 7, 6, 7])
     }
 
     @Test func aCopyOfTheQueueKeepsItsOwnLines() {
@@ -146,7 +154,7 @@ extension RecordQueue {
         #expect(copy.drainAll() == [line("shared"), line("only in the copy")])
     }
 
-    @Test func lifetimeTotalsSurviveDrains() {
+    @Test func lifetimeTotalsSurviveBatches() {
         var queue = RecordQueue(capacity: 1 << 20, policy: .block)
         queue.append("abc")
         _ = queue.drainAll()

@@ -1,7 +1,8 @@
 import Testing
 import PipeCore
 
-/// A record copied out of `takeBatch`, comparable in tests.
+/// A record of a batch as the client reads it (`encodeBatch`, then the
+/// decoder), in terms tests can write down.
 private struct Record: Equatable, CustomStringConvertible {
     enum Payload: Equatable {
         case line(String, StreamKind, continued: Bool)
@@ -12,28 +13,37 @@ private struct Record: Equatable, CustomStringConvertible {
     var payload: Payload
     var time: Timestamp
     var flags: EventFlags
-    var termination: Termination?
+    /// `exitstatus` (the shell's convention), on the end record only.
+    var exitStatus: Int32?
 
-    init(_ payload: Payload, at time: Timestamp = .zero, _ flags: EventFlags = .point, _ termination: Termination? = nil) {
+    /// `flags` nil: MISSED for a missed marker (it never carries another
+    /// flag), POINT for anything else.
+    init(_ payload: Payload, at time: Timestamp = .zero, _ flags: EventFlags? = nil, _ termination: Termination? = nil) {
         self.payload = payload
         self.time = time
-        self.flags = flags
-        self.termination = termination
+        if case .missed = payload { self.flags = flags ?? .missed } else { self.flags = flags ?? .point }
+        exitStatus = termination?.shellStatus
     }
 
-    init(_ record: OutputRecord) {
-        switch record.payload {
-        case .line(let bytes, let stream, let continued, _):
-            payload = .line(textOf(Array(bytes)), stream, continued: continued)
-        case .missed(let count): payload = .missed(count)
-        case .none: payload = .none
-        }
+    init(_ record: DecodedRecord, ids: EventParameterIDs) {
         time = record.time
-        flags = record.flags
-        termination = record.termination
+        flags = EventFlags(rawValue: record.flags)
+        let continued = record.value(of: ids.continued) == [1, 0, 0, 0]
+        if flags == .missed {
+            payload = .missed(record.missed)
+        } else if let bytes = record.value(of: ids.line) ?? record.value(of: ids.rawline) {
+            payload = .line(textOf(bytes), .stdout, continued: continued)
+        } else if let bytes = record.value(of: ids.errline) ?? record.value(of: ids.rawerrline) {
+            payload = .line(textOf(bytes), .stderr, continued: continued)
+        } else {
+            payload = .none
+        }
+        exitStatus = record.value(of: ids.exitstatus).map { bytes in bytes.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) } }
+        // The status and the reason travel together.
+        #expect((exitStatus == nil) == (record.value(of: ids.endreason) == nil))
     }
 
-    var description: String { "\(payload)@\(time) flags=\(flags.rawValue)\(termination.map { " \($0)" } ?? "")" }
+    var description: String { "\(payload)@\(time) flags=\(flags.rawValue)\(exitStatus.map { " status \($0)" } ?? "")" }
 }
 
 private func out(_ text: String, continued: Bool = false) -> Record.Payload { .line(text, .stdout, continued: continued) }
@@ -45,10 +55,10 @@ extension RunOutput {
     }
 
     fileprivate mutating func take(maxRecords: Int = .max, maxBytes: Int = .max) -> [Record] {
-        var records: [Record] = []
-        let visited = takeBatch(maxRecords: maxRecords, maxBytes: maxBytes) { records.append(Record($0)) }
-        #expect(visited == records.count)
-        return records
+        let (added, records) = fetchBatch(into: EventArrayWriter(layout: queue.format.layout, initialCapacity: 64),
+                                          maxRecords: maxRecords, maxBytes: maxBytes)
+        #expect(added == records.count)
+        return records.map { Record($0, ids: queue.format.parameters) }
     }
 }
 
@@ -60,12 +70,11 @@ extension RunOutput {
         for chunk: [UInt8] in [[0x61, 0x00], [0x62, 0x0A, 0x63, 0x0A], [0x64, 0x00, 0x65, 0x0A, 0x66, 0x0A]] {
             chunk.withUnsafeBytes { run.ingest($0, from: .stdout, at: .zero) }
         }
-        var seen: [([UInt8], Bool)] = []
-        run.takeBatch(maxRecords: 10, maxBytes: 1000) { record in
-            if case .line(let bytes, _, _, let containsNUL) = record.payload { seen.append((Array(bytes), containsNUL)) }
-        }
-        #expect(seen.map(\.0) == [[0x61, 0x00, 0x62], [0x63], [0x64, 0x00, 0x65], [0x66]])
-        #expect(seen.map(\.1) == [true, false, true, false])
+        let ids = run.queue.format.parameters
+        let seen = run.fetchBatch(into: EventArrayWriter(layout: .rightToLeft), maxRecords: 10, maxBytes: 1000)
+            .records.map(\.parameters[0])
+        #expect(seen.map(\.value) == [[0x61, 0x00, 0x62], [0x63], [0x64, 0x00, 0x65], [0x66]])
+        #expect(seen.map(\.pmid) == [ids.rawline, ids.line, ids.rawline, ids.line])
     }
 
     @Test func outputBeforeTheFirstTakeIsKept() {
@@ -168,7 +177,7 @@ extension RunOutput {
     @Test func aMissedMarkerCanBeTheRunsLastRecord() {
         var run = RunOutput(queueCapacity: 17, policy: .drop, maxLineLength: 1024)
         run.feed("a\nb\n")
-        #expect(run.take(maxRecords: 1) == [Record(.missed(1), at: .zero, .start)])
+        #expect(run.take(maxRecords: 1) == [Record(.missed(1), at: .zero)])
         run.finish(.exited(code: 0), at: stamp(1))
         #expect(run.take() == [Record(out("b"), at: .zero, [.point, .end], .exited(code: 0))])
     }
@@ -189,8 +198,8 @@ extension RunOutput {
         #expect(all.count == 10)
         #expect(all.filter { $0.flags.contains(.end) }.count == 1)
         #expect(all.last?.flags == [.point, .end])
-        #expect(all.last?.termination == .exited(code: 0))
-        #expect(all.filter { $0.termination != nil }.count == 1)
+        #expect(all.last?.exitStatus == 0)
+        #expect(all.filter { $0.exitStatus != nil }.count == 1)
         #expect(all.first?.flags == .start)
         #expect(run.take() == [])
     }
@@ -219,21 +228,36 @@ extension RunOutput {
     }
 
     /// One million short lines (`seq 1 1000000`) through split, queue and
-    /// drain, in 64 KiB reads and 1000-record batches. No time limit here
-    /// (the end-to-end benchmark lives elsewhere); the time is printed so a
+    /// encoding, in 64 KiB reads and batches of 16384 records as pmpipe
+    /// gets them, then read back by the decoder. No time limit here (the
+    /// end-to-end benchmark lives elsewhere); the time is printed so a
     /// regression shows. A release build does this in well under a second.
-    @Test func aMillionLinesFlowThroughWithoutLoss() {
+    @Test func aMillionLinesFlowThroughWithoutLoss() throws {
         var input: [UInt8] = []
         input.reserveCapacity(6_888_896)
         for number in 1...1_000_000 { input += String(number).utf8; input.append(0x0A) }
 
+        struct Tally: EventRecordHandler {
+            var lines = 0, bytes = 0, ends = 0
+            mutating func handle(_ record: EventRecord) {
+                if record.flags & EventRecordLayout.endFlag != 0 { ends += 1 }
+                guard record.parameterCount > 0, record.firstParameter.pmid == EventFormat.placeholder.parameters.line
+                else { return }
+                lines += 1
+                bytes += record.firstParameter.value.count
+            }
+        }
         var run = RunOutput(queueCapacity: 4 << 20, policy: .block, maxLineLength: 4096)
-        var lines = 0
-        var bytes = 0
-        var ends = 0
+        let writer = EventArrayWriter(layout: .rightToLeft)
+        var tally = Tally()
+        func fetch() throws {
+            writer.reset()
+            writer.encode { _ = run.encodeBatch(into: &$0, maxRecords: 16384, maxBytes: 512 << 10, endReason: "exited") }
+            try EventArrayDecoder.decode(writer.finish(), layout: .rightToLeft, into: &tally)
+        }
         let clock = ContinuousClock()
-        let elapsed = clock.measure {
-            input.withUnsafeBytes { all in
+        let elapsed = try clock.measure {
+            try input.withUnsafeBytes { all in
                 var offset = 0
                 while offset < all.count {
                     let end = min(all.count, offset + 65536)
@@ -241,23 +265,16 @@ extension RunOutput {
                         run.ingest(UnsafeRawBufferPointer(rebasing: all[offset..<end]), from: .stdout, at: .zero)
                         offset = end
                     }
-                    run.takeBatch(maxRecords: 1000, maxBytes: 1 << 20) { record in
-                        if case .line(let line, _, _, _) = record.payload { lines += 1; bytes += line.count }
-                    }
+                    try fetch()
                 }
             }
             run.finish(.exited(code: 0), at: .zero)
-            while run.phase != .delivered {
-                run.takeBatch(maxRecords: 1000, maxBytes: 1 << 20) { record in
-                    if case .line(let line, _, _, _) = record.payload { lines += 1; bytes += line.count }
-                    if record.flags.contains(.end) { ends += 1 }
-                }
-            }
+            while run.phase != .delivered { try fetch() }
         }
-        print("1M lines through LineSplitter+RecordQueue+drain: \(elapsed)")
-        #expect(lines == 1_000_000)
-        #expect(bytes == input.count - 1_000_000)
-        #expect(ends == 1)
+        print("1M lines through LineSplitter+RecordQueue+encodeBatch+decode: \(elapsed)")
+        #expect(tally.lines == 1_000_000)
+        #expect(tally.bytes == input.count - 1_000_000)
+        #expect(tally.ends == 1)
         #expect(run.queue.totalDropped == 0)
     }
 }
