@@ -7,8 +7,10 @@ import CPCP
 import PipeCore
 
 /// Turns event records into the command's output: stdout lines to one
-/// buffer, stderr lines to the other, byte for byte, and keeps what the run
-/// says about its end (exit status, reason, lost lines).
+/// buffer, stderr lines to the other, byte for byte (each line, then the
+/// newline it was cut at, unless the record says `continued` or `noeol`),
+/// and keeps what the run says about its end (exit status, reason, lost
+/// lines).
 ///
 /// A noncopyable struct that owns both buffers and lives in a local of the
 /// fetch loop: its state is then checked for exclusive access at compile
@@ -71,6 +73,7 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
         var payload: UnsafeRawBufferPointer?
         var toStderr = false
         var continued = false
+        var noeol = false
         let ids = self.ids
         var exitStatus = self.exitStatus
         var endReason = self.endReason
@@ -84,6 +87,8 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
                 toStderr = true
             case ids.continued:
                 continued = (parameter.int32Value ?? 0) != 0
+            case ids.noeol:
+                noeol = (parameter.int32Value ?? 0) != 0
             case ids.exitstatus:
                 exitStatus = parameter.int32Value
             case ids.endreason:
@@ -95,6 +100,9 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
         self.exitStatus = exitStatus
         self.endReason = endReason
         guard let payload else { return }
+        // A line is followed by the newline it was cut at, unless it is a
+        // piece of a longer line or the stream's last line, which had none.
+        let newline = !continued && !noeol
 
         // Keep the order of stdout and stderr lines within a batch: flush
         // the other stream's buffer when the stream changes.
@@ -107,12 +115,12 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
             // The command's stderr matters less than its stdout: a closed
             // stderr must not end the run.
             try? err.append(payload)
-            if !continued { try? err.append(byte: 0x0A) }
+            if newline { try? err.append(byte: 0x0A) }
             openLine.err = continued
         } else {
             if verbose && !openLine.out { try out.append(prefix(record)) }
             try out.append(payload)
-            if !continued { try out.append(byte: 0x0A) }
+            if newline { try out.append(byte: 0x0A) }
             openLine.out = continued
         }
     }

@@ -34,7 +34,7 @@ final class ScratchFile {
 
 /// Parameter IDs for hand-built records (any distinct values do).
 let testIDs = EventParameterIDs(line: 101, errline: 102, rawline: 103, rawerrline: 104,
-                                continued: 105, exitstatus: 106, endreason: 107)
+                                continued: 105, noeol: 108, exitstatus: 106, endreason: 107)
 
 /// Builds a packed pmEventArray as pmFetch leaves it (host byte order).
 struct EventArrayBuilder {

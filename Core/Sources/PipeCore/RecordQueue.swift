@@ -16,11 +16,11 @@ public struct EventFormat: Sendable, Equatable {
         self.layout = layout
     }
 
-    /// PMIDs 1...7 in the order of `EventParameterIDs`, right-to-left
-    /// bitfields: for tests and tools that look only at the lines.
+    /// PMIDs 1...8 (`noeol`, the newest, is 8), right-to-left bitfields:
+    /// for tests and tools that look only at the lines.
     public static let placeholder = EventFormat(
         parameters: EventParameterIDs(line: 1, errline: 2, rawline: 3, rawerrline: 4,
-                                      continued: 5, exitstatus: 6, endreason: 7),
+                                      continued: 5, noeol: 8, exitstatus: 6, endreason: 7),
         layout: .rightToLeft)
 }
 
@@ -73,9 +73,10 @@ public struct RecordQueue: Sendable {
     private static let initialCapacity = 4096
 
     // A stored record (EventRecordLayout): its header, then the line
-    // parameter, then for a piece of a longer line the `continued` parameter.
+    // parameter, then for a piece of a longer line the `continued`
+    // parameter, or for a stream's last line without a newline `noeol`.
     @inline(__always) private static var lineOffset: Int { EventRecordLayout.recordHeaderSize }
-    @inline(__always) private static var continuedSize: Int { EventRecordLayout.parameterSize(valueBytes: 4) }
+    @inline(__always) private static var endMarkSize: Int { EventRecordLayout.parameterSize(valueBytes: 4) }
 
     public init(capacity: Int, policy: OverflowPolicy, format: EventFormat = .placeholder) {
         precondition(capacity > 0, "queue capacity must be positive")
@@ -89,17 +90,18 @@ public struct RecordQueue: Sendable {
 
     // MARK: - Appending
 
-    /// Appends one line (or line piece). Under `.drop`, first drops the oldest
-    /// records until the new one fits, counting them in `pendingMissed` and
+    /// Appends one line (or line piece) that ends with `end` (as
+    /// LineSplitter says). Under `.drop`, first drops the oldest records
+    /// until the new one fits, counting them in `pendingMissed` and
     /// `totalDropped`. Under `.block` it always stores.
-    public mutating func append(_ line: UnsafeRawBufferPointer, stream: StreamKind, continued: Bool, time: Timestamp) {
-        append(line, stream: stream, continued: continued, time: time, mayContainNUL: true)
+    public mutating func append(_ line: UnsafeRawBufferPointer, stream: StreamKind, end: LineEnd, time: Timestamp) {
+        append(line, stream: stream, end: end, time: time, mayContainNUL: true)
     }
 
     /// `append` for a caller that may already know the line has no 0 byte
     /// (`mayContainNUL == false`: RunOutput checks a whole read at once).
     @inline(__always)
-    mutating func append(_ line: UnsafeRawBufferPointer, stream: StreamKind, continued: Bool, time: Timestamp,
+    mutating func append(_ line: UnsafeRawBufferPointer, stream: StreamKind, end: LineEnd, time: Timestamp,
                          mayContainNUL: Bool) {
         let length = line.count
         precondition(length <= TypeLengthLayout.maxLength - 4, "a line piece longer than 16 MiB")
@@ -110,7 +112,8 @@ public struct RecordQueue: Sendable {
             }
         }
         let lineSize = EventRecordLayout.parameterSize(valueBytes: length)
-        let size = Self.lineOffset + lineSize + (continued ? Self.continuedSize : 0)
+        let marked = end != .newline
+        let size = Self.lineOffset + lineSize + (marked ? Self.endMarkSize : 0)
         let base = reserve(size)
         let ids = format.parameters
         let hasNUL = mayContainNUL && ByteSearch.containsZero(line)
@@ -124,12 +127,13 @@ public struct RecordQueue: Sendable {
         let record = base + tail
         EventArrayEncoder.storeRecordHeader(
             seconds: Int32(truncatingIfNeeded: time.seconds), microseconds: time.microseconds,
-            flags: EventRecordLayout.pointFlag, parameters: continued ? 2 : 1, at: record)
+            flags: EventRecordLayout.pointFlag, parameters: marked ? 2 : 1, at: record)
         _ = EventArrayEncoder.storeParameter(line, pmid: pmid, type: hasNUL ? .aggregate : .string,
                                              layout: format.layout, at: record + Self.lineOffset)
-        if continued {
-            _ = EventArrayEncoder.storeInteger(1, pmid: ids.continued, type: .uint32, layout: format.layout,
-                                               at: record + Self.lineOffset + lineSize)
+        if marked {
+            // Value 1, PM_TYPE_U32, as the metric table declares both.
+            _ = EventArrayEncoder.storeInteger(1, pmid: end == .continued ? ids.continued : ids.noeol, type: .uint32,
+                                               layout: format.layout, at: record + Self.lineOffset + lineSize)
         }
         newest = tail
         tail += size
@@ -263,11 +267,11 @@ public struct RecordQueue: Sendable {
     private func parse(_ record: UnsafeMutableRawPointer) -> (time: Timestamp, length: Int, size: Int) {
         let seconds = record.load(fromByteOffset: EventRecordLayout.secondsOffset, as: Int32.self)
         let micros = record.load(fromByteOffset: EventRecordLayout.microsecondsOffset, as: Int32.self)
-        let continued = record.load(fromByteOffset: EventRecordLayout.parameterCountOffset, as: Int32.self) == 2
+        let marked = record.load(fromByteOffset: EventRecordLayout.parameterCountOffset, as: Int32.self) == 2
         let word = record.load(fromByteOffset: Self.lineOffset + EventRecordLayout.parameterWordOffset, as: UInt32.self)
         let length = format.layout.length(of: word) - EventRecordLayout.parameterLengthOverhead
         let size = Self.lineOffset + EventRecordLayout.parameterSize(valueBytes: length)
-            + (continued ? Self.continuedSize : 0)
+            + (marked ? Self.endMarkSize : 0)
         return (Timestamp(seconds: Int64(seconds), microseconds: micros), length, size)
     }
 

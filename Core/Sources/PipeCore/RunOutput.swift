@@ -1,6 +1,7 @@
 // One run's output as its client sees it. This is the promise the C pipe
 // agent broke: everything the command printed, from the first byte (even if
-// the client has not fetched yet), in order, then exactly one end record with
+// the client has not fetched yet), in order and exactly (each stream can be
+// put back together byte for byte), then exactly one end record with
 // the exit status; and under the drop policy an exact count of what was lost,
 // at the place where it was lost.
 
@@ -55,7 +56,8 @@ public struct RunOutput: Sendable {
         }
     }
 
-    /// EOF on that stream: flush its partial last line. Closing twice is
+    /// EOF on that stream: its partial last line (output that did not end
+    /// with a newline) is queued, marked `noeol`. Closing twice is
     /// harmless.
     public mutating func closeStream(_ stream: StreamKind, at time: Timestamp) {
         switch stream {
@@ -101,11 +103,11 @@ public struct RunOutput: Sendable {
         // lies inside a read without 0 bytes has none. (A line completed from
         // the splitter's held-back bytes lies elsewhere and is checked alone.)
         let readHasNUL = ByteSearch.containsZero(bytes)
-        let start = UInt(bitPattern: bytes.baseAddress), end = start + UInt(bytes.count)
-        splitter.append(bytes) { line, continued in
+        let readStart = UInt(bitPattern: bytes.baseAddress), readEnd = readStart + UInt(bytes.count)
+        splitter.append(bytes) { line, end in
             let address = UInt(bitPattern: line.baseAddress)
-            let insideRead = address >= start && address + UInt(line.count) <= end
-            queue.append(line, stream: stream, continued: continued, time: time,
+            let insideRead = address >= readStart && address + UInt(line.count) <= readEnd
+            queue.append(line, stream: stream, end: end, time: time,
                          mayContainNUL: readHasNUL || !insideRead)
         }
     }
@@ -113,8 +115,8 @@ public struct RunOutput: Sendable {
     private static func flush(
         _ splitter: inout LineSplitter, into queue: inout RecordQueue, stream: StreamKind, time: Timestamp
     ) {
-        splitter.finish { line, continued in
-            queue.append(line, stream: stream, continued: continued, time: time)
+        splitter.finish { line, end in
+            queue.append(line, stream: stream, end: end, time: time)
         }
     }
 
@@ -124,9 +126,11 @@ public struct RunOutput: Sendable {
     /// the queue already stores lines in, so the lines are copied as one
     /// block. A line is a `line`/`errline` string, or `rawline`/`rawerrline`
     /// bytes when it holds a NUL (clients read a string up to its first
-    /// NUL), plus `continued` on a piece of a longer line. Lines dropped
-    /// under the drop policy are a MISSED record with their count, at the
-    /// place of the gap.
+    /// NUL), without its newline; a piece of a longer line also carries
+    /// `continued`, and a stream's last line that had no newline `noeol`,
+    /// so that the client can put the output back together byte for byte.
+    /// Lines dropped under the drop policy are a MISSED record with their
+    /// count, at the place of the gap.
     ///
     /// The run's very first record is flagged START (unless it is a MISSED
     /// record, which carries no other flag). Once `finish` was called and
@@ -182,17 +186,26 @@ public struct RunOutput: Sendable {
     }
 }
 
-/// The PMIDs of the event parameters a run's records carry.
+/// The PMIDs of the event parameters a run's records carry (the metric
+/// table's `pipe.line`, `pipe.errline` ...).
 public struct EventParameterIDs: Sendable, Equatable {
-    public var line, errline, rawline, rawerrline, continued, exitstatus, endreason: UInt32
+    /// A line: stdout or stderr, a string or (holding a NUL) raw bytes.
+    public var line, errline, rawline, rawerrline: UInt32
+    /// How a line ends when it does not end with a newline: a piece of a
+    /// longer line (`continued`), or the stream's last line, which had no
+    /// newline (`noeol`). Both U32 with value 1.
+    public var continued, noeol: UInt32
+    /// The end record's exit status and reason.
+    public var exitstatus, endreason: UInt32
 
     public init(line: UInt32, errline: UInt32, rawline: UInt32, rawerrline: UInt32,
-                continued: UInt32, exitstatus: UInt32, endreason: UInt32) {
+                continued: UInt32, noeol: UInt32, exitstatus: UInt32, endreason: UInt32) {
         self.line = line
         self.errline = errline
         self.rawline = rawline
         self.rawerrline = rawerrline
         self.continued = continued
+        self.noeol = noeol
         self.exitstatus = exitstatus
         self.endreason = endreason
     }

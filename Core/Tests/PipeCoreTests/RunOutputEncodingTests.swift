@@ -9,7 +9,7 @@ private struct OutputModel {
     struct Line {
         var bytes: [UInt8]
         var stream: StreamKind
-        var continued: Bool
+        var end: LineEnd
         var time: Timestamp
         var cost: Int { bytes.count + RecordQueue.recordOverhead }
     }
@@ -34,8 +34,8 @@ private struct OutputModel {
         splitters = [.stdout: LineSplitter(maxLineLength: maxLineLength), .stderr: LineSplitter(maxLineLength: maxLineLength)]
     }
 
-    mutating func enqueue(_ bytes: UnsafeRawBufferPointer, _ stream: StreamKind, continued: Bool, _ time: Timestamp) {
-        let line = Line(bytes: Array(bytes), stream: stream, continued: continued, time: time)
+    mutating func enqueue(_ bytes: UnsafeRawBufferPointer, _ stream: StreamKind, end: LineEnd, _ time: Timestamp) {
+        let line = Line(bytes: Array(bytes), stream: stream, end: end, time: time)
         if policy == .drop {
             while !lines.isEmpty && memoryUsed + line.cost > capacity {
                 let dropped = lines.removeFirst()
@@ -50,14 +50,14 @@ private struct OutputModel {
 
     mutating func ingest(_ bytes: [UInt8], _ stream: StreamKind, _ time: Timestamp) {
         var splitter = splitters[stream]!
-        bytes.withUnsafeBytes { splitter.append($0) { enqueue($0, stream, continued: $1, time) } }
+        bytes.withUnsafeBytes { splitter.append($0) { enqueue($0, stream, end: $1, time) } }
         splitters[stream] = splitter
     }
 
     mutating func close(_ stream: StreamKind, _ time: Timestamp) {
         guard open.remove(stream) != nil else { return }
         var splitter = splitters[stream]!
-        splitter.finish { enqueue($0, stream, continued: $1, time) }
+        splitter.finish { enqueue($0, stream, end: $1, time) }
         splitters[stream] = splitter
     }
 
@@ -100,7 +100,11 @@ private struct OutputModel {
             case (.stderr, true): ids.rawerrline
             }
             var parameters = [parameter(pmid, raw ? 7 : 6, line.bytes)]
-            if line.continued { parameters.append(parameter(ids.continued, 1, [1, 0, 0, 0])) }
+            switch line.end {
+            case .newline: break
+            case .continued: parameters.append(parameter(ids.continued, 1, [1, 0, 0, 0]))
+            case .endOfStream: parameters.append(parameter(ids.noeol, 1, [1, 0, 0, 0]))
+            }
             // Nobody fetched before: the first line starts the run, unless
             // a gap marker came first.
             let flags = !started && records.isEmpty ? EventRecordLayout.startFlag : EventRecordLayout.pointFlag

@@ -5,7 +5,7 @@ import PipeCore
 /// decoder), in terms tests can write down.
 private struct Record: Equatable, CustomStringConvertible {
     enum Payload: Equatable {
-        case line(String, StreamKind, continued: Bool)
+        case line(String, StreamKind, end: LineEnd)
         case missed(Int)
         case none
     }
@@ -28,13 +28,14 @@ private struct Record: Equatable, CustomStringConvertible {
     init(_ record: DecodedRecord, ids: EventParameterIDs) {
         time = record.time
         flags = EventFlags(rawValue: record.flags)
-        let continued = record.value(of: ids.continued) == [1, 0, 0, 0]
+        let end: LineEnd = record.value(of: ids.continued) == [1, 0, 0, 0] ? .continued
+            : record.value(of: ids.noeol) == [1, 0, 0, 0] ? .endOfStream : .newline
         if flags == .missed {
             payload = .missed(record.missed)
         } else if let bytes = record.value(of: ids.line) ?? record.value(of: ids.rawline) {
-            payload = .line(textOf(bytes), .stdout, continued: continued)
+            payload = .line(textOf(bytes), .stdout, end: end)
         } else if let bytes = record.value(of: ids.errline) ?? record.value(of: ids.rawerrline) {
-            payload = .line(textOf(bytes), .stderr, continued: continued)
+            payload = .line(textOf(bytes), .stderr, end: end)
         } else {
             payload = .none
         }
@@ -46,8 +47,8 @@ private struct Record: Equatable, CustomStringConvertible {
     var description: String { "\(payload)@\(time) flags=\(flags.rawValue)\(exitStatus.map { " status \($0)" } ?? "")" }
 }
 
-private func out(_ text: String, continued: Bool = false) -> Record.Payload { .line(text, .stdout, continued: continued) }
-private func err(_ text: String) -> Record.Payload { .line(text, .stderr, continued: false) }
+private func out(_ text: String, end: LineEnd = .newline) -> Record.Payload { .line(text, .stdout, end: end) }
+private func err(_ text: String, end: LineEnd = .newline) -> Record.Payload { .line(text, .stderr, end: end) }
 
 extension RunOutput {
     fileprivate mutating func feed(_ text: String, _ stream: StreamKind = .stdout, at time: Timestamp = .zero) {
@@ -107,7 +108,7 @@ extension RunOutput {
         run.feed("o", at: stamp(2))
         #expect(run.take() == [])
         run.finish(.exited(code: 3), at: stamp(4))
-        #expect(run.take() == [Record(out("two"), at: stamp(4), [.point, .end], .exited(code: 3))])
+        #expect(run.take() == [Record(out("two", end: .endOfStream), at: stamp(4), [.point, .end], .exited(code: 3))])
     }
 
     @Test func closeStreamFlushesOnlyThatStream() {
@@ -115,10 +116,10 @@ extension RunOutput {
         run.feed("out-partial")
         run.feed("err-partial", .stderr)
         run.closeStream(.stderr, at: stamp(5))
-        #expect(run.take() == [Record(err("err-partial"), at: stamp(5), .start)])
+        #expect(run.take() == [Record(err("err-partial", end: .endOfStream), at: stamp(5), .start)])
         run.closeStream(.stdout, at: stamp(6))
         run.finish(.exited(code: 0), at: stamp(7))
-        #expect(run.take() == [Record(out("out-partial"), at: stamp(6), [.point, .end], .exited(code: 0))])
+        #expect(run.take() == [Record(out("out-partial", end: .endOfStream), at: stamp(6), [.point, .end], .exited(code: 0))])
     }
 
     @Test func stdoutAndStderrLinesInterleaveInArrivalOrder() {
@@ -218,7 +219,92 @@ extension RunOutput {
         var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: 4)
         run.feed("abcdefghij\n")
         run.finish(.exited(code: 0), at: .zero)
-        #expect(run.take().map(\.payload) == [out("abcd", continued: true), out("efgh", continued: true), out("ij")])
+        #expect(run.take().map(\.payload) == [out("abcd", end: .continued), out("efgh", end: .continued), out("ij")])
+    }
+
+    @Test func crlfLinesKeepTheirCR() {
+        var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: 1024)
+        run.feed("dos\r\n\r\nlone\rcr\n")
+        run.feed("err\r\n", .stderr)
+        #expect(run.take() == [Record(out("dos\r"), at: .zero, .start), Record(out("\r")), Record(out("lone\rcr")),
+                               Record(err("err\r"))])
+    }
+
+    @Test func aLongLastLineWithoutNewlineEndsWithItsNoeolPiece() {
+        var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: 4)
+        run.feed("abcdefghij")
+        run.closeStream(.stdout, at: .zero)
+        #expect(run.take().map(\.payload) == [out("abcd", end: .continued), out("efgh", end: .continued),
+                                              out("ij", end: .endOfStream)])
+        // Exactly a multiple of the limit: the last piece is whole, still marked.
+        var exact = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: 4)
+        exact.feed("abcdefgh")
+        exact.finish(.exited(code: 0), at: .zero)
+        #expect(exact.take().map(\.payload) == [out("abcd", end: .continued), out("efgh", end: .endOfStream)])
+    }
+
+    @Test func theEndRecordCanBeANoeolLine() {
+        var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: 1024)
+        run.feed("done\r", .stderr)
+        run.finish(.exited(code: 4), at: stamp(2))
+        let writer = EventArrayWriter(layout: .rightToLeft)
+        let (_, records) = run.fetchBatch(into: writer, endReason: "exited")
+        let ids = run.queue.format.parameters
+        #expect(records.map(\.parameters) == [[
+            DecodedParameter(pmid: ids.errline, type: 6, value: bytesOf("done\r")),
+            DecodedParameter(pmid: ids.noeol, type: 1, value: [1, 0, 0, 0]),
+            DecodedParameter(pmid: ids.exitstatus, type: 0, value: [4, 0, 0, 0]),
+            DecodedParameter(pmid: ids.endreason, type: 6, value: bytesOf("exited")),
+        ]])
+        #expect(records.first?.flags == EventRecordLayout.startFlag | EventRecordLayout.endFlag)
+    }
+
+    /// The promise pmpipe keeps: each stream comes back byte for byte,
+    /// whatever the bytes (CR LF, lone CR, NUL, invalid UTF-8, long lines,
+    /// no final newline), however the pipe chunks them (one byte at a time
+    /// too) and however the client's fetches cut the batches.
+    @Test(arguments: [3, 16, 4096])
+    func everyStreamComesBackByteForByte(maxLineLength: Int) throws {
+        let alphabet: [UInt8] = [0x0A, 0x0A, 0x0D, 0x00, 0x61, 0x62, 0xFF, 0xC3]
+        let endings: [[UInt8]] = [[], [0x0A], [0x0D], [0x0D, 0x0A], [0x0A, 0x0A], [0x00], [0x0A, 0x0D]]
+        let writer = EventArrayWriter(layout: .rightToLeft, initialCapacity: 64)
+        for seed in UInt64(1)...60 {
+            var rng = SplitMix64(state: seed)
+            var inputs: [StreamKind: [UInt8]] = [:]
+            for stream in [StreamKind.stdout, .stderr] {
+                var bytes: [UInt8] = []
+                for _ in 0..<Int.random(in: 0...300, using: &rng) { bytes.append(alphabet.randomElement(using: &rng)!) }
+                if seed % 5 == 0 { bytes += [UInt8](repeating: 0x6C, count: 3 * maxLineLength) }
+                inputs[stream] = bytes + endings[Int(seed) % endings.count]
+            }
+            var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: maxLineLength)
+            var rebuilt: [StreamKind: [UInt8]] = [.stdout: [], .stderr: []]
+            let ids = run.queue.format.parameters
+            func fetch() throws {
+                let (_, records) = run.fetchBatch(into: writer, maxRecords: Int.random(in: 1...9, using: &rng),
+                                                  maxBytes: Int.random(in: 0...64, using: &rng))
+                for record in records where record.flags != EventRecordLayout.missedFlag {
+                    guard let line = record.parameters.first, line.pmid != ids.exitstatus else { continue }
+                    let stream: StreamKind = line.pmid == ids.errline || line.pmid == ids.rawerrline ? .stderr : .stdout
+                    let marked = record.value(of: ids.continued) != nil || record.value(of: ids.noeol) != nil
+                    rebuilt[stream]! += line.value + (marked ? [] : [0x0A])
+                }
+            }
+            var offsets: [StreamKind: Int] = [.stdout: 0, .stderr: 0]
+            while let stream = [StreamKind.stdout, .stderr].filter({ offsets[$0]! < inputs[$0]!.count })
+                .randomElement(using: &rng) {
+                let start = offsets[stream]!
+                let size = seed % 3 == 0 ? 1 : Int.random(in: 1...40, using: &rng)
+                let end = min(inputs[stream]!.count, start + size)
+                inputs[stream]![start..<end].withUnsafeBytes { run.ingest($0, from: stream, at: .zero) }
+                offsets[stream] = end
+                if Int.random(in: 0..<3, using: &rng) == 0 { try fetch() }
+            }
+            run.finish(.exited(code: 0), at: .zero)
+            while run.phase != .delivered { try fetch() }
+            #expect(rebuilt[.stdout] == inputs[.stdout], "stdout, seed \(seed)")
+            #expect(rebuilt[.stderr] == inputs[.stderr], "stderr, seed \(seed)")
+        }
     }
 
     @Test func eventFlagsMatchPCPsValues() {

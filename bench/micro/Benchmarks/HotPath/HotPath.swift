@@ -64,13 +64,13 @@ func split(_ output: Output) -> Int {
         var offset = 0
         while offset < input.count {
             let end = min(offset + readChunk, input.count)
-            splitter.append(UnsafeRawBufferPointer(rebasing: input[offset..<end])) { line, continued in
-                if !continued { lines += 1 }
+            splitter.append(UnsafeRawBufferPointer(rebasing: input[offset..<end])) { line, end in
+                if end != .continued { lines += 1 }
                 bytes &+= line.count
             }
             offset = end
         }
-        splitter.finish { _, continued in if !continued { lines += 1 } }
+        splitter.finish { _, end in if end != .continued { lines += 1 } }
     }
     blackHole(bytes)
     return lines
