@@ -20,8 +20,8 @@
 
 /*
  * The agent writes pmEventArrays itself and pmpipe reads them in place, both
- * in pure Swift at fixed offsets (the PDU format; see PipeCore's
- * EventArrayWriter).  These assertions make a header that disagrees with
+ * in pure Swift at fixed offsets (the PDU format: PipeCore's
+ * EventRecordLayout).  These assertions make a header that disagrees with
  * those offsets a build error instead of garbage on the wire.
  */
 _Static_assert(PM_VAL_HDR_SIZE == 4, "pmValueBlock header is one 32-bit word");
@@ -32,6 +32,11 @@ _Static_assert(offsetof(pmEventRecord, er_flags) == 8, "er_flags follows the pmT
 _Static_assert(offsetof(pmEventRecord, er_nparams) == 12, "er_nparams follows er_flags");
 _Static_assert(offsetof(pmEventRecord, er_param) == 16, "parameters start at byte 16");
 _Static_assert(sizeof(pmEventParameter) == 8, "pmID plus the type/length word");
+_Static_assert(PM_EVENT_FLAG_POINT == 1u << 0 && PM_EVENT_FLAG_START == 1u << 1 &&
+               PM_EVENT_FLAG_END == 1u << 2 && PM_EVENT_FLAG_ID == 1u << 3 &&
+               PM_EVENT_FLAG_PARENT == 1u << 4 && PM_EVENT_FLAG_MISSED == 1u << 31,
+               "EventRecordLayout's flag values");
+_Static_assert(PM_TYPE_EVENT == 9, "EventRecordLayout.eventType");
 
 /* PM_ERR_* are expression macros: Swift sees none of them. */
 static const int cpcp_ERR_GENERIC = PM_ERR_GENERIC;

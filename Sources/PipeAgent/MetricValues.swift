@@ -69,7 +69,7 @@ struct MetricTable {
     var eventParameterIDs: EventParameterIDs {
         EventParameterIDs(
             line: pmid(of: .line), errline: pmid(of: .errline), rawline: pmid(of: .rawline),
-            rawerrline: pmid(of: .rawerrline), continued: pmid(of: .continued),
+            rawerrline: pmid(of: .rawerrline), continued: pmid(of: .continued), noeol: pmid(of: .noeol),
             exitstatus: pmid(of: .exitstatus), endreason: pmid(of: .endreason))
     }
 }

@@ -2,7 +2,7 @@
 //
 //   PipeConnection    connect, check the agent, list commands, start a run
 //   PipeRun           fetch a run's event records
-//   EventArrayDecoder pure Swift, zero-copy reader of fetched pmEventArrays
+//   (PipeCore's EventArrayDecoder reads the fetched pmEventArrays in place)
 //   RecordPrinter     records -> the command's stdout/stderr bytes
 //   OutputBuffer      big write(2) buffer that reports EPIPE
 //   TerminationSignals  SIGINT/TERM/HUP recorded, SIGPIPE ignored

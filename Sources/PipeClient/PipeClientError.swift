@@ -1,3 +1,5 @@
+import PipeCore
+
 /// Everything that can stop pmpipe before or during a run, each rendered as
 /// one sentence for `pmpipe: <sentence>` on stderr (exit status 255).
 public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -15,6 +15,7 @@ public struct PipeMetricNames: Sendable, Equatable {
     public var rawLine: String { "\(prefix).rawline" }
     public var rawErrLine: String { "\(prefix).rawerrline" }
     public var continued: String { "\(prefix).continued" }
+    public var noeol: String { "\(prefix).noeol" }
     public var exitStatus: String { "\(prefix).exitstatus" }
     public var endReason: String { "\(prefix).endreason" }
 }
@@ -22,7 +23,9 @@ public struct PipeMetricNames: Sendable, Equatable {
 /// A connection to pmcd and its pipe agent: what `pmpipe` does, without the
 /// printing. Every libpcp call of the client goes through here.
 public final class PipeConnection {
-    /// PM_ID_NULL: matches no parameter.
+    /// PM_ID_NULL: matches no parameter. The ID of a parameter the agent
+    /// does not have: PCP's C agent (`--prefix cpipe`) has no `noeol`,
+    /// `continued`, raw lines or end records, and always means a newline.
     public static let absent: UInt32 = 0xFFFF_FFFF
 
     public let names: PipeMetricNames
@@ -53,11 +56,9 @@ public final class PipeConnection {
         parameterIDs = EventParameterIDs(
             line: try id(names.line), errline: try id(names.errLine),
             rawline: try id(names.rawLine), rawerrline: try id(names.rawErrLine),
-            continued: try id(names.continued), exitstatus: try id(names.exitStatus),
+            continued: try id(names.continued), noeol: try id(names.noeol), exitstatus: try id(names.exitStatus),
             endreason: try id(names.endReason))
         layout = TypeLengthLayout { cpcp_param_word($0, $1) }
-        // The pure decoder spells PM_EVENT_FLAG_MISSED and _END itself.
-        precondition(EventRecord.missedFlag == cpcp_EVENT_FLAG_MISSED && EventRecord.endFlag == cpcp_EVENT_FLAG_END)
     }
 
     /// Disconnects (pmDestroyContext): the agent stops this client's

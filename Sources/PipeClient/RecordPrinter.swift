@@ -7,8 +7,10 @@ import CPCP
 import PipeCore
 
 /// Turns event records into the command's output: stdout lines to one
-/// buffer, stderr lines to the other, byte for byte, and keeps what the run
-/// says about its end (exit status, reason, lost lines).
+/// buffer, stderr lines to the other, byte for byte (each line, then the
+/// newline it was cut at, unless the record says `continued` or `noeol`),
+/// and keeps what the run says about its end (exit status, reason, lost
+/// lines).
 ///
 /// A noncopyable struct that owns both buffers and lives in a local of the
 /// fetch loop: its state is then checked for exclusive access at compile
@@ -49,7 +51,7 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
         // Almost every record is one stdout line and nothing else: print it
         // here, inlined into the decoder's loop, and leave the rest to
         // `handleInGeneral`. Same bytes and same flushes as that would give.
-        if record.flags & EventRecord.endFlag == 0, record.parameterCount == 1, !verbose, !lastWasStderr {
+        if record.flags & EventRecordLayout.endFlag == 0, record.parameterCount == 1, !verbose, !lastWasStderr {
             let parameter = record.firstParameter
             if parameter.pmid == ids.line || parameter.pmid == ids.rawline {
                 try out.appendLine(parameter.value)
@@ -62,15 +64,16 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
 
     @inline(never)
     private mutating func handleInGeneral(_ record: EventRecord) throws(OutputError) {
-        if record.flags & EventRecord.missedFlag != 0 {
+        if record.flags & EventRecordLayout.missedFlag != 0 {
             try reportMissed(record)
             return
         }
-        if record.flags & EventRecord.endFlag != 0 { sawEnd = true }
+        if record.flags & EventRecordLayout.endFlag != 0 { sawEnd = true }
 
         var payload: UnsafeRawBufferPointer?
         var toStderr = false
         var continued = false
+        var noeol = false
         let ids = self.ids
         var exitStatus = self.exitStatus
         var endReason = self.endReason
@@ -84,6 +87,8 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
                 toStderr = true
             case ids.continued:
                 continued = (parameter.int32Value ?? 0) != 0
+            case ids.noeol:
+                noeol = (parameter.int32Value ?? 0) != 0
             case ids.exitstatus:
                 exitStatus = parameter.int32Value
             case ids.endreason:
@@ -95,6 +100,9 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
         self.exitStatus = exitStatus
         self.endReason = endReason
         guard let payload else { return }
+        // A line is followed by the newline it was cut at, unless it is a
+        // piece of a longer line or the stream's last line, which had none.
+        let newline = !continued && !noeol
 
         // Keep the order of stdout and stderr lines within a batch: flush
         // the other stream's buffer when the stream changes.
@@ -107,12 +115,12 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
             // The command's stderr matters less than its stdout: a closed
             // stderr must not end the run.
             try? err.append(payload)
-            if !continued { try? err.append(byte: 0x0A) }
+            if newline { try? err.append(byte: 0x0A) }
             openLine.err = continued
         } else {
             if verbose && !openLine.out { try out.append(prefix(record)) }
             try out.append(payload)
-            if !continued { try out.append(byte: 0x0A) }
+            if newline { try out.append(byte: 0x0A) }
             openLine.out = continued
         }
     }
@@ -144,9 +152,10 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
 
     /// `start`, `point`, `end`, `missed`, ... joined with commas.
     public static func flagNames(_ flags: UInt32) -> String {
+        typealias Layout = EventRecordLayout
         let known: [(UInt32, String)] = [
-            (cpcp_EVENT_FLAG_START, "start"), (cpcp_EVENT_FLAG_POINT, "point"), (cpcp_EVENT_FLAG_END, "end"),
-            (cpcp_EVENT_FLAG_ID, "id"), (cpcp_EVENT_FLAG_PARENT, "parent"), (cpcp_EVENT_FLAG_MISSED, "missed"),
+            (Layout.startFlag, "start"), (Layout.pointFlag, "point"), (Layout.endFlag, "end"),
+            (Layout.idFlag, "id"), (Layout.parentFlag, "parent"), (Layout.missedFlag, "missed"),
         ]
         let names = known.filter { flags & $0.0 != 0 }.map(\.1)
         return names.isEmpty ? "none" : names.joined(separator: ",")

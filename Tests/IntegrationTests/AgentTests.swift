@@ -100,20 +100,30 @@ extension PipeIntegration {
         @Test func linesWithNULBytesAndALastLineWithoutNewlineArriveIntact() throws {
             let outcome = try run("pmpipe", ["-i", "t_nul"], timeout: 30)
             #expect(outcome.status == 0, "\(outcome)")
-            #expect(outcome.stdout == Data("a\u{0}b\nlast-without-newline\n".utf8), "\(Array(outcome.stdout))")
+            #expect(outcome.stdout == Data("a\u{0}b\nlast-without-newline".utf8), "\(Array(outcome.stdout))")
         }
 
         @Test func overLongLinesAreSplitIntoContinuationRecordsAndReassembled() throws {
             let outcome = try run("pmpipe", ["-i", "t_long"], timeout: 30)
             #expect(outcome.status == 0, "\(outcome.err)")
-            #expect(outcome.out == String(repeating: "x", count: 300_000) + "\n")
+            // No newline at all: 300000 bytes in pieces of max_line, the last marked noeol.
+            #expect(outcome.out == String(repeating: "x", count: 300_000))
             let events = try run("pmevent", ["-i", "t_long", "-x", "", "-t", "0.2", "pipe.firehose"], timeout: 30)
             #expect(events.out.contains("pipe.continued 1"), "\(events.out.prefix(3000))")
+            #expect(events.out.contains("pipe.noeol 1"), "\(events.out.suffix(3000))")
         }
 
-        @Test func crlfLineEndsAreStripped() throws {
+        @Test func crlfLineEndsArriveAsWritten() throws {
             let outcome = try run("pmpipe", ["-i", "t_crlf"], timeout: 30)
-            #expect(outcome.out == "one\ntwo\n")
+            #expect(outcome.stdout == Data("one\r\ntwo\r\n".utf8), "\(Array(outcome.stdout))")
+        }
+
+        @Test func stdoutAndStderrAreTheCommandsByteForByte() throws {
+            let outcome = try run("pmpipe", ["-i", "t_exact"], timeout: 30)
+            #expect(outcome.status == 0, "\(outcome)")
+            #expect(outcome.stdout == Data([0x61, 0x0D, 0x0A, 0x0D, 0x62, 0x00, 0x63, 0x0A, 0x0A, 0xFF, 0x0D]),
+                    "\(Array(outcome.stdout))")
+            #expect(outcome.stderr == Data("err\r\nlast".utf8), "\(Array(outcome.stderr))")
         }
 
         @Test func theCommandRunsAsItsConfiguredUserInACleanEnvironment() throws {

@@ -319,6 +319,7 @@ enum TestSetup {
         t_nul       nobody  printf 'a\\000b\\nlast-without-newline'
         t_long      nobody  head -c 300000 /dev/zero | tr '\\0' x
         t_crlf      nobody  printf 'one\\r\\ntwo\\r\\n'
+        t_exact     nobody  printf 'a\\r\\n\\rb\\000c\\n\\n\\377\\r'; printf 'err\\r\\nlast' >&2
         t_drop      nobody  seq 1 $1
         t_timeout   nobody  sleep 100
         t_fork      nobody  sh -c 'sleep 31415 & sleep 31415 & wait'
@@ -414,7 +415,7 @@ enum TestSetup {
 
         [access]
         allow user * : t_echo, t_any, t_seq, t_args, t_whoami, t_root, t_stderr, t_exit, t_nul, t_long
-        allow user * : t_crlf, t_drop, t_timeout, t_fork, t_trap, t_sleep, t_validate, t_dash, t_env
+        allow user * : t_crlf, t_exact, t_drop, t_timeout, t_fork, t_trap, t_sleep, t_validate, t_dash, t_env
         allow user * : t_pinned, t_badpin, t_limit, t_maxout
         allow user * : p_viewlog, p_lsdir, p_tail, p_catpipe, p_sed, p_awk, p_awkfield, p_shc, p_su, p_loop, p_xargs
         allow user * : p_logpath, p_redos

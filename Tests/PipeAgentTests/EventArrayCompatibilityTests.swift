@@ -108,7 +108,7 @@ import Testing
             let flags = array.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)
             let nparams = Int(array.loadUnaligned(fromByteOffset: offset + 12, as: Int32.self))
             offset += 16
-            guard flags != EventArrayEncoder.missedFlag else { continue }
+            guard flags != EventRecordLayout.missedFlag else { continue }
             for _ in 0..<nparams {
                 let length = layout.length(of: array.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self))
                 let end = offset + 4 + length
@@ -139,5 +139,35 @@ import Testing
                 #expect(ours[range].allSatisfy { $0 == 0 }, "our padding is zeroed")
             }
         }
+    }
+}
+
+/// PipeCore spells the layout out for the pure encoder and decoder; here it
+/// meets PCP's own structs and macros.
+@Suite struct EventRecordLayoutTests {
+    @Test func offsetsAndSizesAreLibpcpsStructs() {
+        #expect(MemoryLayout<pmEventArray>.offset(of: \.ea_nrecords) == EventRecordLayout.recordCountOffset)
+        #expect(MemoryLayout<pmEventArray>.offset(of: \.ea_record) == EventRecordLayout.arrayHeaderSize)
+        #expect(MemoryLayout<pmEventRecord>.offset(of: \.er_timestamp) == EventRecordLayout.secondsOffset)
+        #expect(MemoryLayout<pmTimeval>.offset(of: \.tv_usec) == EventRecordLayout.microsecondsOffset)
+        #expect(MemoryLayout<pmEventRecord>.offset(of: \.er_flags) == EventRecordLayout.flagsOffset)
+        #expect(MemoryLayout<pmEventRecord>.offset(of: \.er_nparams) == EventRecordLayout.parameterCountOffset)
+        #expect(MemoryLayout<pmEventRecord>.offset(of: \.er_param) == EventRecordLayout.recordHeaderSize)
+        #expect(MemoryLayout<pmEventParameter>.size == EventRecordLayout.parameterHeaderSize)
+        #expect(Int(PM_VAL_HDR_SIZE) == EventRecordLayout.parameterLengthOverhead)
+    }
+
+    @Test func flagsAndTypeArePCPsValues() {
+        #expect(EventRecordLayout.pointFlag == cpcp_EVENT_FLAG_POINT)
+        #expect(EventRecordLayout.startFlag == cpcp_EVENT_FLAG_START)
+        #expect(EventRecordLayout.endFlag == cpcp_EVENT_FLAG_END)
+        #expect(EventRecordLayout.idFlag == cpcp_EVENT_FLAG_ID)
+        #expect(EventRecordLayout.parentFlag == cpcp_EVENT_FLAG_PARENT)
+        #expect(EventRecordLayout.missedFlag == cpcp_EVENT_FLAG_MISSED)
+        #expect(EventRecordLayout.eventType == UInt32(PM_TYPE_EVENT))
+        #expect(EventValueType.int32.rawValue == UInt32(PM_TYPE_32))
+        #expect(EventValueType.uint32.rawValue == UInt32(PM_TYPE_U32))
+        #expect(EventValueType.string.rawValue == UInt32(PM_TYPE_STRING))
+        #expect(EventValueType.aggregate.rawValue == UInt32(PM_TYPE_AGGREGATE))
     }
 }

@@ -1,5 +1,6 @@
 import Testing
 @testable import PipeClient
+import PipeCore
 
 /// Decodes `array` into a printer whose stdout and stderr go to `out` and
 /// `err` (the same file shows the order of the two streams).
@@ -66,8 +67,8 @@ private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFil
     @Test func theEndRecordIsPrintedAndItsStatusAndReasonKept() throws {
         var array = EventArrayBuilder()
         array.line("last")
-        array.record(flags: EventRecord.endFlag, [(testIDs.line, Array("final".utf8))])
-        array.record(flags: EventRecord.endFlag, [(testIDs.exitstatus, int32Bytes(3)),
+        array.record(flags: EventRecordLayout.endFlag, [(testIDs.line, Array("final".utf8))])
+        array.record(flags: EventRecordLayout.endFlag, [(testIDs.exitstatus, int32Bytes(3)),
                                                   (testIDs.endreason, Array("exited".utf8))])
         let file = ScratchFile()
         // #expect cannot look into a noncopyable value: copy out first.
@@ -115,5 +116,109 @@ private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFil
         }
         try printer.out.flush()
         #expect(file.contents.isEmpty)
+    }
+}
+
+@Suite struct RecordPrinterExactnessTests {
+    @Test func aLineMarkedNoeolGetsNoNewline() throws {
+        var array = EventArrayBuilder()
+        array.line("first")
+        array.record([(testIDs.line, Array("last".utf8)), (testIDs.noeol, int32Bytes(1))])
+        array.record([(testIDs.errline, Array("warning".utf8)), (testIDs.noeol, int32Bytes(1))])
+        let out = ScratchFile(), err = ScratchFile()
+        try print(array, out: out, err: err)
+        #expect(out.text == "first\nlast")
+        #expect(err.text == "warning")
+    }
+
+    @Test func crAndOtherBytesBeforeTheNewlineArePrintedAsTheyCame() throws {
+        var array = EventArrayBuilder()
+        array.line("dos\r")
+        array.line("\r")
+        array.line("a\rb")
+        array.record([(testIDs.rawline, [0x00, 0x0D, 0xFF])])
+        array.record([(testIDs.line, Array("tail\r".utf8)), (testIDs.noeol, int32Bytes(1))])
+        let file = ScratchFile()
+        try print(array, out: file)
+        #expect(file.contents == Array("dos\r\n\r\na\rb\n".utf8) + [0x00, 0x0D, 0xFF, 0x0A] + Array("tail\r".utf8))
+    }
+
+    @Test func theEndRecordCanBeALastLineWithoutNewline() throws {
+        var array = EventArrayBuilder()
+        array.line("one")
+        array.record(flags: EventRecordLayout.endFlag, [
+            (testIDs.line, Array("two".utf8)), (testIDs.noeol, int32Bytes(1)),
+            (testIDs.exitstatus, int32Bytes(0)), (testIDs.endreason, Array("exited".utf8)),
+        ])
+        let file = ScratchFile()
+        var end: (saw: Bool, status: Int32?) = (false, nil)
+        try print(array, out: file) { end = ($0.sawEnd, $0.exitStatus) }
+        #expect(file.text == "one\ntwo")
+        #expect(end.saw && end.status == 0)
+    }
+
+    @Test func anAgentWithoutNoeolGetsANewlineAfterEveryLine() throws {
+        // PCP's C agent (--prefix cpipe) has no pipe.noeol: its ID is absent.
+        var ids = testIDs
+        ids.noeol = PipeConnection.absent
+        var array = EventArrayBuilder()
+        array.line("a")
+        array.record([(testIDs.line, Array("b".utf8)), (testIDs.noeol, int32Bytes(1))])
+        let file = ScratchFile()
+        var printer = RecordPrinter(ids: ids, stdout: OutputBuffer(fd: file.fd), stderr: OutputBuffer(fd: file.fd),
+                                    verbose: false)
+        try array.bytes.withUnsafeBytes { _ = try EventArrayDecoder.decode($0, layout: array.layout, into: &printer) }
+        try printer.out.flush()
+        #expect(file.text == "a\nb\n")
+    }
+
+    /// The whole output path: bytes as a command writes them, through the
+    /// agent's RunOutput and encoder, the decoder and the printer, to files
+    /// that must equal what was written, byte for byte, for each stream.
+    @Test(arguments: [5, 64, 4096])
+    func pmpipePrintsExactlyWhatTheCommandWrote(maxLineLength: Int) throws {
+        let alphabet: [UInt8] = [0x0A, 0x0A, 0x0D, 0x00, 0x20, 0x78, 0xFF, 0xE2, 0x80]
+        let endings: [[UInt8]] = [[], [0x0A], [0x0D], [0x0D, 0x0A], [0x0A, 0x0A], [0x00]]
+        let format = EventFormat.placeholder
+        let writer = EventArrayWriter(layout: format.layout, initialCapacity: 64)
+        var rng = SystemRandomNumberGenerator()
+        for round in 0..<36 {
+            var inputs: [StreamKind: [UInt8]] = [:]
+            for stream in [StreamKind.stdout, .stderr] {
+                var bytes: [UInt8] = []
+                for _ in 0..<Int.random(in: 0...400, using: &rng) { bytes.append(alphabet.randomElement(using: &rng)!) }
+                if round % 4 == 0 { bytes += [UInt8](repeating: 0x79, count: 2 * maxLineLength) }
+                inputs[stream] = bytes + endings[round % endings.count]
+            }
+            let out = ScratchFile(), err = ScratchFile()
+            var printer = RecordPrinter(ids: format.parameters, stdout: OutputBuffer(fd: out.fd, capacity: 64),
+                                        stderr: OutputBuffer(fd: err.fd, capacity: 64), verbose: false)
+            var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: maxLineLength, format: format)
+            func fetch() throws {
+                writer.reset()
+                writer.encode {
+                    _ = run.encodeBatch(into: &$0, maxRecords: Int.random(in: 1...20, using: &rng),
+                                        maxBytes: Int.random(in: 0...200, using: &rng), endReason: "exited")
+                }
+                try EventArrayDecoder.decode(writer.finish(), layout: format.layout, into: &printer)
+                try printer.out.flush()
+                try printer.err.flush()
+            }
+            var offsets: [StreamKind: Int] = [.stdout: 0, .stderr: 0]
+            while let stream = [StreamKind.stdout, .stderr].filter({ offsets[$0]! < inputs[$0]!.count })
+                .randomElement(using: &rng) {
+                let start = offsets[stream]!
+                let end = min(inputs[stream]!.count, start + (round % 3 == 0 ? 1 : Int.random(in: 1...50, using: &rng)))
+                inputs[stream]![start..<end].withUnsafeBytes { run.ingest($0, from: stream, at: .zero) }
+                offsets[stream] = end
+                if Bool.random(using: &rng) { try fetch() }
+            }
+            run.finish(.exited(code: 0), at: .zero)
+            while run.phase != .delivered { try fetch() }
+            #expect(out.contents == inputs[.stdout], "stdout of round \(round)")
+            #expect(err.contents == inputs[.stderr], "stderr of round \(round)")
+            let sawEnd = printer.sawEnd
+            #expect(sawEnd)
+        }
     }
 }

@@ -34,7 +34,7 @@ final class ScratchFile {
 
 /// Parameter IDs for hand-built records (any distinct values do).
 let testIDs = EventParameterIDs(line: 101, errline: 102, rawline: 103, rawerrline: 104,
-                                continued: 105, exitstatus: 106, endreason: 107)
+                                continued: 105, noeol: 108, exitstatus: 106, endreason: 107)
 
 /// Builds a packed pmEventArray as pmFetch leaves it (host byte order).
 struct EventArrayBuilder {
@@ -64,7 +64,7 @@ struct EventArrayBuilder {
     }
 
     mutating func missed(_ n: Int32) {
-        append(Int32(0)); append(Int32(0)); append(EventRecord.missedFlag); append(n)
+        append(Int32(0)); append(Int32(0)); append(EventRecordLayout.missedFlag); append(n)
         count += 1
     }
 
@@ -73,7 +73,7 @@ struct EventArrayBuilder {
 
     var bytes: [UInt8] {
         var header: [UInt8] = []
-        withUnsafeBytes(of: layout.word(type: EventArrayDecoder.eventType, length: 8 + body.count)) { header += $0 }
+        withUnsafeBytes(of: layout.word(type: EventRecordLayout.eventType, length: 8 + body.count)) { header += $0 }
         withUnsafeBytes(of: count) { header += $0 }
         return header + body
     }

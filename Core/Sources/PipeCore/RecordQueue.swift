@@ -1,9 +1,9 @@
 // The per-client backlog of output lines. A fast command can produce
 // millions of lines a second, so each line is stored once, already as the
-// event record a client will receive (see EventArrayWriter for the layout),
+// event record a client will receive (EventRecordLayout),
 // in one contiguous arena: a fetch then copies a run of records with one
 // memcpy instead of re-encoding line by line, and in steady state neither
-// an append nor a drain allocates.
+// an append nor a batch allocates.
 
 /// How records are encoded: the PMIDs of their parameters and the bitfield
 /// layout of libpcp's type/length words. The agent supplies the real ones.
@@ -16,23 +16,12 @@ public struct EventFormat: Sendable, Equatable {
         self.layout = layout
     }
 
-    /// PMIDs 1...7 in the order of `EventParameterIDs`, right-to-left
-    /// bitfields: for tests and tools that look only at the lines.
+    /// PMIDs 1...8 (`noeol`, the newest, is 8), right-to-left bitfields:
+    /// for tests and tools that look only at the lines.
     public static let placeholder = EventFormat(
         parameters: EventParameterIDs(line: 1, errline: 2, rawline: 3, rawerrline: 4,
-                                      continued: 5, exitstatus: 6, endreason: 7),
+                                      continued: 5, noeol: 8, exitstatus: 6, endreason: 7),
         layout: .rightToLeft)
-}
-
-/// One item handed out by `RecordQueue.drain`.
-public enum QueueItem {
-    /// `count` lines were dropped (under `.drop`) before the items that
-    /// follow. `time` is when the newest of them was read, so records stay in
-    /// time order.
-    case missed(count: Int, time: Timestamp)
-    /// `bytes` is valid only during the visit; `containsNUL` tells whether it
-    /// has a 0 byte (then it travels as bytes, not as a string).
-    case line(bytes: UnsafeRawBufferPointer, stream: StreamKind, continued: Bool, time: Timestamp, containsNUL: Bool)
 }
 
 /// A bounded FIFO of output lines for one client.
@@ -44,7 +33,7 @@ public enum QueueItem {
 ///   pipes while `isFull`, so the queue exceeds `capacity` by at most what was
 ///   already read.
 /// - `.drop`: the oldest lines make room for the new one and are counted, and
-///   the next drain starts with a `.missed` item saying how many, which is
+///   the next batch starts with a MISSED record saying how many, which is
 ///   exactly where the gap is (drops always remove the head).
 public struct RecordQueue: Sendable {
     /// The fixed cost charged per record in `memoryUsed`, standing for its
@@ -55,7 +44,7 @@ public struct RecordQueue: Sendable {
     public let policy: OverflowPolicy
     public let format: EventFormat
 
-    /// Lines dropped under `.drop` and not yet reported by a drain.
+    /// Lines dropped under `.drop` and not yet reported in a batch.
     public private(set) var pendingMissed: Int = 0
     public private(set) var missedTime = Timestamp.zero
 
@@ -83,11 +72,11 @@ public struct RecordQueue: Sendable {
     private static let retainedCapacity = 64 * 1024
     private static let initialCapacity = 4096
 
-    // Record layout (EventArrayEncoder's): 16-byte header, then the line
-    // parameter (8-byte header, bytes padded to 4), then for a piece of a
-    // longer line the `continued` parameter (12 bytes).
-    private static let lineOffset = 16
-    private static let continuedSize = 12
+    // A stored record (EventRecordLayout): its header, then the line
+    // parameter, then for a piece of a longer line the `continued`
+    // parameter, or for a stream's last line without a newline `noeol`.
+    @inline(__always) private static var lineOffset: Int { EventRecordLayout.recordHeaderSize }
+    @inline(__always) private static var endMarkSize: Int { EventRecordLayout.parameterSize(valueBytes: 4) }
 
     public init(capacity: Int, policy: OverflowPolicy, format: EventFormat = .placeholder) {
         precondition(capacity > 0, "queue capacity must be positive")
@@ -101,17 +90,18 @@ public struct RecordQueue: Sendable {
 
     // MARK: - Appending
 
-    /// Appends one line (or line piece). Under `.drop`, first drops the oldest
-    /// records until the new one fits, counting them in `pendingMissed` and
+    /// Appends one line (or line piece) that ends with `end` (as
+    /// LineSplitter says). Under `.drop`, first drops the oldest records
+    /// until the new one fits, counting them in `pendingMissed` and
     /// `totalDropped`. Under `.block` it always stores.
-    public mutating func append(_ line: UnsafeRawBufferPointer, stream: StreamKind, continued: Bool, time: Timestamp) {
-        append(line, stream: stream, continued: continued, time: time, mayContainNUL: true)
+    public mutating func append(_ line: UnsafeRawBufferPointer, stream: StreamKind, end: LineEnd, time: Timestamp) {
+        append(line, stream: stream, end: end, time: time, mayContainNUL: true)
     }
 
     /// `append` for a caller that may already know the line has no 0 byte
     /// (`mayContainNUL == false`: RunOutput checks a whole read at once).
     @inline(__always)
-    mutating func append(_ line: UnsafeRawBufferPointer, stream: StreamKind, continued: Bool, time: Timestamp,
+    mutating func append(_ line: UnsafeRawBufferPointer, stream: StreamKind, end: LineEnd, time: Timestamp,
                          mayContainNUL: Bool) {
         let length = line.count
         precondition(length <= TypeLengthLayout.maxLength - 4, "a line piece longer than 16 MiB")
@@ -121,8 +111,9 @@ public struct RecordQueue: Sendable {
                 dropOldest()
             }
         }
-        let lineSize = EventArrayEncoder.parameterSize(valueBytes: length)
-        let size = Self.lineOffset + lineSize + (continued ? Self.continuedSize : 0)
+        let lineSize = EventRecordLayout.parameterSize(valueBytes: length)
+        let marked = end != .newline
+        let size = Self.lineOffset + lineSize + (marked ? Self.endMarkSize : 0)
         let base = reserve(size)
         let ids = format.parameters
         let hasNUL = mayContainNUL && ByteSearch.containsZero(line)
@@ -136,12 +127,13 @@ public struct RecordQueue: Sendable {
         let record = base + tail
         EventArrayEncoder.storeRecordHeader(
             seconds: Int32(truncatingIfNeeded: time.seconds), microseconds: time.microseconds,
-            flags: Self.pointFlag, parameters: continued ? 2 : 1, at: record)
+            flags: EventRecordLayout.pointFlag, parameters: marked ? 2 : 1, at: record)
         _ = EventArrayEncoder.storeParameter(line, pmid: pmid, type: hasNUL ? .aggregate : .string,
                                              layout: format.layout, at: record + Self.lineOffset)
-        if continued {
-            _ = EventArrayEncoder.storeInteger(1, pmid: ids.continued, type: .uint32, layout: format.layout,
-                                               at: record + Self.lineOffset + lineSize)
+        if marked {
+            // Value 1, PM_TYPE_U32, as the metric table declares both.
+            _ = EventArrayEncoder.storeInteger(1, pmid: end == .continued ? ids.continued : ids.noeol, type: .uint32,
+                                               layout: format.layout, at: record + Self.lineOffset + lineSize)
         }
         newest = tail
         tail += size
@@ -150,10 +142,6 @@ public struct RecordQueue: Sendable {
         totalRecords &+= 1
         totalBytes &+= UInt64(length)
     }
-
-    /// PM_EVENT_FLAG_POINT: what every stored record says until a drain
-    /// marks the run's first (START) or last (END) record.
-    static let pointFlag: UInt32 = 1
 
     /// Room for `size` more bytes at `tail`; returns the arena's base. Makes
     /// the arena this queue's own first (value semantics: a copy of the
@@ -202,70 +190,46 @@ public struct RecordQueue: Sendable {
         removeHead(count: 1, bytes: parsed.size, payload: parsed.length)
     }
 
-    // MARK: - Draining
+    // MARK: - Taking a batch
 
-    /// Removes up to `maxRecords` records / about `maxBytes` payload bytes
-    /// (always at least one record if any) in FIFO order and visits them. If
-    /// lines were dropped since the last drain, the first visited item is
-    /// `.missed(count:time:)`. Returns the number of items visited.
-    @discardableResult
-    public mutating func drain(maxRecords: Int, maxBytes: Int, _ visit: (QueueItem) -> Void) -> Int {
-        drain(maxRecords: maxRecords, maxBytes: maxBytes) { item, _ in visit(item) }
+    /// What `encode` added to an array.
+    public struct EncodedBatch: Sendable, Equatable {
+        /// Records added, the missed marker included.
+        public var records = 0
+        /// Whether the first of them is a missed marker.
+        public var missedMarker = false
+        /// Where the first line record starts in the array (nil: no lines
+        /// were added). The last one is the array's `lastRecordOffset`.
+        public var firstLineRecord: Int?
+
+        public init() {}
     }
 
-    /// `drain` that also tells the visitor whether an item is the last thing
-    /// in the queue, so `RunOutput` can mark the end of a run on the final
-    /// line instead of adding an empty record.
-    @discardableResult
-    mutating func drain(maxRecords: Int, maxBytes: Int, _ visit: (QueueItem, _ emptiesQueue: Bool) -> Void) -> Int {
-        guard maxRecords > 0 else { return 0 }
-        var visited = 0
+    /// Moves the next batch into `array`, in FIFO order: first, if lines
+    /// were dropped since the last batch, a MISSED record with their count
+    /// (stamped with the time the newest of them was read, so records stay
+    /// in time order), then up to `maxRecords` records in all and about
+    /// `maxBytes` of line bytes (always at least one line if any), copied
+    /// as one block. Every line record is flagged POINT; the caller marks a
+    /// run's first and last.
+    public mutating func encode(into array: inout EventArrayEncoder, maxRecords: Int, maxBytes: Int) -> EncodedBatch {
+        var encoded = EncodedBatch()
+        guard maxRecords > 0 else { return encoded }
         if pendingMissed > 0 {
-            let missed = takeMissed()
-            visited = 1
-            visit(.missed(count: missed, time: missedTime), count == 0)
+            array.addMissedRecord(seconds: Int32(truncatingIfNeeded: missedTime.seconds),
+                                  microseconds: missedTime.microseconds, count: Int32(clamping: pendingMissed))
+            pendingMissed = 0
+            encoded.records = 1
+            encoded.missedMarker = true
         }
-        guard count > 0 && visited < maxRecords else { return visited }
-        let batch = chooseBatch(maxRecords: maxRecords - visited, maxBytes: maxBytes)
-        let emptiesQueue = batch.records == count
-        let ids = format.parameters
-        var offset = head
-        let base = storage!.base
-        for index in 0..<batch.records {
-            let parsed = parse(base + offset)
-            let isStderr = parsed.pmid == ids.errline || parsed.pmid == ids.rawerrline
-            visit(.line(
-                bytes: UnsafeRawBufferPointer(start: base + offset + 24, count: parsed.length),
-                stream: isStderr ? .stderr : .stdout, continued: parsed.continued, time: parsed.time,
-                containsNUL: parsed.pmid == ids.rawline || parsed.pmid == ids.rawerrline),
-                emptiesQueue && index == batch.records - 1)
-            offset += parsed.size
-        }
+        guard count > 0 && encoded.records < maxRecords else { return encoded }
+        let batch = chooseBatch(maxRecords: maxRecords - encoded.records, maxBytes: maxBytes)
+        encoded.firstLineRecord = array.appendEncodedRecords(
+            UnsafeRawBufferPointer(start: storage.unsafelyUnwrapped.base + head, count: batch.bytes),
+            records: batch.records, lastRecordOffset: batch.lastRecordOffset)
+        encoded.records += batch.records
         removeHead(count: batch.records, bytes: batch.bytes, payload: batch.payload)
-        return visited + batch.records
-    }
-
-    /// Removes the next batch (limits as in `drain`, the missed marker not
-    /// included: see `takeMissed`) and hands it over as encoded records:
-    /// `records` of them in `bytes`, the last one starting at
-    /// `lastRecordOffset`, and whether they empty the queue. The bytes are
-    /// valid only during the call.
-    mutating func takeEncoded(
-        maxRecords: Int, maxBytes: Int,
-        _ body: (_ bytes: UnsafeRawBufferPointer, _ records: Int, _ lastRecordOffset: Int, _ emptiesQueue: Bool) -> Void
-    ) -> Int {
-        guard maxRecords > 0 && count > 0 else { return 0 }
-        let batch = chooseBatch(maxRecords: maxRecords, maxBytes: maxBytes)
-        body(UnsafeRawBufferPointer(start: storage!.base + head, count: batch.bytes), batch.records,
-             batch.lastRecordOffset, batch.records == count)
-        removeHead(count: batch.records, bytes: batch.bytes, payload: batch.payload)
-        return batch.records
-    }
-
-    /// Reports and clears the dropped-lines count (its time stays in `missedTime`).
-    mutating func takeMissed() -> Int {
-        defer { pendingMissed = 0 }
-        return pendingMissed
+        return encoded
     }
 
     private struct Batch {
@@ -297,18 +261,18 @@ public struct RecordQueue: Sendable {
         return batch
     }
 
-    /// Reads back what `append` stored.
+    /// Reads back what `append` stored: when the line was read, its length,
+    /// and the record's size.
     @inline(__always)
-    private func parse(_ record: UnsafeMutableRawPointer) -> (
-        time: Timestamp, pmid: UInt32, length: Int, continued: Bool, size: Int
-    ) {
-        let seconds = record.load(as: Int32.self)
-        let micros = (record + 4).load(fromByteOffset: 0, as: Int32.self)
-        let continued = (record + 12).load(as: Int32.self) == 2
-        let pmid = (record + 16).load(as: UInt32.self)
-        let length = format.layout.length(of: (record + 20).load(as: UInt32.self)) - 4
-        let size = Self.lineOffset + 8 + ((length + 3) & ~3) + (continued ? Self.continuedSize : 0)
-        return (Timestamp(seconds: Int64(seconds), microseconds: micros), pmid, length, continued, size)
+    private func parse(_ record: UnsafeMutableRawPointer) -> (time: Timestamp, length: Int, size: Int) {
+        let seconds = record.load(fromByteOffset: EventRecordLayout.secondsOffset, as: Int32.self)
+        let micros = record.load(fromByteOffset: EventRecordLayout.microsecondsOffset, as: Int32.self)
+        let marked = record.load(fromByteOffset: EventRecordLayout.parameterCountOffset, as: Int32.self) == 2
+        let word = record.load(fromByteOffset: Self.lineOffset + EventRecordLayout.parameterWordOffset, as: UInt32.self)
+        let length = format.layout.length(of: word) - EventRecordLayout.parameterLengthOverhead
+        let size = Self.lineOffset + EventRecordLayout.parameterSize(valueBytes: length)
+            + (marked ? Self.endMarkSize : 0)
+        return (Timestamp(seconds: Int64(seconds), microseconds: micros), length, size)
     }
 
     /// Forgets the first `removed` records (`bytes` long, `payload` bytes of

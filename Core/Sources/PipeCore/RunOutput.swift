@@ -1,49 +1,9 @@
 // One run's output as its client sees it. This is the promise the C pipe
 // agent broke: everything the command printed, from the first byte (even if
-// the client has not fetched yet), in order, then exactly one end record with
+// the client has not fetched yet), in order and exactly (each stream can be
+// put back together byte for byte), then exactly one end record with
 // the exit status; and under the drop policy an exact count of what was lost,
 // at the place where it was lost.
-
-/// PCP event record flags (`PM_EVENT_FLAG_*` in pmapi.h), so the agent can
-/// pass `rawValue` straight to `pmdaEventAddRecord`.
-public struct EventFlags: OptionSet, Sendable, Hashable {
-    public let rawValue: UInt32
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
-
-    /// `PM_EVENT_FLAG_POINT`: an ordinary record inside the run.
-    public static let point = EventFlags(rawValue: 1 << 0)
-    /// `PM_EVENT_FLAG_START`: the run's first record.
-    public static let start = EventFlags(rawValue: 1 << 1)
-    /// `PM_EVENT_FLAG_END`: the run's last record; it carries the termination.
-    public static let end = EventFlags(rawValue: 1 << 2)
-}
-
-/// What one output record carries.
-public enum OutputPayload {
-    /// A line (or piece of a long line). `bytes` is valid only during the
-    /// visit and is followed in memory by a 0 byte; see `QueueItem.line`.
-    case line(bytes: UnsafeRawBufferPointer, stream: StreamKind, continued: Bool, containsNUL: Bool)
-    /// `count` lines were dropped here (drop policy).
-    case missed(count: Int)
-    /// Nothing: a standalone end record.
-    case none
-}
-
-/// One event record to hand to the client.
-public struct OutputRecord {
-    public let payload: OutputPayload
-    public let time: Timestamp
-    public let flags: EventFlags
-    /// Only on the end record.
-    public let termination: Termination?
-
-    public init(payload: OutputPayload, time: Timestamp, flags: EventFlags, termination: Termination?) {
-        self.payload = payload
-        self.time = time
-        self.flags = flags
-        self.termination = termination
-    }
-}
 
 /// The delivery state machine for one run: lines from stdout and stderr go
 /// in as they are read, batches of event records come out as the client
@@ -70,7 +30,7 @@ public struct RunOutput: Sendable {
     private var stderrOpen = true
     private var termination: Termination?
     private var finishTime = Timestamp.zero
-    /// Whether any record (so the one flagged `.start`) has been handed out.
+    /// Whether any record has been handed out (the first line gets START).
     private var started = false
 
     public init(queueCapacity: Int, policy: OverflowPolicy, maxLineLength: Int, format: EventFormat = .placeholder) {
@@ -96,7 +56,8 @@ public struct RunOutput: Sendable {
         }
     }
 
-    /// EOF on that stream: flush its partial last line. Closing twice is
+    /// EOF on that stream: its partial last line (output that did not end
+    /// with a newline) is queued, marked `noeol`. Closing twice is
     /// harmless.
     public mutating func closeStream(_ stream: StreamKind, at time: Timestamp) {
         switch stream {
@@ -127,11 +88,9 @@ public struct RunOutput: Sendable {
         phase == .running && (queue.policy == .drop || !queue.isFull)
     }
 
-    /// Whether `takeBatch` would hand out anything: lines, a gap marker, or
+    /// Whether `encodeBatch` would add anything: lines, a gap marker, or
     /// the end record.
-    public var hasPendingRecords: Bool {
-        queue.count > 0 || queue.pendingMissed > 0 || phase == .finished
-    }
+    public var hasPendingRecords: Bool { hasQueuedItems || phase == .finished }
 
     // splitter and queue are separate stored properties, so passing both
     // inout is allowed; a closure capturing `self` inside a mutating call on
@@ -144,11 +103,11 @@ public struct RunOutput: Sendable {
         // lies inside a read without 0 bytes has none. (A line completed from
         // the splitter's held-back bytes lies elsewhere and is checked alone.)
         let readHasNUL = ByteSearch.containsZero(bytes)
-        let start = UInt(bitPattern: bytes.baseAddress), end = start + UInt(bytes.count)
-        splitter.append(bytes) { line, continued in
+        let readStart = UInt(bitPattern: bytes.baseAddress), readEnd = readStart + UInt(bytes.count)
+        splitter.append(bytes) { line, end in
             let address = UInt(bitPattern: line.baseAddress)
-            let insideRead = address >= start && address + UInt(line.count) <= end
-            queue.append(line, stream: stream, continued: continued, time: time,
+            let insideRead = address >= readStart && address + UInt(line.count) <= readEnd
+            queue.append(line, stream: stream, end: end, time: time,
                          mayContainNUL: readHasNUL || !insideRead)
         }
     }
@@ -156,75 +115,30 @@ public struct RunOutput: Sendable {
     private static func flush(
         _ splitter: inout LineSplitter, into queue: inout RecordQueue, stream: StreamKind, time: Timestamp
     ) {
-        splitter.finish { line, continued in
-            queue.append(line, stream: stream, continued: continued, time: time)
+        splitter.finish { line, end in
+            queue.append(line, stream: stream, end: end, time: time)
         }
     }
 
     // MARK: - Output side
 
-    /// Hands out the next batch as records in order. The very first record of
-    /// the run gets `.start`, others `.point`; once `finish` was called and the
-    /// queue drains empty within this batch, the last record of the batch gets
-    /// `.end` and carries the termination (if nothing is left to attach it to,
-    /// a standalone end record with no payload is produced). Missed markers
-    /// are their own records. After the end record has been handed out,
-    /// `phase == .delivered` and further calls visit nothing. Returns the
-    /// number of records visited.
-    @discardableResult
-    public mutating func takeBatch(maxRecords: Int, maxBytes: Int, _ visit: (OutputRecord) -> Void) -> Int {
-        guard phase != .delivered && maxRecords > 0 else { return 0 }
-        let finished = phase == .finished
-        let termination = self.termination
-        var started = self.started
-        var ended = false
-        let visited = queue.drain(maxRecords: maxRecords, maxBytes: maxBytes) { item, emptiesQueue in
-            var flags: EventFlags = started ? .point : .start
-            started = true
-            // The end rides on the last line; a gap marker cannot carry it
-            // (a MISSED record has no parameters), so then it gets a record
-            // of its own below.
-            var isEnd = finished && emptiesQueue
-            if case .missed = item { isEnd = false }
-            if isEnd {
-                flags.insert(.end)
-                ended = true
-            }
-            switch item {
-            case .missed(let count, let time):
-                visit(OutputRecord(
-                    payload: .missed(count: count), time: time, flags: flags,
-                    termination: isEnd ? termination : nil))
-            case .line(let bytes, let stream, let continued, let time, let containsNUL):
-                visit(OutputRecord(
-                    payload: .line(bytes: bytes, stream: stream, continued: continued, containsNUL: containsNUL),
-                    time: time, flags: flags, termination: isEnd ? termination : nil))
-            }
-        }
-        self.started = started
-        if finished && !ended && visited < maxRecords && !hasQueuedItems {
-            // Nothing left to carry the end flag: a record of its own.
-            let flags: EventFlags = started ? [.point, .end] : [.start, .end]
-            visit(OutputRecord(payload: .none, time: finishTime, flags: flags, termination: termination))
-            self.started = true
-            phase = .delivered
-            return visited + 1
-        }
-        if ended { phase = .delivered }
-        return visited
-    }
-
-    private var hasQueuedItems: Bool { queue.count > 0 || queue.pendingMissed > 0 }
-
-    // MARK: - Encoding
-
-    /// Encodes the next batch as event records: exactly what `takeBatch`
-    /// hands out, in the layout the queue already stores lines in, so the
-    /// lines are copied as one block. A line is a `line`/`errline` string, or
-    /// `rawline`/`rawerrline` bytes when it holds a NUL (clients read a string
-    /// up to its first NUL), plus `continued` on a piece of a longer line;
-    /// the end record also carries `exitstatus` and `endreason`. Returns the
-    /// number of records added.
+    /// Encodes the next batch into `array` as event records, in the layout
+    /// the queue already stores lines in, so the lines are copied as one
+    /// block. A line is a `line`/`errline` string, or `rawline`/`rawerrline`
+    /// bytes when it holds a NUL (clients read a string up to its first
+    /// NUL), without its newline; a piece of a longer line also carries
+    /// `continued`, and a stream's last line that had no newline `noeol`,
+    /// so that the client can put the output back together byte for byte.
+    /// Lines dropped under the drop policy are a MISSED record with their
+    /// count, at the place of the gap.
+    ///
+    /// The run's very first record is flagged START (unless it is a MISSED
+    /// record, which carries no other flag). Once `finish` was called and
+    /// the queue empties within this batch, the last line record is flagged
+    /// END and also carries `exitstatus` and `endreason`; if no line is left
+    /// to carry them, a record of its own does (when the batch has room).
+    /// After the END record, `phase == .delivered` and further calls add
+    /// nothing. Returns the number of records added.
     @discardableResult
     public mutating func encodeBatch(
         into array: inout EventArrayEncoder, maxRecords: Int, maxBytes: Int, endReason: String
@@ -232,32 +146,25 @@ public struct RunOutput: Sendable {
         guard phase != .delivered && maxRecords > 0 else { return 0 }
         let finished = phase == .finished
         let ids = queue.format.parameters
-        let termination = self.termination
-        var started = self.started
-        var added = 0
-        if queue.pendingMissed > 0 {
-            let missed = queue.takeMissed()
-            let time = queue.missedTime
-            array.addMissedRecord(seconds: Int32(truncatingIfNeeded: time.seconds), microseconds: time.microseconds,
-                                  count: Int32(clamping: missed))
-            started = true
-            added = 1
-        }
+        let batch = queue.encode(into: &array, maxRecords: maxRecords, maxBytes: maxBytes)
+        var added = batch.records
         var ended = false
-        added += queue.takeEncoded(maxRecords: maxRecords - added, maxBytes: maxBytes) { bytes, records, last, empties in
-            let first = array.appendEncodedRecords(bytes, records: records, lastRecordOffset: last)
-            if !started {
-                array.setFlags(EventFlags.start.rawValue, ofRecordAt: first)
-                started = true
+        if let firstLine = batch.firstLineRecord {
+            if !started && !batch.missedMarker {
+                array.setFlags(EventFlags.start.rawValue, ofRecordAt: firstLine)
             }
-            if finished && empties {
-                let lastRecord = array.lastRecordOffset
-                array.setFlags(array.flags(ofRecordAt: lastRecord) | EventFlags.end.rawValue, ofRecordAt: lastRecord)
+            if finished && !hasQueuedItems {
+                // The end rides on the last line (a MISSED record cannot
+                // carry it: it has no parameters).
+                let last = array.lastRecordOffset
+                array.setFlags(array.flags(ofRecordAt: last) | EventFlags.end.rawValue, ofRecordAt: last)
                 Self.appendTermination(termination, endReason, ids, to: &array)
                 ended = true
             }
         }
+        if batch.records > 0 { started = true }
         if finished && !ended && added < maxRecords && !hasQueuedItems {
+            // Nothing left to carry the end: a record of its own.
             let flags: EventFlags = started ? [.point, .end] : [.start, .end]
             array.beginRecord(seconds: Int32(truncatingIfNeeded: finishTime.seconds),
                               microseconds: finishTime.microseconds, flags: flags.rawValue)
@@ -266,10 +173,11 @@ public struct RunOutput: Sendable {
             ended = true
             added += 1
         }
-        self.started = started
         if ended { phase = .delivered }
         return added
     }
+
+    private var hasQueuedItems: Bool { queue.count > 0 || queue.pendingMissed > 0 }
 
     private static func appendTermination(_ termination: Termination?, _ endReason: String,
                                           _ ids: EventParameterIDs, to array: inout EventArrayEncoder) {
@@ -278,17 +186,26 @@ public struct RunOutput: Sendable {
     }
 }
 
-/// The PMIDs of the event parameters a run's records carry.
+/// The PMIDs of the event parameters a run's records carry (the metric
+/// table's `pipe.line`, `pipe.errline` ...).
 public struct EventParameterIDs: Sendable, Equatable {
-    public var line, errline, rawline, rawerrline, continued, exitstatus, endreason: UInt32
+    /// A line: stdout or stderr, a string or (holding a NUL) raw bytes.
+    public var line, errline, rawline, rawerrline: UInt32
+    /// How a line ends when it does not end with a newline: a piece of a
+    /// longer line (`continued`), or the stream's last line, which had no
+    /// newline (`noeol`). Both U32 with value 1.
+    public var continued, noeol: UInt32
+    /// The end record's exit status and reason.
+    public var exitstatus, endreason: UInt32
 
     public init(line: UInt32, errline: UInt32, rawline: UInt32, rawerrline: UInt32,
-                continued: UInt32, exitstatus: UInt32, endreason: UInt32) {
+                continued: UInt32, noeol: UInt32, exitstatus: UInt32, endreason: UInt32) {
         self.line = line
         self.errline = errline
         self.rawline = rawline
         self.rawerrline = rawerrline
         self.continued = continued
+        self.noeol = noeol
         self.exitstatus = exitstatus
         self.endreason = endreason
     }

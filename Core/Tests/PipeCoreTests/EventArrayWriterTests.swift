@@ -29,7 +29,7 @@ func readEventArray(_ array: UnsafeRawBufferPointer) -> (type: UInt32, length: I
         var record = ReadRecord(seconds: i32(offset), microseconds: i32(offset + 4), flags: u32(offset + 8),
                                 nparams: i32(offset + 12), parameters: [])
         offset += 16
-        if record.flags != EventArrayEncoder.missedFlag {
+        if record.flags != EventRecordLayout.missedFlag {
             for _ in 0..<Int(record.nparams) {
                 let word = u32(offset + 4)
                 let length = Int(word & 0xFF_FFFF) - 4
@@ -115,7 +115,7 @@ func readEventArray(_ array: UnsafeRawBufferPointer) -> (type: UInt32, length: I
         }
         let (_, _, records) = readEventArray(writer.finish())
         #expect(records == [
-            ReadRecord(seconds: 1, microseconds: 2, flags: EventArrayEncoder.missedFlag, nparams: 12345, parameters: []),
+            ReadRecord(seconds: 1, microseconds: 2, flags: EventRecordLayout.missedFlag, nparams: 12345, parameters: []),
             ReadRecord(seconds: 3, microseconds: 4, flags: 5, nparams: 3, parameters: [
                 ReadParameter(pmid: 10, type: 0, value: [0xFF, 0xFF, 0xFF, 0xFF], padding: []),
                 ReadParameter(pmid: 11, type: 1, value: [1, 0, 0, 0], padding: []),

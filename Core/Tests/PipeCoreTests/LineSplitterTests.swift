@@ -1,19 +1,34 @@
 import Testing
 import PipeCore
 
-/// What a splitter emitted: each line or piece, and its continued flag.
+/// What a splitter emitted: each line or piece, and how it ended.
 private struct Piece: Equatable, CustomStringConvertible {
     var bytes: [UInt8]
-    var continued: Bool
+    var end: LineEnd
 
-    var description: String { "\(continued ? "+" : "")\(String(reflecting: textOf(bytes)))" }
+    init(_ text: String, _ end: LineEnd) { self.init(bytes: bytesOf(text), end: end) }
+    init(bytes: [UInt8], end: LineEnd) {
+        self.bytes = bytes
+        self.end = end
+    }
+
+    var description: String {
+        let mark = switch end { case .newline: ""; case .continued: "+"; case .endOfStream: "$" }
+        return "\(mark)\(String(reflecting: textOf(bytes)))"
+    }
+}
+
+/// The bytes a client rebuilds from the pieces: each one, then the newline
+/// it was cut at, if any.
+private func rebuild(_ pieces: [Piece]) -> [UInt8] {
+    pieces.flatMap { $0.end == .newline ? $0.bytes + [0x0A] : $0.bytes }
 }
 
 /// Feeds `input` to a fresh splitter cut into `chunks` (sizes), then closes it.
 private func split(_ input: [UInt8], maxLineLength: Int = 1024, chunks: [Int]? = nil, finish: Bool = true) -> [Piece] {
     var splitter = LineSplitter(maxLineLength: maxLineLength)
     var out: [Piece] = []
-    let emit: (UnsafeRawBufferPointer, Bool) -> Void = { out.append(Piece(bytes: Array($0), continued: $1)) }
+    let emit: (UnsafeRawBufferPointer, LineEnd) -> Void = { out.append(Piece(bytes: Array($0), end: $1)) }
     var start = 0
     for size in chunks ?? [input.count] where start < input.count {
         let end = min(input.count, start + size)
@@ -42,31 +57,30 @@ private func randomChunks(_ input: [UInt8], seed: UInt64, maxChunk: Int = 9) -> 
 /// The rules written as plainly as possible, on the whole input at once:
 /// the oracle the streaming splitter must match for every chunking.
 private func expected(_ input: [UInt8], maxLineLength: Int) -> [Piece] {
-    var lines: [[UInt8]] = []
+    var lines: [(bytes: [UInt8], end: LineEnd)] = []
     var current: [UInt8] = []
     for byte in input {
         if byte == 0x0A {
-            if current.last == 0x0D { current.removeLast() }
-            lines.append(current)
+            lines.append((current, .newline))
             current = []
         } else {
             current.append(byte)
         }
     }
-    if !current.isEmpty { lines.append(current) }
+    if !current.isEmpty { lines.append((current, .endOfStream)) }
     var pieces: [Piece] = []
     for line in lines {
-        var rest = line[...]
+        var rest = line.bytes[...]
         while rest.count > maxLineLength {
-            pieces.append(Piece(bytes: Array(rest.prefix(maxLineLength)), continued: true))
+            pieces.append(Piece(bytes: Array(rest.prefix(maxLineLength)), end: .continued))
             rest = rest.dropFirst(maxLineLength)
         }
-        pieces.append(Piece(bytes: Array(rest), continued: false))
+        pieces.append(Piece(bytes: Array(rest), end: line.end))
     }
     return pieces
 }
 
-private func lines(_ strings: String...) -> [Piece] { strings.map { Piece(bytes: bytesOf($0), continued: false) } }
+private func lines(_ strings: String...) -> [Piece] { strings.map { Piece($0, .newline) } }
 
 @Suite struct LineSplitterTests {
     @Test func splitsLinesAndDropsTheirNewlines() {
@@ -75,37 +89,71 @@ private func lines(_ strings: String...) -> [Piece] { strings.map { Piece(bytes:
 
     @Test func emptyLinesAreEmittedAsEmpty() {
         #expect(split(bytesOf("\n\na\n\n")) == lines("", "", "a", ""))
-        #expect(split(bytesOf("\r\n\r\n")) == lines("", ""))
+        // The CR of CR LF is data, like any other byte before the newline.
+        #expect(split(bytesOf("\r\n\r\n")) == lines("\r", "\r"))
     }
 
-    @Test func crlfEndsALineAndTheCRIsDropped() {
-        #expect(split(bytesOf("dos\r\nunix\n")) == lines("dos", "unix"))
+    @Test func crlfEndsALineAndTheCRIsKept() {
+        #expect(split(bytesOf("dos\r\nunix\n")) == lines("dos\r", "unix"))
     }
 
     @Test func crlfSplitAcrossReadsStillEndsTheLine() {
-        #expect(split(bytesOf("dos\r\nnext\n"), chunks: [4, 6]) == lines("dos", "next"))
-        #expect(split(bytesOf("\r\n"), chunks: [1, 1]) == lines(""))
+        #expect(split(bytesOf("dos\r\nnext\n"), chunks: [4, 6]) == lines("dos\r", "next"))
+        #expect(split(bytesOf("\r\n"), chunks: [1, 1]) == lines("\r"))
+        let input = bytesOf("a\r\nb\r\n\r\n")
+        #expect(split(input, chunks: oneByteChunks(input)) == lines("a\r", "b\r", "\r"))
     }
 
     @Test func loneCRIsData() {
-        #expect(split(bytesOf("a\rb\n\r\rc\r\n")) == lines("a\rb", "\r\rc"))
-        #expect(split(bytesOf("a\rb\n\r\rc\r\n"), chunks: [2, 1, 1, 1, 1, 1, 2]) == lines("a\rb", "\r\rc"))
+        #expect(split(bytesOf("a\rb\n\r\rc\r\n")) == lines("a\rb", "\r\rc\r"))
+        #expect(split(bytesOf("a\rb\n\r\rc\r\n"), chunks: [2, 1, 1, 1, 1, 1, 2]) == lines("a\rb", "\r\rc\r"))
     }
 
     @Test func trailingCRAtEndOfStreamIsData() {
-        #expect(split(bytesOf("tail\r")) == lines("tail\r"))
-        #expect(split(bytesOf("tail\r"), chunks: [4, 1]) == lines("tail\r"))
+        #expect(split(bytesOf("tail\r")) == [Piece("tail\r", .endOfStream)])
+        #expect(split(bytesOf("tail\r"), chunks: [4, 1]) == [Piece("tail\r", .endOfStream)])
+        #expect(split(bytesOf("\r"), chunks: [1]) == [Piece("\r", .endOfStream)])
     }
 
-    @Test func leftoverBytesAreEmittedAtClose() {
+    @Test func leftoverBytesAreEmittedAtCloseAsTheLastLine() {
         var splitter = LineSplitter(maxLineLength: 100)
         var out: [Piece] = []
-        bytesOf("done\nhalf a li").withUnsafeBytes { splitter.append($0) { out.append(Piece(bytes: Array($0), continued: $1)) } }
+        bytesOf("done\nhalf a li").withUnsafeBytes { splitter.append($0) { out.append(Piece(bytes: Array($0), end: $1)) } }
         #expect(out == lines("done"))
         #expect(splitter.pendingByteCount == 9)
-        splitter.finish { out.append(Piece(bytes: Array($0), continued: $1)) }
-        #expect(out == lines("done", "half a li"))
+        splitter.finish { out.append(Piece(bytes: Array($0), end: $1)) }
+        #expect(out == lines("done") + [Piece("half a li", .endOfStream)])
         #expect(splitter.pendingByteCount == 0)
+    }
+
+    @Test func onlyAStreamThatDoesNotEndWithANewlineHasAnEndOfStreamLine() {
+        #expect(split(bytesOf("a\nb")) == lines("a") + [Piece("b", .endOfStream)])
+        #expect(split(bytesOf("a\n")) == lines("a"))
+        // An empty last line is just the final newline.
+        #expect(split(bytesOf("a\n\n")) == lines("a", ""))
+        #expect(split(bytesOf("")) == [])
+        let input = bytesOf("x\ny\r")
+        #expect(split(input, chunks: oneByteChunks(input)) == lines("x") + [Piece("y\r", .endOfStream)])
+    }
+
+    @Test func aContinuedPieceIsAlwaysFollowedByItsLinesLastPiece() {
+        // A piece is cut only when a byte beyond it is held, so the end of
+        // the stream (or the newline) always finds the line's last piece to
+        // mark: the client never has to guess whether a newline followed.
+        for maxLineLength in 1...5 {
+            for length in 1...(3 * maxLineLength + 1) {
+                let text = [UInt8](repeating: 0x78, count: length)
+                for (input, last) in [(text, LineEnd.endOfStream), (text + [0x0A], .newline)] {
+                    for chunks in [nil, oneByteChunks(input)] {
+                        let pieces = split(input, maxLineLength: maxLineLength, chunks: chunks)
+                        #expect(pieces.dropLast().allSatisfy { $0.end == .continued && $0.bytes.count == maxLineLength })
+                        #expect(pieces.last?.end == last)
+                        #expect((1...maxLineLength).contains(pieces.last?.bytes.count ?? 0))
+                        #expect(rebuild(pieces) == input)
+                    }
+                }
+            }
+        }
     }
 
     @Test func finishWithNothingPendingEmitsNothing() {
@@ -121,27 +169,29 @@ private func lines(_ strings: String...) -> [Piece] { strings.map { Piece(bytes:
     @Test func nulAndInvalidUTF8AreKept() {
         let input: [UInt8] = [0x61, 0x00, 0x62, 0x0A, 0xFF, 0xC3, 0x28, 0x00, 0x0A, 0x00]
         let want = [
-            Piece(bytes: [0x61, 0x00, 0x62], continued: false),
-            Piece(bytes: [0xFF, 0xC3, 0x28, 0x00], continued: false),
-            Piece(bytes: [0x00], continued: false),
+            Piece(bytes: [0x61, 0x00, 0x62], end: .newline),
+            Piece(bytes: [0xFF, 0xC3, 0x28, 0x00], end: .newline),
+            Piece(bytes: [0x00], end: .endOfStream),
         ]
         #expect(split(input) == want)
         #expect(split(input, chunks: oneByteChunks(input)) == want)
     }
 
     @Test func aLineOfExactlyMaxLengthIsNotCut() {
-        #expect(split(bytesOf("abcd\nefgh\r\n"), maxLineLength: 4) == lines("abcd", "efgh"))
-        #expect(split(bytesOf("abcd\nefgh\r\n"), maxLineLength: 4, chunks: [4, 1, 4, 1, 1]) == lines("abcd", "efgh"))
-        #expect(split(bytesOf("abcd"), maxLineLength: 4, chunks: [4]) == lines("abcd"))
+        #expect(split(bytesOf("abcd\nefg\r\n"), maxLineLength: 4) == lines("abcd", "efg\r"))
+        #expect(split(bytesOf("abcd\nefg\r\n"), maxLineLength: 4, chunks: [4, 1, 3, 1, 1]) == lines("abcd", "efg\r"))
+        #expect(split(bytesOf("abcd"), maxLineLength: 4, chunks: [4]) == [Piece("abcd", .endOfStream)])
+        // With its CR, "efgh\r" is five bytes: one piece too many.
+        #expect(split(bytesOf("efgh\r\n"), maxLineLength: 4) == [Piece("efgh", .continued), Piece("\r", .newline)])
     }
 
     @Test func longLinesAreCutIntoContinuedPieces() {
         let want = [
-            Piece(bytes: bytesOf("abcd"), continued: true),
-            Piece(bytes: bytesOf("efgh"), continued: true),
-            Piece(bytes: bytesOf("i"), continued: false),
-            Piece(bytes: bytesOf("abcd"), continued: true),
-            Piece(bytes: bytesOf("efgh"), continued: false),
+            Piece("abcd", .continued),
+            Piece("efgh", .continued),
+            Piece("i", .newline),
+            Piece("abcd", .continued),
+            Piece("efgh", .newline),
         ]
         let input = bytesOf("abcdefghi\nabcdefgh\n")
         #expect(split(input, maxLineLength: 4) == want)
@@ -153,33 +203,30 @@ private func lines(_ strings: String...) -> [Piece] { strings.map { Piece(bytes:
         // as soon as they are decided.
         var splitter = LineSplitter(maxLineLength: 4)
         var out: [Piece] = []
-        bytesOf("abcdefghij").withUnsafeBytes { splitter.append($0) { out.append(Piece(bytes: Array($0), continued: $1)) } }
-        #expect(out == [Piece(bytes: bytesOf("abcd"), continued: true), Piece(bytes: bytesOf("efgh"), continued: true)])
+        bytesOf("abcdefghij").withUnsafeBytes { splitter.append($0) { out.append(Piece(bytes: Array($0), end: $1)) } }
+        #expect(out == [Piece("abcd", .continued), Piece("efgh", .continued)])
         #expect(splitter.pendingByteCount == 2)
     }
 
-    @Test func aContinuedPieceNeverEndsWithAnUndecidedCR() {
-        // "abc\r" then "\n": the CR belongs to the line end, so "abc" is one
-        // whole line, never the piece "abc\r" followed by an empty line.
+    @Test func aCRIsDataWhereverTheReadEnds() {
+        // "abc\r" then "\n": one line "abc\r", emitted when its "\n" comes.
         var splitter = LineSplitter(maxLineLength: 4)
         var out: [Piece] = []
-        let emit: (UnsafeRawBufferPointer, Bool) -> Void = { out.append(Piece(bytes: Array($0), continued: $1)) }
+        let emit: (UnsafeRawBufferPointer, LineEnd) -> Void = { out.append(Piece(bytes: Array($0), end: $1)) }
         bytesOf("abc\r").withUnsafeBytes { splitter.append($0, emit) }
         #expect(out == [])
         bytesOf("\n").withUnsafeBytes { splitter.append($0, emit) }
-        #expect(out == lines("abc"))
-        // Once a byte other than "\n" follows, the CR is data and may end a piece.
+        #expect(out == lines("abc\r"))
+        // A CR may end a piece like any other byte.
         out = []
         bytesOf("abc\r").withUnsafeBytes { splitter.append($0, emit) }
         bytesOf("d").withUnsafeBytes { splitter.append($0, emit) }
         splitter.finish(emit)
-        #expect(out == [Piece(bytes: bytesOf("abc\r"), continued: true), Piece(bytes: bytesOf("d"), continued: false)])
+        #expect(out == [Piece("abc\r", .continued), Piece("d", .endOfStream)])
 
-        #expect(split(bytesOf("abcd\r"), maxLineLength: 4, chunks: [5], finish: false) == [])
-        #expect(split(bytesOf("abcd\r\n"), maxLineLength: 4, chunks: [5, 1]) == lines("abcd"))
-        #expect(split(bytesOf("abcde\r\n"), maxLineLength: 4, chunks: [6, 1]) == [
-            Piece(bytes: bytesOf("abcd"), continued: true), Piece(bytes: bytesOf("e"), continued: false),
-        ])
+        #expect(split(bytesOf("abcd\r"), maxLineLength: 4, chunks: [5], finish: false) == [Piece("abcd", .continued)])
+        #expect(split(bytesOf("abcd\r\n"), maxLineLength: 4, chunks: [5, 1]) == [Piece("abcd", .continued), Piece("\r", .newline)])
+        #expect(split(bytesOf("abcde\r\n"), maxLineLength: 4, chunks: [6, 1]) == [Piece("abcd", .continued), Piece("e\r", .newline)])
     }
 
     @Test func heldBytesStayBounded() {
@@ -187,7 +234,7 @@ private func lines(_ strings: String...) -> [Piece] { strings.map { Piece(bytes:
         let chunk = [UInt8](repeating: 0x78, count: 1000) + [0x0D]
         for _ in 0..<50 {
             chunk.withUnsafeBytes { splitter.append($0) { _, _ in } }
-            #expect(splitter.pendingByteCount <= 17)
+            #expect(splitter.pendingByteCount <= 16)
         }
     }
 
@@ -209,6 +256,7 @@ private func lines(_ strings: String...) -> [Piece] { strings.map { Piece(bytes:
 
         for input in samples + [generated] {
             let want = expected(input, maxLineLength: maxLineLength)
+            #expect(rebuild(want) == input, "the pieces give back every byte")
             #expect(split(input, maxLineLength: maxLineLength) == want)
             #expect(split(input, maxLineLength: maxLineLength, chunks: oneByteChunks(input)) == want)
             for seed in UInt64(1)...20 {

@@ -1,10 +1,7 @@
-// The hot path of the agent, stage by stage: splitting a read into lines,
+// The hot path, stage by stage: in the agent, splitting a read into lines,
 // queueing them as encoded records and taking them out as event arrays
-// (RunOutput, as the agent drives it), and encoding records one by one.
-//
-// Not here yet: the decoder. It lives in the root package
-// (Sources/PipeClient/EventArray.swift), which needs libpcp; it gets a
-// benchmark when it moves to PipeCore.
+// (RunOutput, as the agent drives it), and encoding records one by one; in
+// pmpipe, reading the fetched arrays back (EventArrayDecoder).
 
 import Benchmark
 import PipeCore
@@ -51,6 +48,15 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("EventArrayEncoder record by record, \(short.name)") { benchmark in
         measureRates(benchmark, short) { encodeOneByOne(short, ranges, into: writer) }
     }
+
+    for output in [short, long] {
+        let arrays = fetchedArrays(output)
+        Benchmark("EventArrayDecoder, \(output.name)") { benchmark in
+            var lines = 0
+            measureRates(benchmark, output) { lines = decode(arrays) }
+            if lines != output.lines { benchmark.error("\(lines) lines, expected \(output.lines)") }
+        }
+    }
 }
 
 // MARK: - The work measured
@@ -64,13 +70,13 @@ func split(_ output: Output) -> Int {
         var offset = 0
         while offset < input.count {
             let end = min(offset + readChunk, input.count)
-            splitter.append(UnsafeRawBufferPointer(rebasing: input[offset..<end])) { line, continued in
-                if !continued { lines += 1 }
+            splitter.append(UnsafeRawBufferPointer(rebasing: input[offset..<end])) { line, end in
+                if end != .continued { lines += 1 }
                 bytes &+= line.count
             }
             offset = end
         }
-        splitter.finish { _, continued in if !continued { lines += 1 } }
+        splitter.finish { _, end in if end != .continued { lines += 1 } }
     }
     blackHole(bytes)
     return lines
@@ -126,4 +132,57 @@ func encodeOneByOne(_ output: Output, _ ranges: [Range<Int>], into writer: Event
             next = end
         }
     }
+}
+
+/// The arrays pmpipe would fetch for `output` (rapid batches), copied out.
+func fetchedArrays(_ output: Output) -> [[UInt8]] {
+    var run = RunOutput(queueCapacity: output.bytes.count + 16 * output.lines, policy: .block,
+                        maxLineLength: maxLineLength)
+    output.bytes.withUnsafeBytes { run.ingest($0, from: .stdout, at: readTime) }
+    run.finish(.exited(code: 0), at: readTime)
+    let writer = EventArrayWriter(layout: .rightToLeft)
+    let limits = BatchLimits()
+    var arrays: [[UInt8]] = []
+    while run.phase != .delivered {
+        writer.reset()
+        writer.encode { array in
+            _ = run.encodeBatch(into: &array, maxRecords: limits.rapidRecords, maxBytes: limits.rapidBytes,
+                                endReason: "exit 0")
+        }
+        arrays.append(Array(writer.finish()))
+    }
+    return arrays
+}
+
+/// What pmpipe's printer does per record minus the write: take a stdout
+/// line's bytes. Returns the number of lines.
+struct LineCounter: EventRecordHandler {
+    var lines = 0
+    var bytes = 0
+
+    @inline(__always)
+    mutating func handle(_ record: EventRecord) {
+        guard record.parameterCount > 0 else { return }
+        let parameter = record.firstParameter
+        if parameter.pmid == EventFormat.placeholder.parameters.line {
+            lines += 1
+            bytes &+= parameter.value.count
+        }
+    }
+}
+
+/// Decodes every array, as pmpipe does after each fetch.
+func decode(_ arrays: [[UInt8]]) -> Int {
+    var counter = LineCounter()
+    for array in arrays {
+        array.withUnsafeBytes { bytes in
+            do {
+                try EventArrayDecoder.decode(bytes, layout: .rightToLeft, into: &counter)
+            } catch {
+                fatalError("the decoder refused the encoder's array: \(error)")
+            }
+        }
+    }
+    blackHole(counter.bytes)
+    return counter.lines
 }
