@@ -9,4 +9,6 @@
 //   HeapTuning        malloc thresholds that keep libpcp's fetch buffers mapped
 //   Pmpipe            the whole pmpipe run, returning its exit status
 //
-// All libpcp calls are in PCPContext and PipeConnection.
+// All libpcp calls are in PCPContext and PipeConnection. The C library is
+// reached only through PipeSystem's typed wrappers (FileDescriptor, Errno,
+// SignalRecorder, Clock, Memory): this module imports no Glibc.
