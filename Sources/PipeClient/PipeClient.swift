@@ -1,5 +1,6 @@
 // PipeClient: the client side of the pipe agent, used by pmpipe.
 //
+//   StoreRequest      the parameters, checked against pmcd's 64 KiB limit
 //   PipeConnection    connect, check the agent, list commands, start a run
 //   PipeRun           fetch a run's event records
 //   (PipeCore's EventArrayDecoder reads the fetched pmEventArrays in place)

@@ -84,8 +84,9 @@ public final class PipeConnection {
     // MARK: - Running
 
     /// Selects `instance` (the fetch profile then covers it alone) and
-    /// starts it by storing `parameters` into the firehose.
-    public func start(instance name: String, parameters: String) throws(PipeClientError) -> PipeRun {
+    /// starts it by storing `request`'s parameters into the firehose.
+    public func start(instance name: String, request: StoreRequest) throws(PipeClientError) -> PipeRun {
+        let parameters = request.parameters
         guard let instance = try context.instance(named: name, in: firehoseDesc.indom) else {
             let configured = (try? context.instances(of: firehoseDesc.indom))?.map(\.name) ?? []
             throw .noSuchInstance(name, configured: configured)

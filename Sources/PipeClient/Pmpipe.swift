@@ -65,6 +65,15 @@ public enum Pmpipe {
 
     /// `pmpipe -i INSTANCE`: start the run, print it, return its status.
     public static func run(_ options: Options) -> Int32 {
+        // Before anything else: a store pmcd would refuse is refused here,
+        // with the reason, without connecting.
+        let request: StoreRequest
+        do {
+            request = try StoreRequest(parameters: options.parameters)
+        } catch {
+            complain("\(error)")
+            return Status.failure
+        }
         TerminationSignals.install()
         HeapTuning.keepFetchBuffersMapped()
 
@@ -72,7 +81,7 @@ public enum Pmpipe {
         let run: PipeRun
         do {
             connection = try PipeConnection(host: options.host, prefix: options.prefix)
-            run = try connection.start(instance: options.instance, parameters: options.parameters)
+            run = try connection.start(instance: options.instance, request: request)
         } catch {
             complain("\(error)")
             return TerminationSignals.caught.map(exitStatus(for:)) ?? Status.failure
