@@ -139,7 +139,7 @@ extension Agent {
         for _ in 0..<20 {
             _ = Reaper.reapAll()
             if runs.values.allSatisfy({ $0.processes.isEmpty }) { break }
-            Clock.sleep(milliseconds: 50)
+            _ = Clock.sleep(for: .milliseconds(50))
         }
     }
 }
