@@ -14,6 +14,8 @@ public struct SharedBatch: Sendable, Equatable {
     public var next: UInt64 = 0
     /// The run's end record was handed out: the reader has everything.
     public var ended = false
+
+    public init() {}
 }
 
 /// A shared run's lines, kept as ready-made event records (LineRecord) in a
