@@ -72,4 +72,24 @@ final class ArenaStorage: @unchecked Sendable {
     }
 
     deinit { base.deallocate() }
+
+    /// The capacity of the arena that replaces one of `current` bytes when
+    /// `live` bytes of records must move into it with room for `size` more.
+    ///
+    /// It doubles (from `minimum`) to twice what is needed, but no further
+    /// than about 1.25 times `bound` (the owner's capacity, counted as
+    /// `memoryUsed` counts): a full queue or buffer does not cost twice its
+    /// capacity. Whatever the bound, the result leaves half of `live + size`
+    /// free, so growth stays geometric and the owner's compaction (it moves
+    /// the records to the front when they fill at most three quarters of
+    /// the arena) has room to work: records are stored bigger than
+    /// `memoryUsed` counts them, and a pipe read can land after the owner
+    /// is full, so `live` may exceed `bound`. Without that room every
+    /// further line would copy the whole arena.
+    static func grownCapacity(current: Int, minimum: Int, live: Int, adding size: Int, bound: Int) -> Int {
+        let needed = live + size
+        var grown = max(minimum, current)
+        while grown < 2 * needed { grown *= 2 }
+        return min(grown, max(bound + bound / 4 + size, needed + needed / 2))
+    }
 }

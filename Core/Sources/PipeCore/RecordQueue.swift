@@ -143,12 +143,8 @@ public struct RecordQueue: Sendable {
             tail = live
             return base
         }
-        var newCapacity = max(Self.initialCapacity, storage?.capacity ?? 0)
-        while newCapacity < 2 * (live + size) { newCapacity *= 2 }
-        // Doubling must not make a full queue cost twice its capacity: the
-        // queue holds at most its capacity plus what was read before the
-        // caller noticed it was full, so the arena need not be bigger.
-        newCapacity = min(newCapacity, max(live + size, capacity + capacity / 4 + size))
+        let newCapacity = ArenaStorage.grownCapacity(current: storage?.capacity ?? 0, minimum: Self.initialCapacity,
+                                                     live: live, adding: size, bound: capacity)
         let fresh = ArenaStorage(capacity: newCapacity)
         if let existing = storage, live > 0 {
             fresh.base.copyMemory(from: existing.base + head, byteCount: live)

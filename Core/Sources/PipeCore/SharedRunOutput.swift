@@ -142,9 +142,8 @@ public struct SharedRunOutput {
             arenaStart = first
             return arena.base
         }
-        var newCapacity = max(4096, capacityNow)
-        while newCapacity < 2 * (live + size) { newCapacity *= 2 }
-        newCapacity = min(newCapacity, max(live + size, capacity + capacity / 4 + size))
+        let newCapacity = ArenaStorage.grownCapacity(current: capacityNow, minimum: 4096,
+                                                     live: live, adding: size, bound: capacity)
         let fresh = ArenaStorage(capacity: newCapacity)
         if let arena, live > 0 { fresh.base.copyMemory(from: arena.base + (first - arenaStart), byteCount: live) }
         arena = fresh
