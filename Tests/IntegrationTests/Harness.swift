@@ -154,12 +154,19 @@ func eventually(timeout: Double = 10, _ condition: () throws -> Bool) rethrows -
 // MARK: - The agent under test
 
 enum Agent {
-    /// The pid of the running pmdapipe (pmcd's child).
+    /// The pid of the running pmdapipe (pmcd's child). Two of them for more
+    /// than a moment (pmcd restarts an agent it dropped) is a failure: an
+    /// agent pmcd gave up on must exit, not linger.
     static func pid() throws -> Int32 {
-        let pids = try processes().filter { $0.command.hasSuffix("pmdas/pipe/pmdapipe") || $0.comm == "pmdapipe" }
-            .filter { $0.state != "Z" }
-        guard let first = pids.first else { throw HarnessError("pmdapipe is not running") }
-        return first.pid
+        var pids: [Int32] = []
+        _ = try eventually(timeout: 5) {
+            pids = try processes().filter { $0.command.hasSuffix("pmdas/pipe/pmdapipe") || $0.comm == "pmdapipe" }
+                .filter { $0.state != "Z" }.map(\.pid)
+            return pids.count <= 1
+        }
+        guard pids.count <= 1 else { throw HarnessError("more than one pmdapipe is running: pids \(pids)") }
+        guard let pid = pids.first else { throw HarnessError("pmdapipe is not running") }
+        return pid
     }
 
     static func reload() throws {

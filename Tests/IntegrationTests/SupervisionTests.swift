@@ -162,6 +162,64 @@ extension PipeIntegration {
             #expect(streamed?.out == (1...300_000).map(String.init).joined(separator: "\n") + "\n")
         }
 
+        /// Six 64 MiB pinned programs appear in one reload while a client
+        /// streams: their hashes are computed off the agent's thread, so pmcd
+        /// keeps getting answers within a second, the stream loses nothing,
+        /// and each program runs once its hash is known.
+        @Test(.timeLimit(.minutes(2)))
+        func aReloadWithBigPinnedProgramsKeepsTheAgentAnswering() throws {
+            let directory = "/var/tmp/pmdapipe-bigpins-\(getpid())"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o755])
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            var instances = "\n"
+            var options = "\n"
+            for n in 1...6 {
+                // A script that exits before the padding: 64 MiB to hash, one line to print.
+                let path = "\(directory)/big\(n)"
+                try "#!/bin/sh\necho big\(n)\nexit 0\n".write(toFile: path, atomically: false, encoding: .utf8)
+                let handle = try #require(FileHandle(forWritingAtPath: path))
+                try handle.truncate(atOffset: 64 << 20)
+                try handle.close()
+                chmod(path, 0o755)
+                instances += "b_big\(n)    nobody  \(path)\n"
+                options += "[instance b_big\(n)]\nsha256 = \(try TestSetup.sha256(of: path))\n"
+            }
+            let good = try TestSetup.testConfiguration()
+            let withPins = good.replacingOccurrences(of: "t_echo      nobody  echo $0",
+                                                     with: "t_echo      nobody  echo $0" + instances) + options
+            defer { try? TestSetup.installConfiguration(good) }
+
+            // Cold caches, so the hashing really reads the files.
+            try "1".write(toFile: "/proc/sys/vm/drop_caches", atomically: false, encoding: .utf8)
+            nonisolated(unsafe) var streamed: Outcome?
+            let done = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async {
+                streamed = try? run("pmpipe", ["-i", "t_seq", "-x", "300000"], timeout: 120)
+                done.signal()
+            }
+            usleep(200_000)
+            let signalled = Date()
+            try withPins.write(toFile: Integration.testConfigPath, atomically: true, encoding: .utf8)
+            kill(try Agent.pid(), SIGHUP)
+            var slowest = 0.0
+            while Date().timeIntervalSince(signalled) < 3 {
+                let asked = Date()
+                let answer = try run("pminfo", ["-f", "pipe.numclients"], timeout: 10)
+                #expect(answer.status == 0, "\(answer)")
+                slowest = max(slowest, Date().timeIntervalSince(asked))
+            }
+            #expect(slowest < 1, "pmcd waited \(slowest) s for the agent during the reload")
+            for n in 1...6 {
+                #expect(try eventually(timeout: 30) {
+                    try run("pmpipe", ["-i", "b_big\(n)"], timeout: 20).out == "big\(n)\n"
+                }, "b_big\(n) runs once its hash is known")
+            }
+            #expect(done.wait(timeout: .now() + 120) == .success)
+            #expect(streamed?.status == 0)
+            #expect(streamed?.out == (1...300_000).map(String.init).joined(separator: "\n") + "\n")
+        }
+
         @Test func aReloadAddsCommandsKeepsNumbersAndLeavesRunsAlone() throws {
             let good = try TestSetup.testConfiguration()
             let number = try instanceNumber("t_seq")
