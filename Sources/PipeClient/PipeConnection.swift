@@ -176,6 +176,12 @@ public final class PipeConnection {
         case cpcp_ERR_BADSTORE:
             return .badParameters(instance: name, parameters: parameters, detail: detail)
         case cpcp_ERR_PERMISSION, -Errno.permissionDenied, -Errno.notPermitted:
+            // The agent answers PM_ERR_PERMISSION for commands it cannot run
+            // at all too (not shared, program not trusted): its sentence says
+            // which, and it is no matter of who asks.
+            if let detail, !detail.lowercased().hasPrefix("permission denied") {
+                return .cannotStart(instance: name, reason: pcpErrorText(sts), detail: detail)
+            }
             return .permissionDenied(instance: name, detail: detail,
                                      advice: hostSpec.credentialsAdvice(agentSentence: detail))
         case cpcp_ERR_ISCONN:
