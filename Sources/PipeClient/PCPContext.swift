@@ -113,6 +113,13 @@ final class PCPContext {
         return result
     }
 
+    /// Lets fetches of metrics in `indom` cover every instance again.
+    /// The corresponding C call is pmAddProfile with no instances.
+    func widenProfile(_ indom: pmInDom) throws(PipeClientError) {
+        let sts = pmAddProfile(indom, 0, nil)
+        guard sts >= 0 else { throw .pcp(operation: "setting the instance profile", reason: pcpErrorText(sts)) }
+    }
+
     /// Restricts fetches of metrics in `indom` to one instance.
     /// The corresponding C calls are pmDelProfile and pmAddProfile.
     func restrictProfile(_ indom: pmInDom, to instance: Int32) throws(PipeClientError) {

@@ -6,7 +6,8 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
     case cannotConnect(host: String, reason: String)
     case agentNotInstalled(metric: String, host: String)
     case notAnEventMetric(metric: String)
-    case noSuchInstance(String, configured: [String])
+    /// `offered`: the commands the caller may run (those --list shows).
+    case noSuchInstance(String, offered: [String])
     /// `advice`: what to change when the connection carried no credentials
     /// (HostSpec.credentialsAdvice).
     case permissionDenied(instance: String, detail: String?, advice: String?)
@@ -43,9 +44,9 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
             return "the pipe agent is not installed on \(host) (pmcd does not know \(metric))"
         case .notAnEventMetric(let metric):
             return "\(metric) is not an event metric, so this is not the pipe agent"
-        case .noSuchInstance(let name, let configured):
-            if configured.isEmpty { return "no such instance '\(name)' (the agent has no commands configured)" }
-            return "no such instance '\(name)' (configured: \(configured.joined(separator: ", ")))"
+        case .noSuchInstance(let name, let offered):
+            if offered.isEmpty { return "no such instance '\(name)' (the agent offers you no commands)" }
+            return "no such instance '\(name)' (you may run: \(offered.joined(separator: ", ")))"
         case .permissionDenied(let instance, let detail, let advice):
             var text = "permission denied for '\(instance)'"
             if let detail { text += ": \(Self.withoutLead("permission denied", detail))" }

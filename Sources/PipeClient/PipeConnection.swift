@@ -88,6 +88,7 @@ public final class PipeConnection {
     /// values only for those (root: all); an agent without that metric
     /// gets every instance listed, without command lines.
     public func commandList() throws(PipeClientError) -> [CommandEntry] {
+        try context.widenProfile(firehoseDesc.indom)
         let instances = try context.instances(of: firehoseDesc.indom)
         guard let commands else { return instances.map { CommandEntry(name: $0.name, commandLine: "") } }
         let lines = try strings(of: commands, name: names.commands)
@@ -126,7 +127,7 @@ public final class PipeConnection {
         let explain = try require(names.controlExplain, for: "--explain")
         let instance = try commandInstance(named: name)
         let sts = context.storeString(explain, instance: instance, request.parameters)
-        if sts == cpcp_ERR_INST { throw .noSuchInstance(name, configured: configuredNames()) }
+        if sts == cpcp_ERR_INST { throw .noSuchInstance(name, offered: offeredNames()) }
         guard sts >= 0 else { throw .pcp(operation: "storing into \(names.controlExplain)", reason: pcpErrorText(sts)) }
         guard let text = try reply(explain, name: names.controlExplain, instance: instance), !text.isEmpty else {
             throw .noReply(metric: names.controlExplain, value: nil)
@@ -145,14 +146,16 @@ public final class PipeConnection {
     /// alone (every fetch of the commands' metrics then covers only it).
     func commandInstance(named name: String) throws(PipeClientError) -> Int32 {
         guard let instance = try context.instance(named: name, in: firehoseDesc.indom) else {
-            throw .noSuchInstance(name, configured: configuredNames())
+            throw .noSuchInstance(name, offered: offeredNames())
         }
         try context.restrictProfile(firehoseDesc.indom, to: instance)
         return instance
     }
 
-    private func configuredNames() -> [String] {
-        (try? context.instances(of: firehoseDesc.indom))?.map(\.name) ?? []
+    /// The commands to name when a name is wrong: those the caller may run
+    /// (the agent's pipe.commands shows only those), not every configured one.
+    private func offeredNames() -> [String] {
+        (try? commandList())?.map(\.name) ?? []
     }
 
     // MARK: - Running
@@ -172,7 +175,7 @@ public final class PipeConnection {
         let detail = lastErrorText(instance: instance)
         switch sts {
         case cpcp_ERR_INST:
-            return .noSuchInstance(name, configured: configuredNames())
+            return .noSuchInstance(name, offered: offeredNames())
         case cpcp_ERR_BADSTORE:
             return .badParameters(instance: name, parameters: parameters, detail: detail)
         case cpcp_ERR_PERMISSION, -Errno.permissionDenied, -Errno.notPermitted:

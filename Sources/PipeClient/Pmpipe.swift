@@ -85,7 +85,9 @@ public enum Pmpipe {
         answer { out throws in
             let connection = try PipeConnection(host: host, prefix: prefix)
             defer { connection.disconnect() }
-            try out.append(CommandListing.format(try connection.commandList()))
+            let commands = try connection.commandList()
+            try out.append(CommandListing.format(commands))
+            if commands.isEmpty { noteMissingCredentials(connection, "the agent shows no commands") }
             return 0
         }
     }
@@ -108,7 +110,9 @@ public enum Pmpipe {
         answer { out throws in
             let connection = try PipeConnection(host: settings.host, prefix: settings.prefix)
             defer { connection.disconnect() }
-            try out.append(RunTable.format(try connection.sharedRuns()))
+            let runs = try connection.sharedRuns()
+            try out.append(RunTable.format(runs))
+            if runs.isEmpty { noteMissingCredentials(connection, "the agent shows no runs") }
             return 0
         }
     }
@@ -122,6 +126,13 @@ public enum Pmpipe {
             try connection.stop(run: run)
             return 0
         }
+    }
+
+    /// An empty answer over TCP without a login is the agent hiding
+    /// everything from a client it cannot identify: say so.
+    private static func noteMissingCredentials(_ connection: PipeConnection, _ what: String) {
+        guard let advice = connection.hostSpec.credentialsAdvice(agentSentence: nil) else { return }
+        complain("\(what) to a client without credentials (\(advice))")
     }
 
     /// Runs `body` with a buffered stdout and turns what it throws into

@@ -58,6 +58,10 @@ extension PipeIntegration {
             #expect(root.out.contains("pp_tick\tsh -c 'i=0; while [ $i -lt $1 ]"), "\(root.out)")
             #expect(root.out.contains("\n    $1 integer 1..1000\n"), "\(root.out)")
             #expect(root.out.contains("t_seq\tseq 1 $1\n    $1 alnum\n"), "\(root.out)")
+            // A wrong name gets the same list in the error.
+            let wrong = try run("pmpipe", ["-i", "pp_nosuch"], user: "pipetest_c", timeout: 30)
+            #expect(wrong.status == 255 && wrong.err.contains("(you may run: "), "\(wrong)")
+            #expect(wrong.err.contains("t_echo") && !wrong.err.contains("pp_tick"), "\(wrong)")
         }
 
         // MARK: - Shared runs
@@ -219,6 +223,11 @@ extension PipeIntegration {
                 #expect(outcome.err.contains("use -h unix: on the agent's host, or log in with "
                                              + "-h 'pcp://127.0.0.1?username=USER'"), "\(outcome)")
                 #expect(outcome.err.split(separator: "\n").count == 1, "\(outcome)")
+                // The agent shows such a client no commands: pmpipe says why.
+                let list = try run("pmpipe", ["-h", "pcp://127.0.0.1", "--list"], user: "pipetest_a", timeout: 30)
+                #expect(list.status == 0 && list.out.isEmpty, "\(list)")
+                #expect(list.err.contains("no commands to a client without credentials"), "\(list)")
+                #expect(list.err.contains("-h 'pcp://127.0.0.1?username=USER'"), "\(list)")
             }
 
             @Test func aSASLUserRefusedByTheRulesGetsNoAdviceAboutConnections() throws {
@@ -334,9 +343,9 @@ extension Trait where Self == PmpipeModesDropIn {
 // MARK: - pmpipe in the background
 
 /// pmpipe running in the background as a test user, its stdout and stderr
-/// going to files the test can read while it runs. Started with no signal
-/// blocked (the test runner's threads block most), so that SIGINT reaches it
-/// as it would from a terminal.
+/// going to files the test can read while it runs. It inherits the test
+/// runner's thread's signal mask, which blocks most signals: pmpipe unblocks
+/// the ones it handles itself, so SIGINT still reaches it as from a terminal.
 final class Background: @unchecked Sendable {
     let process = Process()
     private let outPath: String
@@ -353,11 +362,6 @@ final class Background: @unchecked Sendable {
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         process.standardInput = FileHandle.nullDevice
-        var none = sigset_t()
-        var saved = sigset_t()
-        sigemptyset(&none)
-        pthread_sigmask(SIG_SETMASK, &none, &saved)
-        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
         try process.run()
     }
 
