@@ -173,6 +173,11 @@ static const unsigned int cpcp_IN_NULL = PM_IN_NULL;
 
 
 
+/* Archive lookups' own PM_ERR_* (expression macros, as above). */
+static const int cpcp_ERR_INST_LOG = PM_ERR_INST_LOG;
+static const int cpcp_ERR_INDOM_LOG = PM_ERR_INDOM_LOG;
+static const int cpcp_ERR_EOL = PM_ERR_EOL;
+
 /* PM_EVENT_FLAG_* are (1U<<n) expression macros. */
 static const unsigned int cpcp_EVENT_FLAG_POINT = PM_EVENT_FLAG_POINT;
 static const unsigned int cpcp_EVENT_FLAG_START = PM_EVENT_FLAG_START;
@@ -230,6 +235,35 @@ static inline void cpcp_client_free_instances(int *instances, char **names)
 {
     free(instances);
     free(names);
+}
+
+/*
+ * pmParseTimeWindow (pmpipe -a with -S/-T) hands back its message malloc'd
+ * for the caller, who frees it with free(3): as for pmGetInDom above, that
+ * belongs with the call.  The message (a warning when the status is 0, the
+ * error when it is negative) is copied into `message`.  No alignment or
+ * offset (-A, -O): pmpipe replays records, it does not sample.
+ */
+static inline int cpcp_client_time_window(const char *start, const char *finish,
+                                          const struct timeval *archiveStart,
+                                          const struct timeval *archiveEnd,
+                                          struct timeval *windowStart, struct timeval *windowEnd,
+                                          char *message, size_t size)
+{
+    struct timeval offset;
+    char *text = NULL;
+    int sts = pmParseTimeWindow(start, finish, NULL, NULL, archiveStart, archiveEnd,
+                                windowStart, windowEnd, &offset, &text);
+    if (size > 0)
+        message[0] = '\0';
+    if (text != NULL) {
+        if (size > 0) {
+            strncpy(message, text, size - 1);
+            message[size - 1] = '\0';
+        }
+        free(text);
+    }
+    return sts;
 }
 
 #endif /* CPCP_CLIENT_H */

@@ -1,4 +1,5 @@
 import CPCP
+import PipeCore
 import PipeSystem
 
 /// One PMAPI context to pmcd: the only type in pmpipe that calls libpcp
@@ -7,7 +8,10 @@ import PipeSystem
 /// pmpipe is single-threaded and holds one context, so libpcp's "current
 /// context" is always this one while it is open.
 final class PCPContext {
+    /// The host specification, or the archive's path.
     let host: String
+    /// A pmlogger archive rather than a live pmcd.
+    let isArchive: Bool
     private var handle: Int32
 
     /// The corresponding C call is pmNewContext(PM_CONTEXT_HOST, host).
@@ -18,6 +22,7 @@ final class PCPContext {
     /// credentials) would refuse a client that is entitled to run.
     init(host: String) throws(PipeClientError) {
         self.host = host
+        isArchive = false
         var sts = host.withCString { pmNewContext(PM_CONTEXT_HOST, $0) }
         var attempt = 0
         while sts < 0 && host.hasPrefix("unix:") && attempt < 20 {
@@ -26,6 +31,16 @@ final class PCPContext {
             sts = host.withCString { pmNewContext(PM_CONTEXT_HOST, $0) }
         }
         guard sts >= 0 else { throw .cannotConnect(host: host, reason: pcpErrorText(sts)) }
+        handle = sts
+    }
+
+    /// The corresponding C call is pmNewContext(PM_CONTEXT_ARCHIVE, path):
+    /// a pmlogger archive (a path, its base name, or a directory of them).
+    init(archive path: String) throws(PipeClientError) {
+        host = path
+        isArchive = true
+        let sts = path.withCString { pmNewContext(PM_CONTEXT_ARCHIVE, $0) }
+        guard sts >= 0 else { throw .cannotOpenArchive(path: path, reason: pcpErrorText(sts)) }
         handle = sts
     }
 
@@ -70,21 +85,25 @@ final class PCPContext {
     // MARK: - Instances
 
     /// The instance number of `name` in `indom`, or nil if there is none.
-    /// The corresponding C call is pmLookupInDom.
+    /// The corresponding C call is pmLookupInDom, or for an archive
+    /// pmLookupInDomArchive (every instance the archive ever saw, not only
+    /// those at its current time).
     func instance(named name: String, in indom: pmInDom) throws(PipeClientError) -> Int32? {
-        let sts = name.withCString { pmLookupInDom(indom, $0) }
-        if sts == cpcp_ERR_INST { return nil }
+        let sts = name.withCString { isArchive ? pmLookupInDomArchive(indom, $0) : pmLookupInDom(indom, $0) }
+        if sts == cpcp_ERR_INST || sts == cpcp_ERR_INST_LOG || sts == cpcp_ERR_INDOM_LOG { return nil }
         guard sts >= 0 else { throw .pcp(operation: "looking up instance '\(name)'", reason: pcpErrorText(sts)) }
         return sts
     }
 
-    /// Every instance of `indom`, in the agent's order.
-    /// The corresponding C call is pmGetInDom.
-    func instances(of indom: pmInDom) throws(PipeClientError) -> [(id: Int32, name: String)] {
+    /// Every instance of `indom`, in the agent's order (none: an empty list).
+    /// The corresponding C call is pmGetInDom, or pmGetInDomArchive.
+    func instances(of indom: pmInDom, purpose: String = "listing the configured commands")
+        throws(PipeClientError) -> [(id: Int32, name: String)] {
         var ids: UnsafeMutablePointer<Int32>?
         var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
-        let n = pmGetInDom(indom, &ids, &names)
-        guard n >= 0 else { throw .pcp(operation: "listing the configured commands", reason: pcpErrorText(n)) }
+        let n = isArchive ? pmGetInDomArchive(indom, &ids, &names) : pmGetInDom(indom, &ids, &names)
+        if n == cpcp_ERR_INDOM || n == cpcp_ERR_INST || n == cpcp_ERR_INDOM_LOG { return [] }
+        guard n >= 0 else { throw .pcp(operation: purpose, reason: pcpErrorText(n)) }
         defer { cpcp_client_free_instances(ids, names) }
         var result: [(id: Int32, name: String)] = []
         for i in 0..<Int(n) {
@@ -92,6 +111,13 @@ final class PCPContext {
             result.append((ids[i], String(cString: cname)))
         }
         return result
+    }
+
+    /// Lets fetches of metrics in `indom` cover every instance again.
+    /// The corresponding C call is pmAddProfile with no instances.
+    func widenProfile(_ indom: pmInDom) throws(PipeClientError) {
+        let sts = pmAddProfile(indom, 0, nil)
+        guard sts >= 0 else { throw .pcp(operation: "setting the instance profile", reason: pcpErrorText(sts)) }
     }
 
     /// Restricts fetches of metrics in `indom` to one instance.
@@ -123,17 +149,44 @@ final class PCPContext {
     /// pmResult is alive (it is freed afterwards, so nothing may escape).
     /// The corresponding C calls are pmFetch and pmFreeResult.
     func fetch<T>(_ pmid: pmID, _ body: (UnsafeMutablePointer<pmValueSet>) throws -> T) throws -> T {
+        try fetch(pmid) { vset, _ in try body(vset) }
+    }
+
+    /// Like `fetch(_:_:)`, with the result's timestamp: the time pmcd took
+    /// the values (on the agent's host), or the archive record's time.
+    /// Throws `PipeClientError.pcp` for a failed fetch; an archive's end is
+    /// `ArchiveEnd`.
+    func fetch<T>(_ pmid: pmID, _ body: (UnsafeMutablePointer<pmValueSet>, Timestamp) throws -> T) throws -> T {
         var list = [pmid]
         var result: UnsafeMutablePointer<pmResult>?
         let sts = pmFetch(1, &list, &result)
+        if (sts == cpcp_ERR_EOL || sts == cpcp_ERR_EOF) && isArchive { throw ArchiveEnd() }
+        let source = isArchive ? "the archive \(host)" : "pmcd on \(host)"
         guard sts >= 0, let result else {
-            throw PipeClientError.pcp(operation: "fetching from pmcd on \(host)", reason: pcpErrorText(sts))
+            throw PipeClientError.pcp(operation: "fetching from \(source)", reason: pcpErrorText(sts))
         }
         defer { pmFreeResult(result) }
         guard result.pointee.numpmid >= 1, let vset = cpcp_result_valueset(result, 0) else {
-            throw PipeClientError.pcp(operation: "fetching from pmcd on \(host)", reason: "empty result")
+            throw PipeClientError.pcp(operation: "fetching from \(source)", reason: "empty result")
         }
-        return try body(vset)
+        let stamp = result.pointee.timestamp
+        return try body(vset, Timestamp(seconds: Int64(stamp.tv_sec), microseconds: Int32(stamp.tv_usec)))
+    }
+
+    /// Fetches an integer metric for every instance (64-bit, whatever its
+    /// PCP type). The corresponding C call is pmExtractValue.
+    func fetchIntegers(_ pmid: pmID, type: Int32) throws -> [Int32: Int64] {
+        try fetch(pmid) { vset -> [Int32: Int64] in
+            var out: [Int32: Int64] = [:]
+            let valfmt = vset.pointee.valfmt
+            for i in 0..<Int(max(vset.pointee.numval, 0)) {
+                let value = cpcp_valueset_value(vset, Int32(i))!
+                var atom = pmAtomValue()
+                guard pmExtractValue(valfmt, value, type, &atom, PM_TYPE_64) >= 0 else { continue }
+                out[value.pointee.inst] = Int64(atom.ll)
+            }
+            return out
+        }
     }
 
     /// Fetches a STRING metric for one instance (nil when it has no value).
@@ -162,6 +215,16 @@ final class PCPContext {
         }
     }
 
+    /// The first value's string in a fetched value set (`instance` nil: any).
+    func stringValue(in vset: UnsafeMutablePointer<pmValueSet>, instance: Int32?) -> String? {
+        for i in 0..<Int(max(vset.pointee.numval, 0)) {
+            let value = cpcp_valueset_value(vset, Int32(i))!
+            if let instance, value.pointee.inst != instance { continue }
+            return stringValue(vset, value)
+        }
+        return nil
+    }
+
     private func stringValue(_ vset: UnsafeMutablePointer<pmValueSet>, _ value: UnsafeMutablePointer<pmValue>) -> String? {
         let valfmt = vset.pointee.valfmt
         guard valfmt == PM_VAL_DPTR || valfmt == PM_VAL_SPTR, let block = value.pointee.value.pval else { return nil }
@@ -172,6 +235,9 @@ final class PCPContext {
         return String(decoding: raw, as: UTF8.self)
     }
 }
+
+/// The archive has no more records (PM_ERR_EOL from pmFetch).
+struct ArchiveEnd: Error {}
 
 /// pmErrStr_r's text for a PCP or -errno code.
 func pcpErrorText(_ code: Int32) -> String {

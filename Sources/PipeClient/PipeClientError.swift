@@ -6,8 +6,11 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
     case cannotConnect(host: String, reason: String)
     case agentNotInstalled(metric: String, host: String)
     case notAnEventMetric(metric: String)
-    case noSuchInstance(String, configured: [String])
-    case permissionDenied(instance: String, detail: String?, overTCP: Bool)
+    /// `offered`: the commands the caller may run (those --list shows).
+    case noSuchInstance(String, offered: [String])
+    /// `advice`: what to change when the connection carried no credentials
+    /// (HostSpec.credentialsAdvice).
+    case permissionDenied(instance: String, detail: String?, advice: String?)
     case badParameters(instance: String, parameters: String, detail: String?)
     /// The store would be a PDU larger than pmcd accepts from a client.
     case requestTooLarge(parameterBytes: Int, pduBytes: Int, limit: Int)
@@ -17,6 +20,21 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
     case pcp(operation: String, reason: String)
     case malformedEvents(EventArrayError)
     case cannotWrite(reason: String)
+    /// The agent lacks a metric a mode needs (PCP's C agent has no shared runs).
+    case featureMissing(feature: String, metric: String, host: String)
+    /// A control store got no reply, or one pmpipe cannot read.
+    case noReply(metric: String, value: String?)
+    case noSuchRun(String)
+    /// The run exists but this client may not read it.
+    case cannotReadRun(String, advice: String?)
+    /// The agent refused `--stop`.
+    case cannotStop(run: String, reason: String, advice: String?)
+    /// The run disappeared (culled, or no longer readable) while pmpipe followed it.
+    case runGone(String)
+    case cannotOpenArchive(path: String, reason: String)
+    /// The archive has no such run (or command) instance.
+    case notInArchive(instance: String, archive: String, known: [String])
+    case badTimeWindow(String)
 
     public var description: String {
         switch self {
@@ -26,15 +44,13 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
             return "the pipe agent is not installed on \(host) (pmcd does not know \(metric))"
         case .notAnEventMetric(let metric):
             return "\(metric) is not an event metric, so this is not the pipe agent"
-        case .noSuchInstance(let name, let configured):
-            if configured.isEmpty { return "no such instance '\(name)' (the agent has no commands configured)" }
-            return "no such instance '\(name)' (configured: \(configured.joined(separator: ", ")))"
-        case .permissionDenied(let instance, let detail, let overTCP):
+        case .noSuchInstance(let name, let offered):
+            if offered.isEmpty { return "no such instance '\(name)' (the agent offers you no commands)" }
+            return "no such instance '\(name)' (you may run: \(offered.joined(separator: ", ")))"
+        case .permissionDenied(let instance, let detail, let advice):
             var text = "permission denied for '\(instance)'"
             if let detail { text += ": \(Self.withoutLead("permission denied", detail))" }
-            if overTCP {
-                text += " (over TCP pmcd passes no user credentials; use -h unix: on the agent's host)"
-            }
+            if let advice { text += " (\(advice))" }
             return text
         case .badParameters(let instance, let parameters, let detail):
             if let detail { return "bad parameters for '\(instance)': \(Self.withoutLead("bad parameters", detail))" }
@@ -54,6 +70,32 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
             return "the agent sent a malformed event array: \(error)"
         case .cannotWrite(let reason):
             return "cannot write to standard output: \(reason)"
+        case .featureMissing(let feature, let metric, let host):
+            return "the pipe agent on \(host) has no \(feature) (pmcd does not know \(metric))"
+        case .noReply(let metric, let value):
+            if let value { return "the agent answered \(metric) with '\(value.prefix(200))', which pmpipe cannot read" }
+            return "the agent did not answer through \(metric)"
+        case .noSuchRun(let run):
+            return "no shared run is named '\(run)' (pmpipe --runs lists the runs you may read)"
+        case .cannotReadRun(let run, let advice):
+            var text = "you may not read '\(run)': only the user who started it, root, and users that a read rule "
+                + "names may follow a shared run"
+            if let advice { text += " (\(advice))" }
+            return text
+        case .cannotStop(let run, let reason, let advice):
+            var text = "cannot stop '\(run)': \(reason)"
+            if let advice { text += " (\(advice))" }
+            return text
+        case .runGone(let run):
+            return "'\(run)' is gone: the agent no longer keeps it, or no longer lets you read it"
+        case .cannotOpenArchive(let path, let reason):
+            return "cannot open the archive \(path): \(reason)"
+        case .notInArchive(let instance, let archive, let known):
+            if known.isEmpty { return "the archive \(archive) holds no run named '\(instance)' (it knows of no runs)" }
+            return "the archive \(archive) holds no run named '\(instance)' (runs it knows of: "
+                + "\(known.joined(separator: ", ")))"
+        case .badTimeWindow(let reason):
+            return "bad time window: \(reason)"
         }
     }
 

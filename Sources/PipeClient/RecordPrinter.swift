@@ -19,6 +19,10 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
     /// The command's stderr.
     public var err: OutputBuffer
     private let verbose: Bool
+    /// Which records to print (nil: all).
+    private let window: RecordWindow?
+    /// Neither verbose nor windowed: a plain line may take the short path.
+    private let plain: Bool
     /// Whether the last piece written to stdout / stderr was a `continued`
     /// piece, so the line is still open (no verbose prefix before the next).
     private var openLine = (out: false, err: false)
@@ -32,13 +36,23 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
     public private(set) var exitStatus: Int32?
     /// `pipe.endreason` of the END record, if the agent sends it.
     public private(set) var endReason: String?
+    /// With a window: a record was seen (kept only then).
+    private var sawRecord = false
+    /// With a window: lines that had left the agent's buffer before this
+    /// reader's first fetch (`RecordWindow.leadingGapIsHistory`).
+    public private(set) var unretainedLines = 0
+    /// With a window: the END record came before it (the run had ended
+    /// before pmpipe attached).
+    public private(set) var endedBeforeWindow = false
 
     public init(ids: EventParameterIDs, stdout: consuming OutputBuffer, stderr: consuming OutputBuffer,
-                verbose: Bool) {
+                verbose: Bool, window: RecordWindow? = nil) {
         self.ids = ids
         self.out = stdout
         self.err = stderr
         self.verbose = verbose
+        self.window = window
+        plain = !verbose && window == nil
     }
 
     @inline(__always)
@@ -46,7 +60,7 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
         // Almost every record is one stdout line and nothing else: print it
         // here, inlined into the decoder's loop, and leave the rest to
         // `handleInGeneral`. Same bytes and same flushes as that would give.
-        if record.flags & EventRecordLayout.endFlag == 0, record.parameterCount == 1, !verbose, !lastWasStderr {
+        if plain, record.flags & EventRecordLayout.endFlag == 0, record.parameterCount == 1, !lastWasStderr {
             let parameter = record.firstParameter
             if parameter.pmid == ids.line || parameter.pmid == ids.rawline {
                 try out.appendLine(parameter.value)
@@ -59,12 +73,63 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
 
     @inline(never)
     private mutating func handleInGeneral(_ record: EventRecord) throws(OutputError) {
+        if let window {
+            let first = !sawRecord
+            sawRecord = true
+            if record.flags & EventRecordLayout.missedFlag != 0 && first && window.leadingGapIsHistory {
+                unretainedLines += record.missed
+                return
+            }
+            switch window.place(Timestamp(seconds: Int64(record.seconds), microseconds: record.microseconds)) {
+            case .inside:
+                break
+            case .before:
+                if record.flags & EventRecordLayout.endFlag != 0 {
+                    sawEnd = true
+                    endedBeforeWindow = true
+                    _ = noteParameters(of: record)
+                }
+                return
+            case .after:
+                return
+            }
+        }
         if record.flags & EventRecordLayout.missedFlag != 0 {
             try reportMissed(record)
             return
         }
         if record.flags & EventRecordLayout.endFlag != 0 { sawEnd = true }
+        let (payload, toStderr, continued, noeol) = noteParameters(of: record)
+        guard let payload else { return }
+        // A line is followed by the newline it was cut at, unless it is a
+        // piece of a longer line or the stream's last line, which had none.
+        let newline = !continued && !noeol
 
+        // Keep the order of stdout and stderr lines within a batch: flush
+        // the other stream's buffer when the stream changes.
+        if toStderr != lastWasStderr {
+            if toStderr { try out.flush() } else { try? err.flush() }
+            lastWasStderr = toStderr
+        }
+        if toStderr {
+            if verbose && !openLine.err { try? err.append(prefix(record)) }
+            // The command's stderr matters less than its stdout: a closed
+            // stderr must not end the run.
+            try? err.append(payload)
+            if newline { try? err.append(byte: 0x0A) }
+            openLine.err = continued
+        } else {
+            if verbose && !openLine.out { try out.append(prefix(record)) }
+            try out.append(payload)
+            if newline { try out.append(byte: 0x0A) }
+            openLine.out = continued
+        }
+    }
+
+    /// Reads a record's parameters: keeps what it says about the run's end
+    /// (exit status, reason) and returns its line, if it has one.
+    private mutating func noteParameters(of record: EventRecord)
+        -> (payload: UnsafeRawBufferPointer?, toStderr: Bool, continued: Bool, noeol: Bool) {
         var payload: UnsafeRawBufferPointer?
         var toStderr = false
         var continued = false
@@ -94,30 +159,7 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
         }
         self.exitStatus = exitStatus
         self.endReason = endReason
-        guard let payload else { return }
-        // A line is followed by the newline it was cut at, unless it is a
-        // piece of a longer line or the stream's last line, which had none.
-        let newline = !continued && !noeol
-
-        // Keep the order of stdout and stderr lines within a batch: flush
-        // the other stream's buffer when the stream changes.
-        if toStderr != lastWasStderr {
-            if toStderr { try out.flush() } else { try? err.flush() }
-            lastWasStderr = toStderr
-        }
-        if toStderr {
-            if verbose && !openLine.err { try? err.append(prefix(record)) }
-            // The command's stderr matters less than its stdout: a closed
-            // stderr must not end the run.
-            try? err.append(payload)
-            if newline { try? err.append(byte: 0x0A) }
-            openLine.err = continued
-        } else {
-            if verbose && !openLine.out { try out.append(prefix(record)) }
-            try out.append(payload)
-            if newline { try out.append(byte: 0x0A) }
-            openLine.out = continued
-        }
+        return (payload, toStderr, continued, noeol)
     }
 
     private mutating func reportMissed(_ record: EventRecord) throws(OutputError) {

@@ -48,9 +48,10 @@ struct EventArrayBuilder {
     static let stringType: UInt32 = 6   // PM_TYPE_STRING
     static let int32Type: UInt32 = 0    // PM_TYPE_32
 
-    mutating func record(flags: UInt32 = 0, _ parameters: [(pmid: UInt32, value: [UInt8])]) {
-        append(Int32(1_700_000_000))
-        append(Int32(0))
+    mutating func record(flags: UInt32 = 0, at time: (seconds: Int32, microseconds: Int32) = (1_700_000_000, 0),
+                         _ parameters: [(pmid: UInt32, value: [UInt8])]) {
+        append(time.seconds)
+        append(time.microseconds)
         append(flags)
         append(Int32(parameters.count))
         for (pmid, value) in parameters {
@@ -62,12 +63,13 @@ struct EventArrayBuilder {
         count += 1
     }
 
-    mutating func line(_ text: String, flags: UInt32 = 0) {
-        record(flags: flags, [(testIDs.line, Array(text.utf8))])
+    mutating func line(_ text: String, flags: UInt32 = 0,
+                       at time: (seconds: Int32, microseconds: Int32) = (1_700_000_000, 0)) {
+        record(flags: flags, at: time, [(testIDs.line, Array(text.utf8))])
     }
 
-    mutating func missed(_ n: Int32) {
-        append(Int32(0)); append(Int32(0)); append(EventRecordLayout.missedFlag); append(n)
+    mutating func missed(_ n: Int32, at time: (seconds: Int32, microseconds: Int32) = (0, 0)) {
+        append(time.seconds); append(time.microseconds); append(EventRecordLayout.missedFlag); append(n)
         count += 1
     }
 

@@ -1,0 +1,54 @@
+/// What pmpipe needs to know about a PCP host specification (`-h`):
+/// `unix:`, `local:`, `HOST[:PORT]`, `pcp://HOST[:PORT]?username=USER&...`.
+/// libpcp parses it for the connection; this only answers whether the
+/// connection can carry the caller's identity, for the advice pmpipe gives
+/// when the agent refuses a client it could not identify.
+public struct HostSpec: Sendable, Equatable {
+    public let text: String
+
+    public init(_ text: String) { self.text = text }
+
+    /// The local unix socket, over which pmcd passes the client's uid and
+    /// gid. (`local:` falls back to TCP when the socket is not there.)
+    public var isUnixSocket: Bool { text.hasPrefix("unix:") || text.hasPrefix("local:") }
+
+    /// Whether the spec names a SASL user (`username=`, `user=` or
+    /// `authname=`), with which pmcd authenticates a TCP connection.
+    public var namesUser: Bool {
+        guard let query = text.split(separator: "?", maxSplits: 1).dropFirst().first else { return false }
+        return query.split(whereSeparator: { $0 == "&" || $0 == ";" }).contains { attribute in
+            let key = attribute.split(separator: "=", maxSplits: 1).first.map(String.init)?.lowercased() ?? ""
+            return key == "username" || key == "user" || key == "authname"
+        }
+    }
+
+    /// The host (and port) without scheme and attributes: `db1` for
+    /// `pcp://db1?username=bob`.
+    public var hostName: String {
+        var rest = Substring(text)
+        for scheme in ["pcp://", "pcps://", "local://", "unix://"] where rest.hasPrefix(scheme) {
+            rest = rest.dropFirst(scheme.count)
+        }
+        if let query = rest.firstIndex(of: "?") { rest = rest[..<query] }
+        return rest.isEmpty ? "HOST" : String(rest)
+    }
+
+    /// The advice added to a refusal when the connection carried no
+    /// credentials: the agent then denies every request (a TCP connection
+    /// is identified only by a SASL login). nil when the connection did
+    /// carry them: a refused SASL user or unix-socket client is refused by
+    /// the rules, and no advice about connections would help.
+    ///
+    /// The agent's sentence says "no credentials" when it had none; PCP's
+    /// C agent gives no sentence, and then the spec itself tells.
+    public func credentialsAdvice(agentSentence: String?) -> String? {
+        guard !isUnixSocket else { return nil }
+        if let agentSentence {
+            guard agentSentence.contains("no credentials") else { return nil }
+        } else if namesUser {
+            return nil
+        }
+        return "over TCP pmcd passes your identity only after a SASL login: use -h unix: on the agent's host, "
+            + "or log in with -h 'pcp://\(hostName)?username=USER'"
+    }
+}
