@@ -315,6 +315,7 @@
     types.setAttribute('aria-label', `Parameters of ${command.name}`);
     for (const line of command.types) types.append(el('li', line, 'mono'));
     if (command.types.length === 0) types.append(el('li', 'no parameters'));
+    form.append(types);
     const inputId = `params-${index}`;
     const label = el('label', 'Parameters', 'visually-hidden');
     label.htmlFor = inputId;
@@ -328,7 +329,9 @@
     const button = el('button', 'Start');
     button.type = 'submit';
     button.setAttribute('aria-label', `Start ${command.name}`);
-    form.append(types, label, input, button);
+    // A command without placeholders takes no parameters: no field to fill.
+    if (command.types.length > 0) form.append(label, input);
+    form.append(button);
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       startRun(command, input.value, button);
@@ -431,6 +434,7 @@
     $('run-none').hidden = true;
     $('run-view').hidden = false;
     $('run-view').dataset.run = run;
+    delete $('run-view').dataset.finished;
     $('run-name').textContent = run;
     $('run-command').textContent = known.command || '';
     $('run-params').textContent = known.params || '';
