@@ -47,8 +47,10 @@ extension PipeIntegration {
                 let card = "#command-list [data-command=\"dash_count\"]"
                 try page.type("100", into: "\(card) input")
                 try page.click("\(card) button")
-                let started = try page.waitUntil("/tick2\\n/.test(document.getElementById('output').textContent)", timeout: 20)
-                #expect(started, "no lines: \(pageState(page))")
+                let started = try page.waitUntil("/tick2\\n/.test(document.getElementById('output').textContent)"
+                                                 + " || !document.getElementById('error').hidden", timeout: 20)
+                let refused = try !page.bool("document.getElementById('error').hidden")
+                try #require(started && !refused, "no lines: \(pageState(page))")
                 let run = try page.string("document.getElementById('run-name').textContent")
                 #expect(run.hasPrefix("dash_count."), "\(run)")
                 #expect(try page.string("document.getElementById('run-status').textContent") == "running")
