@@ -8,7 +8,8 @@
 //               seam), which build and test without PCP: see Core/Package.swift
 //   CPCP        libpcp / libpcp_pmda headers plus static inline bridges for macros
 //   PipeAgent   the only agent code that imports CPCP: metric table, trampolines, main loop
-//   PipeClient  the client side of libpcp used by pmpipe
+//   PipeClient  the client side of libpcp used by pmpipe; it reaches the C library
+//               only through PipeSystem (no Glibc import), libpcp through CPCP
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -34,7 +35,7 @@ let package = Package(
                 dependencies: ["CPCP", core, system, .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: strict),
         .executableTarget(name: "pmdapipe", dependencies: ["PipeAgent"], swiftSettings: strict),
-        .target(name: "PipeClient", dependencies: ["CPCP", core], swiftSettings: strict),
+        .target(name: "PipeClient", dependencies: ["CPCP", core, system], swiftSettings: strict),
         .executableTarget(
             name: "pmpipe",
             dependencies: ["PipeClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -42,7 +43,7 @@ let package = Package(
         // Checks the agent's own event-array encoding against libpcp_pmda's.
         .testTarget(name: "PipeAgentTests", dependencies: ["PipeAgent", core, "CPCP"]),
         // Needs libpcp's headers and library (PipeClient links them), not pmcd.
-        .testTarget(name: "PipeClientTests", dependencies: ["PipeClient", core]),
+        .testTarget(name: "PipeClientTests", dependencies: ["PipeClient", core, system]),
         // Tools/ holds hostile-client.c, which the tests build with cc against libpcp.
         .testTarget(name: "IntegrationTests", dependencies: [core], exclude: ["Tools"]),
     ]

@@ -221,17 +221,15 @@ static inline int cpcp_client_store_string(pmID pmid, int inst, const char *valu
 }
 
 /*
- * mallopt and its M_* parameters live in <malloc.h>, which Swift's Glibc
- * module does not include.  Both thresholds are set together: setting either
- * one turns off glibc's dynamic adjustment of both.  Returns 1 when glibc
- * took both settings.
+ * pmGetInDom hands back two arrays that libpcp malloc'd for the caller
+ * (the names and their strings are one allocation): its contract is that the
+ * caller frees them with free(3), which belongs with the call, not with
+ * pmpipe's C library seam.
  */
-#ifdef __GLIBC__
-#include <malloc.h>
-static inline int cpcp_client_set_heap_thresholds(int mmap_threshold, int trim_threshold)
+static inline void cpcp_client_free_instances(int *instances, char **names)
 {
-    return mallopt(M_MMAP_THRESHOLD, mmap_threshold) && mallopt(M_TRIM_THRESHOLD, trim_threshold);
+    free(instances);
+    free(names);
 }
-#endif
 
 #endif /* CPCP_CLIENT_H */

@@ -1,4 +1,4 @@
-import CPCP
+import PipeSystem
 
 /// glibc malloc settings for pmpipe's fetch loop.
 ///
@@ -18,12 +18,8 @@ enum HeapTuning {
     /// Free memory at the top of the heap kept mapped before trimming.
     static let trimThreshold: Int32 = 64 << 20
 
-    /// The corresponding C calls are mallopt(M_MMAP_THRESHOLD) and
-    /// mallopt(M_TRIM_THRESHOLD). Best effort: if glibc refuses, only speed
-    /// suffers; another libc keeps its defaults.
+    /// Best effort: if the C library refuses, only speed suffers.
     static func keepFetchBuffersMapped() {
-        #if canImport(Glibc)
-        _ = cpcp_client_set_heap_thresholds(mmapThreshold, trimThreshold)
-        #endif
+        Memory.keepFreedHeapMapped(mmapThreshold: mmapThreshold, trimThreshold: trimThreshold)
     }
 }

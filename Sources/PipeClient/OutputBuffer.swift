@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import PipeSystem
 
 /// Why output stopped.
 public enum OutputError: Error, Sendable, Equatable {
@@ -11,8 +7,8 @@ public enum OutputError: Error, Sendable, Equatable {
     /// A termination signal arrived while write(2) was blocked (a reader
     /// that stopped reading): the caller's loop ends the run.
     case interrupted
-    /// Any other write(2) failure, with strerror's text.
-    case failed(String)
+    /// Any other write(2) failure.
+    case failed(Errno)
 }
 
 /// A large byte buffer in front of one file descriptor, written with
@@ -26,13 +22,13 @@ public enum OutputError: Error, Sendable, Equatable {
 /// compile time. As a class, every append paid two runtime exclusivity
 /// checks (swift_beginAccess) on `count`, a tenth of pmpipe's time.
 public struct OutputBuffer: ~Copyable {
-    public let fd: Int32
+    public let descriptor: FileDescriptor
     private let capacity: Int
     private let storage: UnsafeMutableRawPointer
     private var count = 0
 
-    public init(fd: Int32, capacity: Int = 1 << 20) {
-        self.fd = fd
+    public init(_ descriptor: FileDescriptor, capacity: Int = 1 << 20) {
+        self.descriptor = descriptor
         self.capacity = capacity
         storage = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
     }
@@ -118,8 +114,8 @@ public struct OutputBuffer: ~Copyable {
         if let failure { throw failure }
     }
 
-    /// Writes everything buffered.
-    /// The corresponding C call is write(2), retried on EINTR and short writes.
+    /// Writes everything buffered, retrying short writes, and interrupted
+    /// ones unless a termination signal interrupted them.
     public mutating func flush() throws(OutputError) {
         guard count > 0 else { return }
         let pending = UnsafeRawBufferPointer(start: storage, count: count)
@@ -131,21 +127,23 @@ public struct OutputBuffer: ~Copyable {
     public mutating func discard() { count = 0 }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(OutputError) {
-        guard var next = bytes.baseAddress else { return }
-        var left = bytes.count
-        while left > 0 {
-            let n = write(fd, next, left)
-            if n < 0 {
-                let err = errno
-                if err == EINTR {
+        var left = bytes
+        while !left.isEmpty {
+            let written: Int
+            do {
+                written = try descriptor.write(left, retryOnInterrupt: false)
+            } catch {
+                switch error.code {
+                case .interrupted:
                     if TerminationSignals.caught != nil { throw .interrupted }
                     continue
+                case .brokenPipe:
+                    throw .closed
+                default:
+                    throw .failed(error.code)
                 }
-                if err == EPIPE { throw .closed }
-                throw .failed(String(cString: strerror(err)))
             }
-            next += n
-            left -= n
+            left = UnsafeRawBufferPointer(rebasing: left[written...])
         }
     }
 }

@@ -1,5 +1,5 @@
 import CPCP
-import Glibc
+import PipeSystem
 
 /// One PMAPI context to pmcd: the only type in pmpipe that calls libpcp
 /// for connections, names, descriptors, instances, stores and fetches.
@@ -22,7 +22,7 @@ final class PCPContext {
         var attempt = 0
         while sts < 0 && host.hasPrefix("unix:") && attempt < 20 {
             attempt += 1
-            usleep(UInt32(min(attempt, 10)) * 10_000)
+            _ = Clock.sleep(for: .milliseconds(10 * min(attempt, 10)))
             sts = host.withCString { pmNewContext(PM_CONTEXT_HOST, $0) }
         }
         guard sts >= 0 else { throw .cannotConnect(host: host, reason: pcpErrorText(sts)) }
@@ -85,7 +85,7 @@ final class PCPContext {
         var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
         let n = pmGetInDom(indom, &ids, &names)
         guard n >= 0 else { throw .pcp(operation: "listing the configured commands", reason: pcpErrorText(n)) }
-        defer { free(ids); free(names) }   // names is one allocation with the strings
+        defer { cpcp_client_free_instances(ids, names) }
         var result: [(id: Int32, name: String)] = []
         for i in 0..<Int(n) {
             guard let ids, let names, let cname = names[i] else { continue }

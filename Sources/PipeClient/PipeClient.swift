@@ -1,5 +1,6 @@
 // PipeClient: the client side of the pipe agent, used by pmpipe.
 //
+//   StoreRequest      the parameters, checked against pmcd's 64 KiB limit
 //   PipeConnection    connect, check the agent, list commands, start a run
 //   PipeRun           fetch a run's event records
 //   (PipeCore's EventArrayDecoder reads the fetched pmEventArrays in place)
@@ -9,4 +10,6 @@
 //   HeapTuning        malloc thresholds that keep libpcp's fetch buffers mapped
 //   Pmpipe            the whole pmpipe run, returning its exit status
 //
-// All libpcp calls are in PCPContext and PipeConnection.
+// All libpcp calls are in PCPContext and PipeConnection. The C library is
+// reached only through PipeSystem's typed wrappers (FileDescriptor, Errno,
+// SignalRecorder, Clock, Memory): this module imports no Glibc.

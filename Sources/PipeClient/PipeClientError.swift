@@ -9,6 +9,8 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
     case noSuchInstance(String, configured: [String])
     case permissionDenied(instance: String, detail: String?, overTCP: Bool)
     case badParameters(instance: String, parameters: String, detail: String?)
+    /// The store would be a PDU larger than pmcd accepts from a client.
+    case requestTooLarge(parameterBytes: Int, pduBytes: Int, limit: Int)
     case alreadyRunning(instance: String)
     case busy(instance: String, detail: String?)
     case cannotStart(instance: String, reason: String, detail: String?)
@@ -37,6 +39,9 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
         case .badParameters(let instance, let parameters, let detail):
             if let detail { return "bad parameters for '\(instance)': \(Self.withoutLead("bad parameters", detail))" }
             return "bad parameters '\(parameters)' for '\(instance)' (the agent gave no detail)"
+        case .requestTooLarge(let parameterBytes, let pduBytes, let limit):
+            return "the parameters are too long: their \(parameterBytes) bytes make a request of \(pduBytes) bytes, "
+                + "more than the \(limit) bytes pmcd accepts from a client"
         case .alreadyRunning(let instance):
             return "'\(instance)' is already running for this connection"
         case .busy(let instance, let detail):

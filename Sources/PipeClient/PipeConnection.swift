@@ -1,5 +1,6 @@
 import CPCP
 import PipeCore
+import PipeSystem
 
 /// The metric names of a pipe agent under `prefix` (`pipe`, or `cpipe` for
 /// PCP's C agent installed as a second copy).
@@ -83,8 +84,9 @@ public final class PipeConnection {
     // MARK: - Running
 
     /// Selects `instance` (the fetch profile then covers it alone) and
-    /// starts it by storing `parameters` into the firehose.
-    public func start(instance name: String, parameters: String) throws(PipeClientError) -> PipeRun {
+    /// starts it by storing `request`'s parameters into the firehose.
+    public func start(instance name: String, request: StoreRequest) throws(PipeClientError) -> PipeRun {
+        let parameters = request.parameters
         guard let instance = try context.instance(named: name, in: firehoseDesc.indom) else {
             let configured = (try? context.instances(of: firehoseDesc.indom))?.map(\.name) ?? []
             throw .noSuchInstance(name, configured: configured)
@@ -98,11 +100,11 @@ public final class PipeConnection {
                 throw .noSuchInstance(name, configured: (try? context.instances(of: firehoseDesc.indom))?.map(\.name) ?? [])
             case cpcp_ERR_BADSTORE:
                 throw .badParameters(instance: name, parameters: parameters, detail: detail)
-            case cpcp_ERR_PERMISSION, -EACCES, -EPERM:
+            case cpcp_ERR_PERMISSION, -Errno.permissionDenied, -Errno.notPermitted:
                 throw .permissionDenied(instance: name, detail: detail, overTCP: !context.isUnixSocket)
             case cpcp_ERR_ISCONN:
                 throw .alreadyRunning(instance: name)
-            case -EAGAIN, cpcp_ERR_AGAIN:
+            case -Errno.tryAgain, cpcp_ERR_AGAIN:
                 throw .busy(instance: name, detail: detail)
             default:
                 throw .cannotStart(instance: name, reason: pcpErrorText(sts), detail: detail)

@@ -1,8 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import PipeCore
+import PipeSystem
 
 /// What pmpipe does, minus argument parsing: returns the exit status.
 public enum Pmpipe {
@@ -10,7 +7,7 @@ public enum Pmpipe {
     public enum Status {
         public static let linesLost: Int32 = 254
         public static let failure: Int32 = 255
-        public static let stdoutClosed: Int32 = 128 + SIGPIPE
+        public static let stdoutClosed: Int32 = 128 + Signal.pipe.rawValue
     }
 
     public struct Options: Sendable {
@@ -34,7 +31,7 @@ public enum Pmpipe {
 
     /// Writes `pmpipe: <sentence>` to stderr, unbuffered.
     public static func complain(_ sentence: String) {
-        var err = OutputBuffer(fd: 2, capacity: 4096)
+        var err = OutputBuffer(.standardError, capacity: 4096)
         try? err.append("pmpipe: \(sentence)\n")
         try? err.flush()
     }
@@ -42,7 +39,7 @@ public enum Pmpipe {
     /// `pmpipe --list`: `NAME<TAB>COMMAND` per configured command.
     public static func list(host: String, prefix: String) -> Int32 {
         TerminationSignals.install()
-        var out = OutputBuffer(fd: 1)
+        var out = OutputBuffer(.standardOutput)
         do {
             let connection = try PipeConnection(host: host, prefix: prefix)
             defer { connection.disconnect() }
@@ -57,9 +54,9 @@ public enum Pmpipe {
         } catch OutputError.closed {
             return Status.stdoutClosed
         } catch OutputError.interrupted {
-            return 128 + (TerminationSignals.caught ?? SIGINT)
-        } catch OutputError.failed(let reason) {
-            complain("\(PipeClientError.cannotWrite(reason: reason))")
+            return exitStatus(for: TerminationSignals.caught ?? .interrupt)
+        } catch OutputError.failed(let errno) {
+            complain("\(PipeClientError.cannotWrite(reason: errno.description))")
         } catch {
             complain("\(error)")
         }
@@ -68,6 +65,15 @@ public enum Pmpipe {
 
     /// `pmpipe -i INSTANCE`: start the run, print it, return its status.
     public static func run(_ options: Options) -> Int32 {
+        // Before anything else: a store pmcd would refuse is refused here,
+        // with the reason, without connecting.
+        let request: StoreRequest
+        do {
+            request = try StoreRequest(parameters: options.parameters)
+        } catch {
+            complain("\(error)")
+            return Status.failure
+        }
         TerminationSignals.install()
         HeapTuning.keepFetchBuffersMapped()
 
@@ -75,22 +81,22 @@ public enum Pmpipe {
         let run: PipeRun
         do {
             connection = try PipeConnection(host: options.host, prefix: options.prefix)
-            run = try connection.start(instance: options.instance, parameters: options.parameters)
+            run = try connection.start(instance: options.instance, request: request)
         } catch {
             complain("\(error)")
-            return TerminationSignals.caught.map { 128 + $0 } ?? Status.failure
+            return TerminationSignals.caught.map(exitStatus(for:)) ?? Status.failure
         }
         defer { connection.disconnect() }
 
-        var printer = RecordPrinter(ids: connection.parameterIDs, stdout: OutputBuffer(fd: 1),
-                                    stderr: OutputBuffer(fd: 2, capacity: 64 << 10), verbose: options.verbose)
+        var printer = RecordPrinter(ids: connection.parameterIDs, stdout: OutputBuffer(.standardOutput),
+                                    stderr: OutputBuffer(.standardError, capacity: 64 << 10), verbose: options.verbose)
         while true {
             if let sig = TerminationSignals.caught {
                 // Best effort: a reader that stopped reading must not keep
                 // us here (write(2) then fails with EINTR and we give up).
                 try? printer.out.flush()
                 try? printer.err.flush()
-                return 128 + sig
+                return exitStatus(for: sig)
             }
             let outcome: FetchOutcome
             do {
@@ -103,16 +109,16 @@ public enum Pmpipe {
                 return Status.stdoutClosed
             } catch OutputError.interrupted {
                 printer.out.discard()
-                return 128 + (TerminationSignals.caught ?? SIGINT)
-            } catch OutputError.failed(let reason) {
+                return exitStatus(for: TerminationSignals.caught ?? .interrupt)
+            } catch OutputError.failed(let errno) {
                 try? printer.err.flush()
-                complain("\(PipeClientError.cannotWrite(reason: reason))")
+                complain("\(PipeClientError.cannotWrite(reason: errno.description))")
                 return Status.failure
             } catch {
                 // A signal can interrupt pmFetch; then that is the story.
                 try? printer.out.flush()
                 try? printer.err.flush()
-                if let sig = TerminationSignals.caught { return 128 + sig }
+                if let sig = TerminationSignals.caught { return exitStatus(for: sig) }
                 complain("\(error)")
                 return Status.failure
             }
@@ -129,6 +135,9 @@ public enum Pmpipe {
             }
         }
     }
+
+    /// 128+N for signal N, as a shell reports a command the signal ended.
+    static func exitStatus(for signal: Signal) -> Int32 { 128 + signal.rawValue }
 
     private static func finish(_ printer: borrowing RecordPrinter, _ options: Options) -> Int32 {
         let status = printer.exitStatus ?? 0

@@ -1,10 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-import CPCP
 import PipeCore
+import PipeSystem
 
 /// Turns event records into the command's output: stdout lines to one
 /// buffer, stderr lines to the other, byte for byte (each line, then the
@@ -141,13 +136,11 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
 
     /// `14:03:07.123456 [start] `: the record's local time and flags.
     func prefix(_ record: EventRecord) -> String {
-        var seconds = time_t(record.seconds)
-        var parts = tm()
-        localtime_r(&seconds, &parts)
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let time = Clock.localTime(secondsSinceEpoch: Int64(record.seconds))
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
         let micros = String(record.microseconds)
         let padded = String(repeating: "0", count: max(0, 6 - micros.count)) + micros
-        return "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(padded) [\(Self.flagNames(record.flags))] "
+        return "\(two(time.hour)):\(two(time.minute)):\(two(time.second)).\(padded) [\(Self.flagNames(record.flags))] "
     }
 
     /// `start`, `point`, `end`, `missed`, ... joined with commas.

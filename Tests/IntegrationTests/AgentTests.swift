@@ -118,6 +118,18 @@ extension PipeIntegration {
             #expect(outcome.stdout == Data("one\r\ntwo\r\n".utf8), "\(Array(outcome.stdout))")
         }
 
+        @Test func parametersUpToPmcdsLimitReachTheAgentAndLongerOnesArePmpipesToRefuse() throws {
+            // 65479 bytes make a 65536-byte request: pmcd passes it and the agent
+            // refuses the parameter, which is no IPC failure.
+            let under = try run("pmpipe", ["-i", "t_echo", "-x", String(repeating: "a", count: 65_479)], timeout: 30)
+            #expect(under.status == 255, "\(under.err)")
+            #expect(!under.err.contains("IPC"), "\(under.err)")
+            #expect(under.err.contains("t_echo"), "\(under.err)")
+            let over = try run("pmpipe", ["-i", "t_echo", "-x", String(repeating: "a", count: 65_480)], timeout: 30)
+            #expect(over.status == 255, "\(over.err)")
+            #expect(over.err.contains("more than the 65536 bytes pmcd accepts"), "\(over.err)")
+        }
+
         @Test func stdoutAndStderrAreTheCommandsByteForByte() throws {
             let outcome = try run("pmpipe", ["-i", "t_exact"], timeout: 30)
             #expect(outcome.status == 0, "\(outcome)")

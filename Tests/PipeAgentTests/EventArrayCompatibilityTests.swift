@@ -17,6 +17,7 @@ import Testing
         var bytes: [UInt8]
         var aggregate = false
         var continued = false
+        var noeol = false
         var exit: (status: Int32, reason: String)?
     }
 
@@ -26,13 +27,15 @@ import Testing
         Line(seconds: 1_700_000_001, microseconds: 3, flags: 1, bytes: Array("abcd".utf8)),
         Line(seconds: 1_700_000_001, microseconds: 4, flags: 1, bytes: Array("hello, world".utf8), continued: true),
         Line(seconds: 1_700_000_002, microseconds: 5, flags: 1, bytes: [0x61, 0x00, 0x62, 0xFF, 0xFE], aggregate: true),
+        Line(seconds: 1_700_000_002, microseconds: 6, flags: 1, bytes: Array("dos\r".utf8)),
+        Line(seconds: 1_700_000_002, microseconds: 7, flags: 1, bytes: Array("no newline\r".utf8), noeol: true),
         Line(seconds: 1_700_000_003, microseconds: 999_999, flags: 5, bytes: Array("last".utf8),
              exit: (status: 137, reason: "killed by signal 9 (time limit 1s)")),
     ]
 
     /// Parameter PMIDs as pmdaInit would make them for domain 128.
     let line = pmID(128 << 22 | 1), raw = pmID(128 << 22 | 3), continued = pmID(128 << 22 | 5)
-    let status = pmID(128 << 22 | 6), reason = pmID(128 << 22 | 7)
+    let status = pmID(128 << 22 | 6), reason = pmID(128 << 22 | 7), noeol = pmID(128 << 22 | 8)
 
     func withLibpcpArray(_ lines: [Line], missedFirst: Int32?, _ body: (UnsafeRawBufferPointer) -> Void) {
         let array = pmdaEventNewArray()
@@ -65,6 +68,10 @@ import Testing
                 atom.ul = 1
                 #expect(pmdaEventAddParam(array, continued, PM_TYPE_U32, &atom) == 0)
             }
+            if sample.noeol {
+                atom.ul = 1
+                #expect(pmdaEventAddParam(array, noeol, PM_TYPE_U32, &atom) == 0)
+            }
             if let exit = sample.exit {
                 atom.l = exit.status
                 #expect(pmdaEventAddParam(array, status, PM_TYPE_32, &atom) == 0)
@@ -91,6 +98,7 @@ import Testing
                     array.addBytes($0, pmid: sample.aggregate ? raw : line, type: sample.aggregate ? .aggregate : .string)
                 }
                 if sample.continued { array.addInteger(1, pmid: continued, type: .uint32) }
+                if sample.noeol { array.addInteger(1, pmid: noeol, type: .uint32) }
                 if let exit = sample.exit {
                     array.addInteger(UInt32(bitPattern: exit.status), pmid: status, type: .int32)
                     array.addString(exit.reason, pmid: reason)

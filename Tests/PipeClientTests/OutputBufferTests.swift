@@ -23,7 +23,7 @@ import Testing
         let file = ScratchFile()
         var expected: [UInt8] = []
         do {
-            var buffer = OutputBuffer(fd: file.fd, capacity: 16)
+            var buffer = OutputBuffer(file.descriptor, capacity: 16)
             for length in 0...40 {
                 let line = (0..<length).map { UInt8(ascii: "a") + UInt8($0 % 26) }
                 try line.withUnsafeBytes { try buffer.appendLine($0) }

@@ -6,8 +6,8 @@ import PipeCore
 /// `err` (the same file shows the order of the two streams).
 private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFile? = nil,
                    _ check: (borrowing RecordPrinter) -> Void = { _ in }) throws {
-    var printer = RecordPrinter(ids: testIDs, stdout: OutputBuffer(fd: out.fd),
-                                stderr: OutputBuffer(fd: (err ?? out).fd), verbose: false)
+    var printer = RecordPrinter(ids: testIDs, stdout: OutputBuffer(out.descriptor),
+                                stderr: OutputBuffer((err ?? out).descriptor), verbose: false)
     try array.bytes.withUnsafeBytes {
         _ = try EventArrayDecoder.decode($0, layout: array.layout, into: &printer)
     }
@@ -109,8 +109,8 @@ private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFil
         let file = ScratchFile()
         var bytes = array.bytes
         bytes.withUnsafeMutableBytes { $0.storeBytes(of: Int32(3), toByteOffset: 4, as: Int32.self) }
-        var printer = RecordPrinter(ids: testIDs, stdout: OutputBuffer(fd: file.fd),
-                                    stderr: OutputBuffer(fd: file.fd), verbose: false)
+        var printer = RecordPrinter(ids: testIDs, stdout: OutputBuffer(file.descriptor),
+                                    stderr: OutputBuffer(file.descriptor), verbose: false)
         #expect(throws: EventArrayError.self) {
             try bytes.withUnsafeBytes { _ = try EventArrayDecoder.decode($0, layout: array.layout, into: &printer) }
         }
@@ -165,7 +165,7 @@ private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFil
         array.line("a")
         array.record([(testIDs.line, Array("b".utf8)), (testIDs.noeol, int32Bytes(1))])
         let file = ScratchFile()
-        var printer = RecordPrinter(ids: ids, stdout: OutputBuffer(fd: file.fd), stderr: OutputBuffer(fd: file.fd),
+        var printer = RecordPrinter(ids: ids, stdout: OutputBuffer(file.descriptor), stderr: OutputBuffer(file.descriptor),
                                     verbose: false)
         try array.bytes.withUnsafeBytes { _ = try EventArrayDecoder.decode($0, layout: array.layout, into: &printer) }
         try printer.out.flush()
@@ -191,8 +191,8 @@ private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFil
                 inputs[stream] = bytes + endings[round % endings.count]
             }
             let out = ScratchFile(), err = ScratchFile()
-            var printer = RecordPrinter(ids: format.parameters, stdout: OutputBuffer(fd: out.fd, capacity: 64),
-                                        stderr: OutputBuffer(fd: err.fd, capacity: 64), verbose: false)
+            var printer = RecordPrinter(ids: format.parameters, stdout: OutputBuffer(out.descriptor, capacity: 64),
+                                        stderr: OutputBuffer(err.descriptor, capacity: 64), verbose: false)
             var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: maxLineLength, format: format)
             func fetch() throws {
                 writer.reset()

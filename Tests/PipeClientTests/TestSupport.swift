@@ -1,6 +1,7 @@
 import Glibc
 @testable import PipeClient
 import PipeCore
+import PipeSystem
 
 /// An unlinked temporary file to stand in for stdout/stderr.
 final class ScratchFile {
@@ -14,6 +15,8 @@ final class ScratchFile {
     }
 
     deinit { close(fd) }
+
+    var descriptor: FileDescriptor { FileDescriptor(rawValue: fd) }
 
     /// Everything written so far.
     var contents: [UInt8] {

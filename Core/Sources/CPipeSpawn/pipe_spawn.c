@@ -406,6 +406,39 @@ int pipe_malloc_trim(void)
     return malloc_trim(0);
 }
 
+int pipe_malloc_thresholds(int mmap_threshold, int trim_threshold)
+{
+    int mmap_set = mallopt(M_MMAP_THRESHOLD, mmap_threshold);
+    int trim_set = mallopt(M_TRIM_THRESHOLD, trim_threshold);
+    return mmap_set == 1 && trim_set == 1;
+}
+
+/* Written only by pipe_record_handler, read by pipe_recorded_signal. */
+static volatile sig_atomic_t pipe_recorded;
+
+static void pipe_record_handler(int signal)
+{
+    pipe_recorded = signal;
+}
+
+int pipe_record_signals(const int *signals, size_t count)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = pipe_record_handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;   /* no SA_RESTART: interrupted calls return EINTR */
+    for (size_t i = 0; i < count; i++) {
+        if (sigaction(signals[i], &action, NULL) < 0) return -1;
+    }
+    return pipe_sigmask(1, signals, count);
+}
+
+int pipe_recorded_signal(void)
+{
+    return pipe_recorded;
+}
+
 int pipe_openat2_beneath(int dirfd, const char *path)
 {
     struct open_how how;

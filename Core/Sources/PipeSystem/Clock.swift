@@ -28,4 +28,39 @@ public enum Clock {
     /// Sleeps the calling thread (short waits during shutdown only).
     /// The corresponding C call is usleep(3).
     public static func sleep(milliseconds: Int) { usleep(useconds_t(milliseconds * 1000)) }
+
+    /// Sleeps the calling thread for `duration`, or less when a signal
+    /// handler runs meanwhile: returns the time that was left then (zero
+    /// once the whole time has passed), so the caller decides whether that
+    /// signal ends the wait. The corresponding C call is nanosleep(2).
+    public static func sleep(for duration: Duration) -> Duration {
+        guard duration > .zero else { return .zero }
+        let (seconds, attoseconds) = duration.components
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+        var remaining = timespec()
+        guard nanosleep(&request, &remaining) != 0, Glibc.errno == EINTR else { return .zero }
+        return .seconds(remaining.tv_sec) + .nanoseconds(remaining.tv_nsec)
+    }
+
+    /// The time of day in the local time zone at `secondsSinceEpoch`.
+    /// The corresponding C call is localtime_r(3).
+    public static func localTime(secondsSinceEpoch: Int64) -> LocalTime {
+        var seconds = time_t(secondsSinceEpoch)
+        var parts = tm()
+        guard localtime_r(&seconds, &parts) != nil else { return LocalTime(hour: 0, minute: 0, second: 0) }
+        return LocalTime(hour: Int(parts.tm_hour), minute: Int(parts.tm_min), second: Int(parts.tm_sec))
+    }
+}
+
+/// A time of day on the local wall clock (`Clock.localTime`).
+public struct LocalTime: Sendable, Hashable {
+    public var hour: Int
+    public var minute: Int
+    public var second: Int
+
+    public init(hour: Int, minute: Int, second: Int) {
+        self.hour = hour
+        self.minute = minute
+        self.second = second
+    }
 }

@@ -36,8 +36,19 @@ public struct FileDescriptor: Sendable, Hashable {
     /// Writes some of `bytes`, returning how many were written (EINTR retried).
     /// The corresponding C call is write(2).
     public func write(_ bytes: UnsafeRawBufferPointer) throws(SystemError) -> Int {
+        try write(bytes, retryOnInterrupt: true)
+    }
+
+    /// Writes some of `bytes`, returning how many were written. With
+    /// `retryOnInterrupt` false, a write that a signal handler interrupted
+    /// throws `Errno.interrupted` instead of going on: a writer blocked on a
+    /// reader that stopped reading can then notice the signal and give up.
+    /// The corresponding C call is write(2).
+    public func write(_ bytes: UnsafeRawBufferPointer, retryOnInterrupt: Bool) throws(SystemError) -> Int {
         guard bytes.count > 0 else { return 0 }
-        return try retryingEINTR("write(fd \(rawValue))") { Glibc.write(rawValue, bytes.baseAddress, bytes.count) }
+        return try retryingEINTR("write(fd \(rawValue))", retry: retryOnInterrupt) {
+            Glibc.write(rawValue, bytes.baseAddress, bytes.count)
+        }
     }
 
     /// Closes the descriptor. Errors are ignored: on Linux the descriptor is
@@ -69,6 +80,8 @@ public struct FileDescriptor: Sendable, Hashable {
         }
     }
 
+    /// Descriptor 1.
+    public static let standardOutput = FileDescriptor(rawValue: 1)
     /// Descriptor 2.
     public static let standardError = FileDescriptor(rawValue: 2)
 

@@ -12,6 +12,20 @@ public enum Memory {
         pipe_malloc_trim() == 1
     }
 
+    /// Fixes malloc's thresholds: blocks below `mmapThreshold` bytes come
+    /// from the heap rather than their own mmap, and freed memory at the top
+    /// of the heap is given back only past `trimThreshold` bytes. A process
+    /// that frees and mallocs the same big buffers over and over (pmpipe:
+    /// libpcp's PDU buffers) then reuses mapped pages instead of faulting in
+    /// fresh zeroed ones each time. Fixing either turns off glibc's dynamic
+    /// adjustment of both. Returns whether the C library took both.
+    /// The corresponding C call is mallopt(3) with M_MMAP_THRESHOLD and
+    /// M_TRIM_THRESHOLD.
+    @discardableResult
+    public static func keepFreedHeapMapped(mmapThreshold: Int32, trimThreshold: Int32) -> Bool {
+        pipe_malloc_thresholds(mmapThreshold, trimThreshold) == 1
+    }
+
     /// Unmaps the clean pages of the program's own file mappings (its code
     /// and read-only data) from this process, with madvise(MADV_DONTNEED).
     ///

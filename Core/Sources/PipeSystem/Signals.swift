@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CPipeSpawn
+import PipeCore
 
 /// A signalfd: the agent's signals arrive as readable data in its poll loop
 /// instead of interrupting it. Create it on the main thread before any other
@@ -49,6 +50,11 @@ public enum Signals {
     /// The corresponding C call is sigaction(2) with SIG_IGN.
     public static func ignore(_ signal: Int32) throws(SystemError) {
         _ = try retryingEINTR("sigaction(\(signal), SIG_IGN)") { pipe_signal_disposition(signal, 1) }
+    }
+
+    /// Ignores `signal`. The corresponding C call is sigaction(2) with SIG_IGN.
+    public static func ignore(_ signal: Signal) throws(SystemError) {
+        try ignore(signal.rawValue)
     }
 
     /// Restores the default action for `signal`.

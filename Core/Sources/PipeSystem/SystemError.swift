@@ -20,6 +20,9 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `setgid(65534): Operation not permitted`
     public var description: String { "\(operation): \(SystemError.message(for: errno))" }
 
+    /// `errno`, typed.
+    public var code: Errno { Errno(rawValue: errno) }
+
     /// The C library's text for an errno value. The corresponding C call is strerror(3).
     public static func message(for errno: Int32) -> String {
         guard let text = strerror(errno) else { return "error \(errno)" }
@@ -29,14 +32,16 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// Calls `body` until it does not fail with EINTR; the single place where
 /// interrupted system calls are retried. `body` returns -1 and sets errno on
-/// failure, as libc calls do.
+/// failure, as libc calls do. With `retry` false an EINTR is thrown like any
+/// other error, for a caller that must see the signal (`Errno.interrupted`).
 @inline(__always)
-func retryingEINTR<T: FixedWidthInteger>(_ operation: @autoclosure () -> String, _ body: () -> T) throws(SystemError) -> T {
+func retryingEINTR<T: FixedWidthInteger>(_ operation: @autoclosure () -> String, retry: Bool = true,
+                                         _ body: () -> T) throws(SystemError) -> T {
     while true {
         let result = body()
         if result != -1 { return result }
         let error = Glibc.errno
-        if error == EINTR { continue }
+        if error == EINTR && retry { continue }
         throw SystemError(operation: operation(), errno: error)
     }
 }
@@ -44,13 +49,4 @@ func retryingEINTR<T: FixedWidthInteger>(_ operation: @autoclosure () -> String,
 /// The current errno as a `SystemError` for `operation`.
 func lastError(_ operation: String) -> SystemError {
     SystemError(operation: operation, errno: Glibc.errno)
-}
-
-/// errno values the modules above PipeSystem compare against (they import
-/// no Glibc): errno(3).
-public enum Errno {
-    /// ENOENT
-    public static let noSuchFile: Int32 = ENOENT
-    /// EAGAIN
-    public static let tryAgain: Int32 = EAGAIN
 }

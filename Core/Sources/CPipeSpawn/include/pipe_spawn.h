@@ -88,8 +88,8 @@ int pipe_spawn(const struct pipe_spawn_request *req, struct pipe_spawn_result *r
 
 /// Blocks `signals` in the calling thread and returns a nonblocking,
 /// close-on-exec signalfd for them, or -1 with errno set.
-/// Must be C: sigset_t is manipulated with sigemptyset/sigaddset, which
-/// glibc may define as macros, and signalfd's header is not in Glibc's module.
+/// Must be C: signalfd(2) and its SFD_* flags come from <sys/signalfd.h>,
+/// which Swift's Glibc module does not include.
 int pipe_signalfd_open(const int *signals, size_t count);
 
 /// Reads every pending siginfo from a signalfd; stores up to `capacity`
@@ -99,12 +99,16 @@ size_t pipe_signalfd_drain(int fd, int *signals, size_t capacity);
 
 /// Sets the calling thread's signal mask: `how` is 0 = block, 1 = unblock,
 /// 2 = set exactly. Returns 0 or -1 with errno.
-/// Must be C: sigset_t construction (see above).
+/// C by choice, not a must (Swift's Glibc module imports pthread_sigmask
+/// and the sigset functions): the set is built by the same code as the one
+/// pipe_signalfd_open blocks, so the agent's mask and its signalfd agree.
 int pipe_sigmask(int how, const int *signals, size_t count);
 
 /// Sets a signal's disposition to SIG_IGN (ignore != 0) or SIG_DFL.
-/// Must be C: SIG_IGN and SIG_DFL are casts of integers to function
-/// pointers, which Swift cannot import.
+/// C by choice, not a must (on glibc Swift imports sigaction, SIG_IGN and
+/// SIG_DFL): every sigaction(2) of the project is then written against C's
+/// struct sigaction, whose handler field Swift spells per C library
+/// (`__sigaction_handler.sa_handler` on glibc).
 int pipe_signal_disposition(int signal, int ignore);
 
 /// prctl(PR_SET_CHILD_SUBREAPER, 1). Must be C: prctl is variadic.
@@ -148,12 +152,36 @@ int pipe_eventfd(int nonblocking);
 
 /// Blocks every signal in the calling thread (worker threads: signals
 /// belong to the agent's main thread and its signalfd). Returns 0 or -1.
-/// Must be C: sigset_t construction (sigfillset).
+/// C by choice, not a must (Swift imports sigfillset and pthread_sigmask):
+/// beside the other signal-mask functions.
 int pipe_block_all_signals(void);
 
 /// malloc_trim(0): return free heap pages to the system. Returns 1 if memory
 /// was released. Must be C: <malloc.h> is not part of Swift's Glibc module.
 int pipe_malloc_trim(void);
+
+/// mallopt(M_MMAP_THRESHOLD, mmap_threshold) and
+/// mallopt(M_TRIM_THRESHOLD, trim_threshold). Returns 1 when both were taken.
+/// Must be C: mallopt and its M_* parameters are in <malloc.h>, which is not
+/// part of Swift's Glibc module.
+int pipe_malloc_thresholds(int mmap_threshold, int trim_threshold);
+
+/// Installs, for each of `signals`, a handler that stores the signal's
+/// number where pipe_recorded_signal reads it (the latest wins), without
+/// SA_RESTART, so that a blocking call the signal interrupts fails with
+/// EINTR; then unblocks `signals` in the calling thread. Returns 0 or -1
+/// with errno.
+/// Must be C: the handler runs asynchronously, between any two
+/// instructions of the program, and may only do async-signal-safe work. C
+/// defines that for a store to a volatile sig_atomic_t; Swift promises it
+/// for no code (even reading a global may run its one-time initialiser,
+/// which takes a lock).
+int pipe_record_signals(const int *signals, size_t count);
+
+/// The signal pipe_record_signals' handler recorded last, or 0.
+/// Must be C: it reads the handler's volatile sig_atomic_t, which Swift
+/// cannot declare.
+int pipe_recorded_signal(void);
 
 #ifdef __cplusplus
 }
