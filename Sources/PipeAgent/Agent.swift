@@ -54,6 +54,12 @@ final class Agent {
     let daemonUIDs: Set<UInt32>
 
     let clients = ClientRegistry()
+    /// Shared runs, running or retained, by their runs-indom instance.
+    var sharedRuns: [Int32: Run] = [:]
+    var runInstances: RunInstances
+    /// When each autostart command is to be started again, and the backoff
+    /// that led there.
+    var pendingRestarts: [String: (at: Instant, backoff: Duration)] = [:]
     /// Runs still supervised: not finished, or not yet delivered.
     var runs: [UInt64: Run] = [:]
     var runByPID: [Int32: Run] = [:]
@@ -88,6 +94,7 @@ final class Agent {
         self.cgroups = CgroupLayout.detect()
         self.daemonUIDs = Set([SystemLaunchFacts.lookUpAccount(Self.pcpUser)?.uid].compactMap { $0 })
         self.commands = CommandInstances(indom: table.indom(.commands))
+        self.runInstances = RunInstances(indom: table.indom(.runs))
         self.readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: settings.readChunk, alignment: 16)
         let layout = TypeLengthLayout { cpcp_param_word($0, $1) }
         self.eventFormat = EventFormat(parameters: table.eventParameterIDs, layout: layout)
@@ -99,6 +106,7 @@ final class Agent {
         } else {
             Log.warning("no writable cgroup2 hierarchy: runs are tracked by process group and /proc descendants")
         }
+        startAutostartRuns(now: Clock.monotonic())
     }
 
     /// PCP's own account, as /etc/pcp.conf names it (PCP_USER).
@@ -196,6 +204,7 @@ final class Agent {
         case .success(let loaded):
             adopt(loaded.configuration)
             reloads += 1
+            startAutostartRuns(now: Clock.monotonic())
             for warning in loaded.warnings { Log.warning("configuration: \(warning)") }
             Log.info("configuration reloaded: \(configuration.commands.count) commands")
         case .failure(let failure):

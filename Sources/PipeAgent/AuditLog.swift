@@ -64,9 +64,7 @@ final class AuditLog {
         record.termination = run.lifecycle.termination
         record.stopReason = run.lifecycle.stopReason?.description
         record.duration = Clock.monotonic().since(run.startedAt)
-        record.lines = run.output.queue.totalRecords
-        record.bytes = run.output.queue.totalBytes
-        record.dropped = run.output.queue.totalDropped
+        (record.lines, record.bytes, record.dropped) = run.totals
         return record
     }
 }

@@ -32,6 +32,8 @@ final class ClientContext {
     /// Answers to control stores, fetched once (pipe.control.*), by metric
     /// and instance.
     var replies: [Metric: [Int32: String]] = [:]
+    /// This context's positions in the shared runs it reads, by run instance.
+    var runCursors: [Int32: RunCursor] = [:]
 
     init(id: Int32) { self.id = id }
 

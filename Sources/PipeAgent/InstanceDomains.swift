@@ -41,3 +41,54 @@ struct CommandInstances {
         }
     }
 }
+
+/// Shared runs as a PCP instance domain (PIPE.1): one instance per run,
+/// named NAME.SEQ. The numbers come from libpcp_pmda's instance cache,
+/// saved to disk like the commands', and a finished run's instance only
+/// becomes inactive: neither names nor numbers are ever reused, so an
+/// archive never mixes two runs under one instance.
+struct RunInstances {
+    let indom: pmInDom
+    /// The next SEQ of each command.
+    private var nextSequence: [String: Int] = [:]
+
+    init(indom: pmInDom) {
+        self.indom = indom
+        let status = pmdaCacheOp(indom, PMDA_CACHE_LOAD)
+        if status < 0 && status != -Errno.noSuchFile {
+            Log.warning("cannot load the saved run instances: \(String(cString: pmErrStr(status)))")
+        }
+        // Runs do not survive the agent: every saved one is finished. Their
+        // names still count, so that SEQ goes on from the highest.
+        pmdaCacheOp(indom, PMDA_CACHE_INACTIVE)
+        pmdaCacheOp(indom, PMDA_CACHE_WALK_REWIND)
+        while true {
+            let inst = pmdaCacheOp(indom, PMDA_CACHE_WALK_NEXT)
+            if inst < 0 { break }
+            var name: UnsafeMutablePointer<CChar>?
+            guard pmdaCacheLookup(indom, inst, &name, nil) >= 0, let name else { continue }
+            let text = String(cString: name)
+            guard let dot = text.lastIndex(of: "."), let sequence = Int(text[text.index(after: dot)...]) else { continue }
+            let command = String(text[..<dot])
+            nextSequence[command] = max(nextSequence[command] ?? 1, sequence + 1)
+        }
+    }
+
+    /// A new run of `command`: its name and instance number.
+    mutating func add(command: String) -> (name: String, instance: Int32) {
+        let sequence = nextSequence[command] ?? 1
+        nextSequence[command] = sequence + 1
+        let name = "\(command).\(sequence)"
+        let inst = name.withCString { pmdaCacheStore(indom, PMDA_CACHE_ADD, $0, nil) }
+        pmdaCacheOp(indom, PMDA_CACHE_SAVE)
+        return (name, inst)
+    }
+
+    /// A culled run: its instance goes inactive (kept, never reused).
+    func retire(_ instance: Int32) {
+        var name: UnsafeMutablePointer<CChar>?
+        guard pmdaCacheLookup(indom, instance, &name, nil) >= 0, let name else { return }
+        pmdaCacheStore(indom, PMDA_CACHE_HIDE, name, nil)
+        pmdaCacheOp(indom, PMDA_CACHE_SAVE)
+    }
+}

@@ -4,25 +4,37 @@ import PipeSystem
 extension Agent {
     /// Decides a request (LaunchPlanner) and carries out the plan: opens and
     /// checks the program, makes the run's cgroups, spawns the command.
-    func launch(client: ClientContext, instance: Int32, parameterBytes: [UInt8]) -> Result<Run, LaunchRefusal> {
+    /// `client` nil: the agent itself starts an autostart run.
+    func launch(client: ClientContext?, instance: Int32, parameterBytes: [UInt8], shared: Bool = false)
+        -> Result<Run, LaunchRefusal> {
         guard let name = commands.nameByNumber[instance] else { return .failure(.unknownInstance("#\(instance)")) }
-        let identity = clients.identity(of: client)
+        let identity = client.map { clients.identity(of: $0) } ?? Self.autostartIdentity
+        var context = client.map { launchContext(for: $0) }
+            ?? LaunchContext(admission: admission, shuttingDown: shuttingDown)
+        if shared { context.activeInstances = [] }
         let plan: LaunchPlan
         switch planner.plan(instance: name, parameterBytes: parameterBytes, client: identity,
-                            context: launchContext(for: client), facts: facts) {
+                            context: context, facts: facts) {
         case .success(let decided): plan = decided
         case .failure(let refusal): return .failure(refusal)
         }
+        if shared && !plan.spec.options.shared {
+            return .failure(.cannotRun("\(name) is not configured for shared runs (shared = yes)"))
+        }
         do {
-            let run = try start(plan, client: client, identity: identity, instance: instance)
+            let run = try start(plan, client: client, identity: identity, instance: instance, shared: shared)
             return .success(run)
         } catch {
             return .failure(error)
         }
     }
 
-    private func start(_ plan: LaunchPlan, client: ClientContext, identity: ClientIdentity,
-                       instance: Int32) throws(LaunchRefusal) -> Run {
+    /// Who an autostart run belongs to: the agent, as root.
+    static let autostartIdentity = ClientIdentity(uid: 0, gid: 0, userName: "pmdapipe (autostart)",
+                                                  groupNames: ["root"], groupIDs: [0], authentication: .unixSocket(pid: nil))
+
+    private func start(_ plan: LaunchPlan, client: ClientContext?, identity: ClientIdentity,
+                       instance: Int32, shared: Bool) throws(LaunchRefusal) -> Run {
         let spec = plan.spec
         let options = spec.options
         let privileged = plan.account.uid == 0 || options.capabilities?.isEmpty == false
@@ -80,19 +92,37 @@ extension Agent {
         nextRunID += 1
 
         let now = Clock.monotonic()
-        let output = RunOutput(queueCapacity: queueCapacity(of: spec), policy: options.overflow,
+        var output: RunOutput?
+        var sharedRun: SharedRun?
+        if shared {
+            let (runName, runInstance) = runInstances.add(command: spec.name)
+            sharedRun = SharedRun(
+                name: runName, instance: runInstance,
+                output: SharedRunOutput(capacity: options.buffer?.bytes ?? 4 << 20,
+                                        maxLineLength: options.maxLineLength, format: eventFormat),
+                ownerName: identity.userName ?? identity.uid.map { "uid \($0)" } ?? "?",
+                ownerUID: client == nil ? nil : identity.uid, autostart: client == nil, lastRead: now)
+        } else {
+            output = RunOutput(queueCapacity: queueCapacity(of: spec), policy: options.overflow,
                                maxLineLength: options.maxLineLength, format: eventFormat)
+        }
+        // A shared run never waits on a reader, so it has no idle limit
+        // (idle_expiry, checked by the agent, stops one nobody reads).
         let lifecycle = RunLifecycle.Settings(
             timeLimit: options.timeLimit, grace: options.killGrace,
-            idleLimit: options.idleTimeout ?? .seconds(Int64(configuration.limits.idleTimeoutSeconds)))
-        let run = Run(id: id, context: client.id, instance: instance, plan: plan, client: identity,
-                      process: process, processes: processes, output: output, settings: lifecycle,
-                      now: now, wall: Clock.now())
+            idleLimit: shared ? nil : options.idleTimeout ?? .seconds(Int64(configuration.limits.idleTimeoutSeconds)))
+        let run = Run(id: id, context: client?.id ?? -1, instance: instance, plan: plan, client: identity,
+                      process: process, processes: processes, output: output, shared: sharedRun,
+                      settings: lifecycle, now: now, wall: Clock.now())
         runs[run.id] = run
         runByPID[run.pid] = run
         if let uid = identity.uid { admission.started(instance: spec.name, uid: uid) }
         counters[spec.name, default: CommandCounters()].started += 1
-        client.streams[instance] = .active(run)
+        if let sharedRun {
+            sharedRuns[sharedRun.instance] = run
+        } else {
+            client?.streams[instance] = .active(run)
+        }
         idleTrimAt = nil
         return run
     }

@@ -23,7 +23,7 @@ extension Agent {
             poll.add(signals.descriptor, token: signalToken)
             poll.add(pins.notification.descriptor, token: pinsToken)
             watched.removeAll(keepingCapacity: true)
-            for run in runs.values where !run.detached && run.output.wantsInput {
+            for run in runs.values where !run.detached && run.wantsInput {
                 if let fd = run.stdout {
                     poll.add(fd, token: watched.count)
                     watched.append((run, .stdout))

@@ -123,7 +123,7 @@ extension Agent {
             return .string(reply)
         case .runRecords, .runText, .runTail, .runStatus, .runExitstatus, .runOwner, .runCommand, .runParams,
              .runStarted, .runLines, .runBytes, .runDropped:
-            return .none
+            return sharedValue(metric, instance: instance, client: client)
         }
     }
 
@@ -159,9 +159,9 @@ extension Agent {
         case .runsStarted: return done.started
         case .runsFailed: return done.failed
         case .runsRefused: return done.refused
-        case .runsLines: return done.lines + live.reduce(0) { $0 + $1.output.queue.totalRecords }
-        case .runsBytes: return done.bytes + live.reduce(0) { $0 + $1.output.queue.totalBytes }
-        case .runsDropped: return done.dropped + live.reduce(0) { $0 + $1.output.queue.totalDropped }
+        case .runsLines: return done.lines + live.reduce(0) { $0 + $1.totals.lines }
+        case .runsBytes: return done.bytes + live.reduce(0) { $0 + $1.totals.bytes }
+        case .runsDropped: return done.dropped + live.reduce(0) { $0 + $1.totals.dropped }
         default: return 0
         }
     }

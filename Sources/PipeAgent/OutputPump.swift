@@ -8,7 +8,7 @@ extension Agent {
         let now = Clock.monotonic()
         for _ in 0..<settings.readsPerTurn {
             guard let fd = kind == .stdout ? run.stdout : run.stderr else { return }
-            guard run.output.wantsInput else { break }
+            guard run.wantsInput else { break }
             let result: FileDescriptor.ReadResult
             do {
                 result = try fd.read(into: readBuffer)
@@ -27,7 +27,7 @@ extension Agent {
                 return
             case .bytes(let count):
                 ingest(run, kind, UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]))
-                if let limit = run.spec.options.outputLimit, run.output.bytesIngested > UInt64(limit.bytes) {
+                if let limit = run.spec.options.outputLimit, run.bytesIngested > UInt64(limit.bytes) {
                     deliver(.stop(.outputLimit(limit)), to: run, now: now)
                 }
                 if count < readBuffer.count { break }
@@ -39,6 +39,7 @@ extension Agent {
     /// Tells the lifecycle when the queue fills or has room again (the idle
     /// limit counts only while the command waits on a full queue).
     func noteQueueState(_ run: Run, now: Instant) {
+        guard run.shared == nil else { return }
         let full = !run.detached && !run.finished && !run.output.wantsInput && run.output.phase == .running
         if full != run.reportedQueueFull {
             run.reportedQueueFull = full
@@ -49,12 +50,12 @@ extension Agent {
     private func ingest(_ run: Run, _ kind: StreamKind, _ chunk: UnsafeRawBufferPointer) {
         let now = Clock.now()
         guard kind == .stderr else {
-            run.output.ingest(chunk, from: .stdout, at: now)
+            run.ingest(chunk, from: .stdout, at: now)
             return
         }
         switch run.spec.options.stderr {
         case .records:
-            run.output.ingest(chunk, from: .stderr, at: now)
+            run.ingest(chunk, from: .stderr, at: now)
             logStderr(run, chunk, limit: 3)
         case .log:
             logStderr(run, chunk, limit: settings.stderrChunksLogged)
@@ -88,7 +89,7 @@ extension Agent {
             fd.close()
             run.stderr = nil
         }
-        if flush && run.output.phase == .running { run.output.closeStream(kind, at: Clock.now()) }
+        if flush { run.closeOutput(kind, at: Clock.now()) }
     }
 
     // MARK: - Fetch

@@ -48,6 +48,7 @@ extension Agent {
         for run in Array(runs.values) {
             if let at = run.lifecycle.nextDeadline, now >= at { deliver(.tick, to: run, now: now) }
         }
+        runSharedTimers(now: now)
         audit.flush(now: now)
         trimIfIdle(now: now)
     }
@@ -58,6 +59,7 @@ extension Agent {
         var candidates = runs.values.compactMap(\.lifecycle.nextDeadline)
         if let at = audit.nextDeadline { candidates.append(at) }
         if let at = idleTrimAt { candidates.append(at) }
+        if let at = nextSharedDeadline { candidates.append(at) }
         // Without cgroups, descendants are found by looking at /proc: look
         // twice a second while a run waits for its last processes.
         if runs.values.contains(where: { !$0.finished && $0.lifecycle.phase != .running
@@ -71,29 +73,31 @@ extension Agent {
     /// given back, its cgroups removed, and the audit trail says how it ended.
     private func finish(_ run: Run) {
         let termination = run.lifecycle.termination ?? .signaled(signal: Signal.kill.rawValue)
-        if !run.detached {
-            run.output.finish(termination, at: Clock.now())
+        if !run.detached || run.shared != nil {
+            run.finishOutput(termination, at: Clock.now())
         }
         run.closePipes()
         run.processes.release()
         runByPID[run.pid] = nil
         if let uid = run.client.uid { admission.ended(instance: run.name, uid: uid) }
         var totals = counters[run.name, default: CommandCounters()]
-        totals.lines += run.output.queue.totalRecords
-        totals.bytes += run.output.queue.totalBytes
-        totals.dropped += run.output.queue.totalDropped
+        let counts = run.totals
+        totals.lines += counts.lines
+        totals.bytes += counts.bytes
+        totals.dropped += counts.dropped
         if !termination.succeeded || run.lifecycle.stopReason != nil { totals.failed += 1 }
         totals.lastStatus = termination.shellStatus
         counters[run.name] = totals
         clients.existing(run.context)?.lastStatus[run.instance] = termination
         audit.record(.ended(run), now: Clock.monotonic())
+        if run.shared != nil { sharedRunFinished(run) }
         retireIfDone(run)
     }
 
     /// Drops a run from supervision once nothing about it can change: it is
     /// finished, and its end record was handed out or nobody will ask.
     func retireIfDone(_ run: Run) {
-        guard run.finished, run.detached || run.output.phase == .delivered else { return }
+        guard run.finished, run.shared != nil || run.detached || run.output.phase == .delivered else { return }
         runs[run.id] = nil
         if !configuration.commands.contains(where: { $0.name == run.name }) { refreshInstances() }
         if runs.isEmpty { idleTrimAt = Clock.monotonic() + .seconds(2) }
@@ -139,7 +143,7 @@ extension Agent {
         for _ in 0..<20 {
             _ = Reaper.reapAll()
             if runs.values.allSatisfy({ $0.processes.isEmpty }) { break }
-            Clock.sleep(milliseconds: 50)
+            _ = Clock.sleep(for: .milliseconds(50))
         }
     }
 }

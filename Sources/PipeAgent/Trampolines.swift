@@ -127,6 +127,8 @@ extension Agent {
             switch request.metric {
             case .firehose: status = storeFirehose(context: context, instance: request.instance, parameterBytes: request.bytes)
             case .controlExplain: status = storeExplain(context: context, instance: request.instance, parameterBytes: request.bytes)
+            case .controlStart: status = storeControlStart(context: context, instance: request.instance, parameterBytes: request.bytes)
+            case .controlStop: status = storeControlStop(context: context, parameterBytes: request.bytes)
             default: status = cpcp_ERR_PERMISSION
             }
             if status < 0 { return status }
@@ -136,5 +138,5 @@ extension Agent {
 
     /// Metrics a client may store into (as in PCP's agent, everything else
     /// is read-only).
-    static let storable: Set<Metric> = [.firehose, .controlExplain]
+    static let storable: Set<Metric> = [.firehose, .controlExplain, .controlStart, .controlStop]
 }

@@ -154,3 +154,8 @@ enum ConfigText {
         return .nanoseconds(total)
     }
 }
+
+extension Duration {
+    /// As the configuration would spell it: `500ms`, `3s`, `5m`, `2h`.
+    public var configurationText: String { ConfigText.durationText(self) }
+}

@@ -39,7 +39,7 @@ public struct LaunchExplanation: Sendable {
     }
 
     /// A value in single quotes, with control characters escaped.
-    static func quoted(_ value: String) -> String {
+    public static func quoted(_ value: String) -> String {
         var out = "'"
         for scalar in value.unicodeScalars {
             switch scalar {

@@ -72,11 +72,6 @@ public struct RecordQueue: Sendable {
     private static let retainedCapacity = 64 * 1024
     private static let initialCapacity = 4096
 
-    // A stored record (EventRecordLayout): its header, then the line
-    // parameter, then for a piece of a longer line the `continued`
-    // parameter, or for a stream's last line without a newline `noeol`.
-    @inline(__always) private static var lineOffset: Int { EventRecordLayout.recordHeaderSize }
-    @inline(__always) private static var endMarkSize: Int { EventRecordLayout.parameterSize(valueBytes: 4) }
 
     public init(capacity: Int, policy: OverflowPolicy, format: EventFormat = .placeholder) {
         precondition(capacity > 0, "queue capacity must be positive")
@@ -111,30 +106,10 @@ public struct RecordQueue: Sendable {
                 dropOldest()
             }
         }
-        let lineSize = EventRecordLayout.parameterSize(valueBytes: length)
-        let marked = end != .newline
-        let size = Self.lineOffset + lineSize + (marked ? Self.endMarkSize : 0)
+        let size = LineRecord.size(length: length, end: end)
         let base = reserve(size)
-        let ids = format.parameters
-        let hasNUL = mayContainNUL && ByteSearch.containsZero(line)
-        let pmid: UInt32
-        switch (stream, hasNUL) {
-        case (.stdout, false): pmid = ids.line
-        case (.stderr, false): pmid = ids.errline
-        case (.stdout, true): pmid = ids.rawline
-        case (.stderr, true): pmid = ids.rawerrline
-        }
-        let record = base + tail
-        EventArrayEncoder.storeRecordHeader(
-            seconds: Int32(truncatingIfNeeded: time.seconds), microseconds: time.microseconds,
-            flags: EventRecordLayout.pointFlag, parameters: marked ? 2 : 1, at: record)
-        _ = EventArrayEncoder.storeParameter(line, pmid: pmid, type: hasNUL ? .aggregate : .string,
-                                             layout: format.layout, at: record + Self.lineOffset)
-        if marked {
-            // Value 1, PM_TYPE_U32, as the metric table declares both.
-            _ = EventArrayEncoder.storeInteger(1, pmid: end == .continued ? ids.continued : ids.noeol, type: .uint32,
-                                               layout: format.layout, at: record + Self.lineOffset + lineSize)
-        }
+        LineRecord.store(line, stream: stream, end: end, time: time,
+                         hasNUL: mayContainNUL && ByteSearch.containsZero(line), format: format, at: base + tail)
         newest = tail
         tail += size
         count += 1
@@ -156,11 +131,11 @@ public struct RecordQueue: Sendable {
     }
 
     /// Moves the live records to the front of this arena when that frees
-    /// enough room (amortized: only when at least half of it is consumed), or
-    /// into a bigger or unshared one.
+    /// enough room (amortized: only when at least a quarter of it is
+    /// consumed), or into a bigger or unshared one.
     private mutating func relocate(adding size: Int) -> UnsafeMutableRawPointer {
         let live = tail - head
-        if live + size <= (storage?.capacity ?? 0) / 2 && isKnownUniquelyReferenced(&storage) {
+        if live + size <= (storage?.capacity ?? 0) * 3 / 4 && isKnownUniquelyReferenced(&storage) {
             let base = storage.unsafelyUnwrapped.base
             base.copyMemory(from: base + head, byteCount: live) // memmove: the regions may overlap
             newest -= head
@@ -170,6 +145,10 @@ public struct RecordQueue: Sendable {
         }
         var newCapacity = max(Self.initialCapacity, storage?.capacity ?? 0)
         while newCapacity < 2 * (live + size) { newCapacity *= 2 }
+        // Doubling must not make a full queue cost twice its capacity: the
+        // queue holds at most its capacity plus what was read before the
+        // caller noticed it was full, so the arena need not be bigger.
+        newCapacity = min(newCapacity, max(live + size, capacity + capacity / 4 + size))
         let fresh = ArenaStorage(capacity: newCapacity)
         if let existing = storage, live > 0 {
             fresh.base.copyMemory(from: existing.base + head, byteCount: live)
@@ -265,14 +244,8 @@ public struct RecordQueue: Sendable {
     /// and the record's size.
     @inline(__always)
     private func parse(_ record: UnsafeMutableRawPointer) -> (time: Timestamp, length: Int, size: Int) {
-        let seconds = record.load(fromByteOffset: EventRecordLayout.secondsOffset, as: Int32.self)
-        let micros = record.load(fromByteOffset: EventRecordLayout.microsecondsOffset, as: Int32.self)
-        let marked = record.load(fromByteOffset: EventRecordLayout.parameterCountOffset, as: Int32.self) == 2
-        let word = record.load(fromByteOffset: Self.lineOffset + EventRecordLayout.parameterWordOffset, as: UInt32.self)
-        let length = format.layout.length(of: word) - EventRecordLayout.parameterLengthOverhead
-        let size = Self.lineOffset + EventRecordLayout.parameterSize(valueBytes: length)
-            + (marked ? Self.endMarkSize : 0)
-        return (Timestamp(seconds: Int64(seconds), microseconds: micros), length, size)
+        let parsed = LineRecord.parse(record, layout: format.layout)
+        return (parsed.time, parsed.length, parsed.size)
     }
 
     /// Forgets the first `removed` records (`bytes` long, `payload` bytes of
@@ -287,19 +260,4 @@ public struct RecordQueue: Sendable {
             if let existing = storage, existing.capacity > Self.retainedCapacity { storage = nil }
         }
     }
-}
-
-/// The arena's memory. A class only so the memory is freed with the last
-/// queue that refers to it; `RecordQueue` copies before writing into a shared
-/// one.
-private final class ArenaStorage: @unchecked Sendable {
-    let base: UnsafeMutableRawPointer
-    let capacity: Int
-
-    init(capacity: Int) {
-        self.capacity = capacity
-        base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
-    }
-
-    deinit { base.deallocate() }
 }

@@ -25,9 +25,6 @@ public enum Clock {
     /// The monotonic clock as PipeCore's `Instant`.
     public static func monotonic() -> Instant { Instant(nanoseconds: monotonicNanoseconds()) }
 
-    /// Sleeps the calling thread (short waits during shutdown only).
-    /// The corresponding C call is usleep(3).
-    public static func sleep(milliseconds: Int) { usleep(useconds_t(milliseconds * 1000)) }
 
     /// Sleeps the calling thread for `duration`, or less when a signal
     /// handler runs meanwhile: returns the time that was left then (zero

@@ -101,9 +101,8 @@ public struct FileDescriptor: Sendable, Hashable {
         text.withUTF8 { bytes in
             var offset = 0
             while offset < bytes.count {
-                let written = Glibc.write(rawValue, bytes.baseAddress! + offset, bytes.count - offset)
-                if written < 0 && errno == EINTR { continue }
-                if written <= 0 { break }
+                guard let written = try? write(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[offset...])),
+                      written > 0 else { return }
                 offset += written
             }
         }
