@@ -118,9 +118,10 @@ extension Agent {
             return .i32(status)
         case .configReloads: return .u32(reloads)
         case .configFailures: return .u32(reloadFailures)
-        case .controlStart, .controlStop, .controlExplain:
-            guard let reply = client?.replies[metric]?.removeValue(forKey: instance) else { return .none }
-            return .string(reply)
+        case .controlStart, .controlStop, .controlExplain, .controlLaunch:
+            // Empty until a store leaves an answer, so that pmstore (which
+            // fetches a metric before storing into it) accepts them.
+            return .string(client?.replies[metric]?.removeValue(forKey: instance) ?? "")
         case .runRecords, .runText, .runTail, .runStatus, .runExitstatus, .runOwner, .runCommand, .runParams,
              .runStarted, .runLines, .runBytes, .runDropped:
             return sharedValue(metric, instance: instance, client: client)

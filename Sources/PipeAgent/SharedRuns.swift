@@ -43,6 +43,21 @@ extension Agent {
         }
     }
 
+    /// pipe.control.launch: "COMMAND PARAMETERS", for pmproxy (see the
+    /// metric's help: it cannot store a string into one instance).
+    func storeControlLaunch(context: Int32, requestBytes: [UInt8]) -> Int32 {
+        let client = clients.context(context)
+        let text = String(decoding: requestBytes.last == 0 ? Array(requestBytes.dropLast()) : requestBytes, as: UTF8.self)
+        let (name, parameters) = ConfigText.splitFirstWord(text.trimmingASCIIWhitespace())
+        guard let instance = commands.numberByName[name] else {
+            client.replies[.controlLaunch, default: [:]][Self.singular] = Self.json(["error": "no command is configured as \(name)"])
+            return cpcp_ERR_INST
+        }
+        let status = storeControlStart(context: context, instance: instance, parameterBytes: Array(parameters.utf8))
+        client.replies[.controlLaunch, default: [:]][Self.singular] = client.replies[.controlStart]?.removeValue(forKey: instance)
+        return status
+    }
+
     /// pipe.control.stop: stop the named shared run (its owner or root).
     func storeControlStop(context: Int32, parameterBytes: [UInt8]) -> Int32 {
         let client = clients.context(context)
@@ -94,6 +109,12 @@ extension Agent {
     /// Starts the autostart runs that are not running (at start-up, after a
     /// reload, and when a restart is due).
     func startAutostartRuns(now: Instant) {
+        // An autostart run whose command is no longer configured for it stops.
+        for run in sharedRuns.values where run.shared!.autostart && !run.finished && run.lifecycle.stopReason == nil {
+            if configuration.command(named: run.name)?.options.autostart != true {
+                deliver(.stop(.requested("its command is no longer configured to run automatically")), to: run, now: now)
+            }
+        }
         for spec in configuration.commands where spec.options.shared && spec.options.autostart {
             let live = sharedRuns.values.contains { $0.name == spec.name && $0.shared!.autostart && !$0.finished }
             if live { continue }

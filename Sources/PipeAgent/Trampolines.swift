@@ -129,6 +129,7 @@ extension Agent {
             case .controlExplain: status = storeExplain(context: context, instance: request.instance, parameterBytes: request.bytes)
             case .controlStart: status = storeControlStart(context: context, instance: request.instance, parameterBytes: request.bytes)
             case .controlStop: status = storeControlStop(context: context, parameterBytes: request.bytes)
+            case .controlLaunch: status = storeControlLaunch(context: context, requestBytes: request.bytes)
             default: status = cpcp_ERR_PERMISSION
             }
             if status < 0 { return status }
@@ -138,5 +139,5 @@ extension Agent {
 
     /// Metrics a client may store into (as in PCP's agent, everything else
     /// is read-only).
-    static let storable: Set<Metric> = [.firehose, .controlExplain, .controlStart, .controlStop]
+    static let storable: Set<Metric> = [.firehose, .controlExplain, .controlStart, .controlStop, .controlLaunch]
 }

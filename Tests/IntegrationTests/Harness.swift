@@ -353,6 +353,10 @@ enum TestSetup {
         r_stream    nobody  sh -c 'i=0; while [ $i -lt 200 ]; do echo line$i; i=$((i+1)); sleep 0.01; done'
         r_spew      nobody  sh -c 'seq 1 100000 >&2'
         r_crlf      nobody  printf 'one\\r\\ntwo\\rthree\\r\\nlast'
+        s_tick      nobody  sh -c 'i=0; while [ $i -lt $1 ]; do echo tick$i; i=$((i+1)); sleep 0.1; done'
+        s_auto      nobody  sh -c 'i=0; while :; do echo sauto$i; i=$((i+1)); sleep 0.05; done'
+        s_fast      nobody  seq 1 $1
+        s_idle      nobody  sleep 60
 
         [instance t_drop]
         overflow = drop
@@ -407,6 +411,24 @@ enum TestSetup {
         [instance r_spew]
         stderr = log
 
+        [instance s_tick]
+        param 1 = integer 1..10000
+        shared = yes
+        retain = 3s
+
+        [instance s_auto]
+        shared = yes
+        autostart = yes
+
+        [instance s_fast]
+        param 1 = integer 1..10000000
+        shared = yes
+        buffer = 64k
+
+        [instance s_idle]
+        shared = yes
+        idle_expiry = 2s
+
         [instance t_limit]
         max_per_user = 1
 
@@ -420,6 +442,10 @@ enum TestSetup {
         allow user * : p_viewlog, p_lsdir, p_tail, p_catpipe, p_sed, p_awk, p_awkfield, p_shc, p_su, p_loop, p_xargs
         allow user * : p_logpath, p_redos
         allow user * : r_escape, r_escapefd, r_escape_t, r_unfetched, r_bigline, r_stream, r_spew, r_crlf
+        allow user pipetest_a : s_tick, s_fast, s_idle
+        allow user pipetest_b : s_tick
+        read user pipetest_b : s_tick
+        read user pcp : s_auto
         disallow user * : t_secret
         allow group \(group) : t_group
         disallow user pipetest_b : t_group

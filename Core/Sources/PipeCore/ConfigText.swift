@@ -2,7 +2,7 @@
 /// parameter rules. They work on Unicode scalars, as the shell and the C
 /// library do, never on grapheme clusters (a quote followed by a combining
 /// mark is still a quote).
-enum ConfigText {
+public enum ConfigText {
     static func isBlank(_ scalar: Unicode.Scalar) -> Bool { scalar == " " || scalar == "\t" }
 
     static func string<C: Collection>(_ scalars: C) -> String where C.Element == Unicode.Scalar {
@@ -13,7 +13,7 @@ enum ConfigText {
 
     /// The first run of non-blanks, and the rest of the text without the
     /// blanks that follow it (trailing blanks are kept).
-    static func splitFirstWord(_ text: String) -> (word: String, rest: String) {
+    public static func splitFirstWord(_ text: String) -> (word: String, rest: String) {
         let scalars = Array(text.unicodeScalars)
         var start = 0
         while start < scalars.count, isBlank(scalars[start]) { start += 1 }

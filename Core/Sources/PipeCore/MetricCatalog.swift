@@ -59,6 +59,7 @@ public enum Metric: String, CaseIterable, Sendable {
     case configReloads = "config.reloads", configFailures = "config.failures"
     // Cluster 4: control metrics that string-only clients (pmproxy) can store.
     case controlStart = "control.start", controlStop = "control.stop", controlExplain = "control.explain"
+    case controlLaunch = "control.launch"
     // Cluster 5: shared runs.
     case runRecords = "run.records", runText = "run.text", runTail = "run.tail", runStatus = "run.status"
     case runExitstatus = "run.exitstatus", runOwner = "run.owner", runCommand = "run.command"
@@ -271,6 +272,15 @@ public enum Metric: String, CaseIterable, Sendable {
             A fetch in the same context returns the explanation once: the argument
             vector or shell script that would run, the user, the access rule that
             decides, and each parameter's check.  pmpipe --explain uses it.
+            """),
+        .controlLaunch: Row(cluster: 4, item: 3, type: .string, semantics: .discrete, units: .none, indom: nil,
+            oneLine: "Store \"COMMAND PARAMETERS\" here to start a shared run (for pmproxy)",
+            long: """
+            The same as pipe.control.start[COMMAND] with PARAMETERS, for clients that
+            cannot store a string into one instance of a metric: pmproxy's REST API
+            (libpcp_web) sends such a string as an in-situ value that carries no text,
+            but stores into a metric without instances correctly.  A fetch in the same
+            context returns, once, {"run":"NAME.SEQ"} or {"error":"..."}.
             """),
         .runRecords: Row(cluster: 5, item: 0, type: .event, semantics: .instant, units: .none, indom: .runs,
             oneLine: "Output of each shared run, as event records",

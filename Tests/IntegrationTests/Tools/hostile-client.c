@@ -12,6 +12,9 @@
  *   hostile-client refusals INSTANCE COUNT BYTES
  *       COUNT stores whose parameter is BYTES bytes of '!' (refused).
  *       Prints: refused=N
+ *   hostile-client readrun RUN DELAY
+ *       wait DELAY seconds, then follow pipe.run.records[RUN] (a shared
+ *       run) until its end record. Prints: records=N lines=N missed=N end=0|1
  *   hostile-client contexts INSTANCE PARAMS COUNT SECONDS
  *       COUNT contexts at once, each storing PARAMS; keeps them SECONDS.
  *       Prints: started=N refused=N
@@ -146,6 +149,54 @@ static int dupfetch(const char *instance, const char *params, int copies)
     return 0;
 }
 
+/* Counts a fetched event array's records: lines (pmid `line`), MISSED counts, END. */
+static void walk(pmValueSet *vset, pmID line, long *records, long *lines, long *missed, int *end)
+{
+    for (int v = 0; v < vset->numval; v++) {
+        pmEventArray *array = (pmEventArray *)vset->vlist[v].value.pval;
+        char *cursor = (char *)&array->ea_record[0];
+        for (int r = 0; r < array->ea_nrecords; r++) {
+            pmEventRecord *record = (pmEventRecord *)cursor;
+            (*records)++;
+            cursor = (char *)&record->er_param[0];
+            if (record->er_flags == PM_EVENT_FLAG_MISSED) { *missed += record->er_nparams; continue; }
+            if (record->er_flags & PM_EVENT_FLAG_END) *end = 1;
+            for (int p = 0; p < record->er_nparams; p++) {
+                pmEventParameter *ep = (pmEventParameter *)cursor;
+                if (ep->ep_pmid == line) (*lines)++;
+                cursor += sizeof(pmID) + PAD4(ep->ep_len);
+            }
+        }
+    }
+}
+
+static int readrun(const char *run, int delay)
+{
+    if (connect_and_lookup() < 0) return 1;
+    const char *names[] = { "pipe.run.records" };
+    pmID records_id;
+    pmDesc desc;
+    if (pmLookupName(1, names, &records_id) < 0 || pmLookupDesc(records_id, &desc) < 0) return 1;
+    int inst = pmLookupInDom(desc.indom, run);
+    if (inst < 0) { fprintf(stderr, "no run %s: %s\n", run, pmErrStr(inst)); return 1; }
+    pmDelProfile(desc.indom, 0, NULL);
+    pmAddProfile(desc.indom, 1, &inst);
+    sleep(delay);
+    long records = 0, lines = 0, missed = 0;
+    int end = 0, idle = 0;
+    while (!end && idle < 1000) {
+        pmResult *result;
+        int sts = pmFetch(1, &records_id, &result);
+        if (sts < 0) { fprintf(stderr, "fetch: %s\n", pmErrStr(sts)); return 1; }
+        long before = records;
+        walk(result->vset[0], line_id, &records, &lines, &missed, &end);
+        pmFreeResult(result);
+        if (records == before) { idle++; usleep(10000); } else idle = 0;
+    }
+    printf("records=%ld lines=%ld missed=%ld end=%d\n", records, lines, missed, end);
+    return 0;
+}
+
 static int noread(const char *instance, const char *params, int seconds)
 {
     if (connect_and_lookup() < 0) return 1;
@@ -189,6 +240,7 @@ int main(int argc, char **argv)
     if (argc >= 5 && strcmp(argv[1], "dupfetch") == 0) return dupfetch(argv[2], argv[3], atoi(argv[4]));
     if (argc >= 5 && strcmp(argv[1], "noread") == 0) return noread(argv[2], argv[3], atoi(argv[4]));
     if (argc >= 5 && strcmp(argv[1], "refusals") == 0) return refusals(argv[2], atoi(argv[3]), atoi(argv[4]));
+    if (argc >= 4 && strcmp(argv[1], "readrun") == 0) return readrun(argv[2], atoi(argv[3]));
     if (argc >= 6 && strcmp(argv[1], "contexts") == 0) return contexts(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
     fprintf(stderr, "usage: hostile-client dupfetch|noread|refusals|contexts ...\n");
     return 1;
