@@ -344,12 +344,13 @@
 
   /** The agent's once-only answer to a control store: a JSON object, or an error sentence. */
   function parseAnswer(value, what) {
-    if (typeof value !== 'string' || value === '') return { error: `no answer from the agent to ${what}` };
+    // The agent reads its control metrics as "" until a store leaves an answer.
+    if (typeof value !== 'string' || value === '') return { error: `no answer from the agent to ${what}`, unanswered: true };
     try {
       const answer = JSON.parse(value);
       if (answer && typeof answer === 'object') return answer;
     } catch (_) { /* fall through */ }
-    return { error: `unexpected answer to ${what}: ${value}` };
+    return { error: `unexpected answer to ${what}: ${value}`, unanswered: true };
   }
 
   async function startRun(command, params, button) {
@@ -357,17 +358,26 @@
     const current = session;
     button.disabled = true;
     try {
+      // Through pipe.control.launch ("COMMAND PARAMETERS", no instances), not
+      // pipe.control.start[COMMAND]: pmproxy 6.0.3 sends a string stored into
+      // one instance as an in-situ value without its text (libpcp_web's
+      // webgroup_store sets valfmt from the profile's status), which the
+      // agent refuses as "Bad input to pmstore".
+      const request = params.trim() === '' ? command.name : `${command.name} ${params}`;
       const answer = await current.control.exclusive(async (id) => {
+        // A refused start fails the store too, but the agent's answer says why.
+        let refused = null;
         try {
-          await current.api.store(id, 'pipe.control.start', params, command.instance);
-        } finally {
-          // A store by instance leaves the context's profile at that one
-          // instance (libpcp_web's webgroup_store): put every command back.
-          await current.api.profile(id, 'add', 'pipe.commands').catch(() => {});
+          await current.api.store(id, 'pipe.control.launch', request);
+        } catch (error) {
+          if (!(error instanceof ApiError) || error.status === 0 || error.contextGone) throw error;
+          refused = error;
         }
-        const values = await current.api.fetchValues(id, ['pipe.control.start']);
-        return parseAnswer((values.get('pipe.control.start') || new Map()).get(command.instance),
-                           `starting ${command.name}`);
+        const values = await current.api.fetchValues(id, ['pipe.control.launch']);
+        const reply = parseAnswer((values.get('pipe.control.launch') || new Map()).get(null),
+                                  `starting ${command.name}`);
+        if (refused && reply.unanswered) reply.error = refused.message;
+        return reply;
       });
       if (session !== current) return;
       if (typeof answer.run !== 'string') {
@@ -391,9 +401,17 @@
     $('stop-button').disabled = true;
     try {
       const answer = await current.control.exclusive(async (id) => {
-        await current.api.store(id, 'pipe.control.stop', watch.run);
+        let refused = null;
+        try {
+          await current.api.store(id, 'pipe.control.stop', watch.run);
+        } catch (error) {
+          if (!(error instanceof ApiError) || error.status === 0 || error.contextGone) throw error;
+          refused = error;
+        }
         const values = await current.api.fetchValues(id, ['pipe.control.stop']);
-        return parseAnswer((values.get('pipe.control.stop') || new Map()).get(null), `stopping ${watch.run}`);
+        const reply = parseAnswer((values.get('pipe.control.stop') || new Map()).get(null), `stopping ${watch.run}`);
+        if (refused && reply.unanswered) reply.error = refused.message;
+        return reply;
       });
       // pmproxy repeats the last value of a metric without instances when the
       // agent sends none: only an answer that names this run counts.
@@ -497,6 +515,7 @@
         if (watch.finished) {     // this was the fetch after the end: nothing more will come
           $('stop-button').disabled = true;
           $('run-view').dataset.finished = 'true';
+          refreshRuns().catch(() => {});   // the list shows the end now, not in 3 s
           return;
         }
         watch.finished = true;    // fetch once more for lines read just before the end
@@ -520,15 +539,15 @@
     return pane.scrollTop + pane.clientHeight >= pane.scrollHeight - 8;
   }
 
-  /** Appends lines as text nodes, and drops the oldest beyond MAX_LINES from the page. */
+  /** Appends text as a text node, and drops the oldest lines beyond MAX_LINES from the page. */
   function appendText(watch, text) {
-    // The agent joins the lines read since the last fetch with newlines;
-    // an empty value means no new line.
+    // The agent hands over exactly what was read: whole lines end with a
+    // newline; a long line's piece or a last line without one does not.
     if (text === '') return;
     const pane = output();
     const follow = nearBottom(pane);
-    const node = document.createTextNode(text.endsWith('\n') ? text : text + '\n');
-    const count = (text.match(/\n/g) || []).length + (text.endsWith('\n') ? 0 : 1);
+    const node = document.createTextNode(text);
+    const count = (text.match(/\n/g) || []).length;
     pane.append(node);
     watch.lines.push({ node, count });
     watch.lineCount += count;

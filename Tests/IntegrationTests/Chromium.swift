@@ -73,8 +73,13 @@ final class Chromium {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        // Its crash handler keeps a database under $HOME/.config: keep it in the directory too.
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"] { environment[name] = directory }
+        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, &attributes, &argv, environ)
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, &argv, &envp)
         Glibc.close(browserReads)
         Glibc.close(browserWrites)
         guard spawned == 0 else {
@@ -266,11 +271,23 @@ final class Chromium {
         // zombie its pid (the group's id) cannot be reused by anyone else.
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline, Self.state(of: pid).map({ $0 != "Z" }) ?? false { usleep(20_000) }
-        // Its helpers (zygote, renderers, crashpad) share its process group.
+        // Its helpers (zygote, renderers) share its process group.
         kill(-pid, SIGKILL)
         var status: Int32 = 0
         _ = waitpid(pid, &status, 0)
+        // Its crash handlers start sessions of their own; they name the directory.
+        let stragglers = Date().addingTimeInterval(5)
+        while Date() < stragglers, !leftovers().isEmpty { usleep(50_000) }
+        for process in leftovers() { kill(process, SIGKILL) }
         try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// The live processes that the browser started: in its process group, or
+    /// naming its directory (each test's own, from mkdtemp) on their command line.
+    private func leftovers() -> [pid_t] {
+        ((try? processes()) ?? [])
+            .filter { $0.state != "Z" && ($0.pgid == pid || $0.command.contains(directory)) }
+            .map(\.pid)
     }
 
     /// A process's state letter from /proc (nil once it is reaped).
@@ -280,8 +297,6 @@ final class Chromium {
         return stat[stat.index(after: close)...].split(separator: " ").first.map(String.init)
     }
 
-    /// Whether any process of the browser's group is still alive.
-    var anyRunning: Bool {
-        (try? processes().contains { $0.pgid == pid && $0.state != "Z" }) ?? false
-    }
+    /// Whether any process the browser started is still alive.
+    var anyRunning: Bool { !leftovers().isEmpty }
 }
