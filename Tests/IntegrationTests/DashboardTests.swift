@@ -88,6 +88,14 @@ extension PipeIntegration {
                         "\(pageState(page))")
                 #expect(try outputLines(page) == ["<img src=x id=injected>", "<b>bold</b>"])
                 #expect(try page.bool("document.getElementById('injected') === null && document.querySelectorAll('main img, main b').length === 0"))
+
+                // A refused start says why, in the agent's words, and starts nothing.
+                try page.type("1000", into: "\(card) input")
+                try page.click("\(card) button")
+                #expect(try page.waitUntil("!document.getElementById('error').hidden", timeout: 10), "\(pageState(page))")
+                let refusal = try page.string("document.getElementById('error').textContent")
+                #expect(refusal.hasPrefix("dash_count: ") && refusal.contains("outside the range 1 to 100"), "\(refusal)")
+                #expect(try page.string("document.getElementById('run-name').textContent").hasPrefix("dash_html."))
             }
         }
 
