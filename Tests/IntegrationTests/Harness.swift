@@ -15,6 +15,7 @@ enum Integration {
     static let sysconfDir = pcpConfig("PCP_SYSCONF_DIR", default: "/etc/pcp")
     static let logDir = pcpConfig("PCP_LOG_DIR", default: "/var/log/pcp")
     static let binadmDir = pcpConfig("PCP_BINADM_DIR", default: "/usr/lib/pcp/bin")
+    static let varDir = pcpConfig("PCP_VAR_DIR", default: "/var/lib/pcp")
     static let dropInDir = sysconfDir + "/pipe.conf.d"
     static let testConfigPath = dropInDir + "/zz-pmdapipe-tests.conf"
     static let agentLog = logDir + "/pmcd/pipe.log"

@@ -109,7 +109,9 @@ extension PipeIntegration {
         }
 
         /// pmlogger, as Debian runs it (user pcp, through local:), archives
-        /// an autostart run: every line once, in order.
+        /// an autostart run: every line once, in order.  Its configuration
+        /// comes from pmlogconf and the group file ./Install put below
+        /// $PCP_VAR_DIR/config/pmlogconf, as a sysadmin's would.
         @Test(.timeLimit(.minutes(1)))
         func pmloggerArchivesAnAutostartRunLineByLine() throws {
             let directory = "/tmp/pmdapipe-archive-\(UUID().uuidString)"
@@ -117,8 +119,11 @@ extension PipeIntegration {
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let account = try #require(getpwnam("pcp"))
             chown(directory, account.pointee.pw_uid, account.pointee.pw_gid)
-            try "log mandatory on 500 msec {\n    pipe.run.records\n}\n"
-                .write(toFile: directory + "/config", atomically: true, encoding: .utf8)
+            let groups = Integration.varDir + "/config/pmlogconf/pipe"
+            let conf = try run("pmlogconf", ["-c", "-q", "-h", "local:", "-d", groups, directory + "/config"], timeout: 30)
+            #expect(conf.status == 0, "\(conf)")
+            let config = try String(contentsOfFile: directory + "/config", encoding: .utf8)
+            #expect(config.contains("pipe.run.records") && config.contains("on 1 second"), "\(config)")
             let logger = try run("pmlogger", ["-c", directory + "/config", "-T", "5sec", "-l", directory + "/log",
                                               directory + "/archive"], user: "pcp", timeout: 30)
             #expect(logger.status == 0, "\(logger)")
