@@ -11,6 +11,10 @@ import PipeSystem
 struct RunCursor {
     var records: UInt64 = 0
     var text: UInt64 = 0
+    /// The context has fetched pipe.run.records (pipe.run.text) of this run
+    /// before: a gap behind it from now on is a loss (SharedRunOutput.encode).
+    var recordsStarted = false
+    var textStarted = false
     /// The end record was handed out through pipe.run.records.
     var ended = false
 }
@@ -202,7 +206,9 @@ extension Agent {
         case .runRecords: return sharedRecords(run, instance: instance, client: client)
         case .runText:
             var cursor = client.runCursors[instance] ?? RunCursor()
-            let (text, next) = run.shared!.output.text(from: cursor.text, maxBytes: 64 << 10)
+            let (text, next) = run.shared!.output.text(from: cursor.text, maxBytes: 64 << 10,
+                                                       firstRead: !cursor.textStarted)
+            cursor.textStarted = true
             cursor.text = next
             client.runCursors[instance] = cursor
             run.shared!.lastRead = Clock.monotonic()
@@ -247,10 +253,12 @@ extension Agent {
         let array = arrays.encode(for: run.id) { writer in
             batch = writer.encode { encoder in
                 run.shared!.output.encode(from: cursor.records, into: &encoder, maxRecords: settings.batches.records,
-                                          maxBytes: settings.batches.bytes, endReason: reason)
+                                          maxBytes: settings.batches.bytes, endReason: reason,
+                                          firstRead: !cursor.recordsStarted)
             }
             return batch.records
         }
+        cursor.recordsStarted = true
         cursor.records = batch.next
         cursor.ended = batch.ended
         client.runCursors[instance] = cursor

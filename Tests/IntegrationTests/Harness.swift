@@ -364,6 +364,7 @@ enum TestSetup {
         s_tick      nobody  sh -c 'i=0; while [ $i -lt $1 ]; do echo tick$i; i=$((i+1)); sleep 0.1; done'
         s_auto      nobody  sh -c 'i=0; while :; do echo sauto$i; i=$((i+1)); sleep 0.05; done'
         s_fast      nobody  seq 1 $1
+        s_later     nobody  sh -c 'sleep 1; seq 1 200000'
         s_idle      nobody  sleep 60
 
         [instance t_drop]
@@ -433,6 +434,10 @@ enum TestSetup {
         shared = yes
         buffer = 64k
 
+        [instance s_later]
+        shared = yes
+        buffer = 64k
+
         [instance s_idle]
         shared = yes
         idle_expiry = 2s
@@ -450,7 +455,7 @@ enum TestSetup {
         allow user * : p_viewlog, p_lsdir, p_tail, p_catpipe, p_sed, p_awk, p_awkfield, p_shc, p_su, p_loop, p_xargs
         allow user * : p_logpath, p_redos
         allow user * : r_escape, r_escapefd, r_escape_t, r_unfetched, r_bigline, r_stream, r_spew, r_crlf
-        allow user pipetest_a : s_tick, s_fast, s_idle
+        allow user pipetest_a : s_tick, s_fast, s_later, s_idle
         allow user pipetest_b : s_tick
         read user pipetest_b : s_tick
         read user pcp : s_auto

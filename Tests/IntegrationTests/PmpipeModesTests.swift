@@ -33,6 +33,11 @@ extension PipeIntegration {
             #expect(denied.status == 255, "\(denied)")
             #expect(denied.out.contains("command: pp_tick"), "\(denied)")
             #expect(denied.out.contains("verdict: refused: permission denied"), "\(denied)")
+            // Nothing of a command the user may not run: not its command line,
+            // account or program (pipe.commands shows none of them either).
+            for hidden in ["sh -c", "nobody", "argv", "program:"] {
+                #expect(!denied.out.contains(hidden), "a refused user sees '\(hidden)': \(denied)")
+            }
             let badParameter = try run("pmpipe", ["--explain", "-i", "pp_tick", "-x", "0"], user: "pipetest_a", timeout: 30)
             #expect(badParameter.status == 255, "\(badParameter)")
             #expect(badParameter.out.contains("parameter 1 '0': integer 1..1000: refused"), "\(badParameter)")

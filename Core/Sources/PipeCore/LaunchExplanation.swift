@@ -1,6 +1,10 @@
 /// What a request would do, in words, for `pmpipe --explain`: the argument
 /// vector (or shell script and its positional parameters), the account, the
 /// access decision and each parameter's check, as far as the decision got.
+///
+/// A client the access rules refuse learns only that, and why: no command
+/// line, account or program, as pipe.commands and pipe.paramtypes show it
+/// nothing of a command it may not run.
 public struct LaunchExplanation: Sendable {
     public let assessment: LaunchAssessment
 
@@ -9,7 +13,7 @@ public struct LaunchExplanation: Sendable {
     /// Lines of `key: value`, ending with the verdict.
     public var text: String {
         var lines: [String] = ["command: \(assessment.instance)"]
-        if let spec = assessment.spec {
+        if let spec = assessment.spec, assessment.decision?.allowed == true {
             lines.append("command line: \(spec.commandLine) (\(spec.location))")
             lines.append("runs as: \(spec.user)" + (assessment.account.map { " (uid \($0.uid), gid \($0.gid))" } ?? ""))
             lines.append("through a shell: \(spec.template.isDirect ? "no" : "yes, /bin/sh -c with the parameters as positional arguments")")

@@ -286,11 +286,12 @@ public enum Metric: String, CaseIterable, Sendable {
             oneLine: "Output of each shared run, as event records",
             long: """
             Each client context has its own read position: a fetch returns the lines
-            since that context's previous fetch (from the oldest line still buffered
-            on the first), with the parameters of pipe.firehose.  A context that falls
-            behind the run's buffer gets a "missed" record with the exact number of
-            lines it lost.  pmlogger archives runs this way.  Only runs the context may
-            read have values.
+            since that context's previous fetch, with the parameters of pipe.firehose.
+            The first fetch starts at the oldest line still buffered, after a "missed"
+            record counting the earlier lines if some had already left.  A context that
+            falls behind the run's buffer gets a "missed" record with the exact number
+            of lines it lost.  pmlogger archives runs this way.  Only runs the context
+            may read have values.
             """),
         .runText: Row(cluster: 5, item: 1, type: .string, semantics: .instant, units: .none, indom: .runs,
             oneLine: "New lines of each shared run, as text",
@@ -304,7 +305,7 @@ public enum Metric: String, CaseIterable, Sendable {
             oneLine: "The last lines of each shared run",
             long: "The run's last \"tail\" lines (its [instance] setting), whatever was fetched before."),
         .runStatus: Row(cluster: 5, item: 3, type: .string, semantics: .instant, units: .none, indom: .runs,
-            oneLine: "State of each shared run: starting, running, stopping, exited or failed", long: ""),
+            oneLine: "State of each shared run: running, stopping, exited or failed", long: ""),
         .runExitstatus: Row(cluster: 5, item: 4, type: .int32, semantics: .discrete, units: .none, indom: .runs,
             oneLine: "Exit status of each finished shared run (shell convention)", long: ""),
         .runOwner: Row(cluster: 5, item: 5, type: .string, semantics: .discrete, units: .none, indom: .runs,
@@ -320,7 +321,12 @@ public enum Metric: String, CaseIterable, Sendable {
         .runBytes: Row(cluster: 5, item: 10, type: .uint64, semantics: .counter, units: .bytes, indom: .runs,
             oneLine: "Bytes read from each shared run", long: ""),
         .runDropped: Row(cluster: 5, item: 11, type: .uint64, semantics: .counter, units: .count, indom: .runs,
-            oneLine: "Lines of each shared run that left its buffer before some reader got them", long: ""),
+            oneLine: "Lines of each shared run that left its buffer before a following reader got them",
+            long: """
+            Lines a context that was already reading the run lost because it fell
+            behind, each line counted once however many contexts lost it.  Lines that
+            left before a context's first fetch are not its loss and are not counted.
+            """),
     ]
     // swiftlint:enable line_length
 

@@ -167,14 +167,19 @@ public struct SharedRunOutput {
     /// block; the run's first line flagged START; once the run has finished
     /// and the reader reaches its end, END on the last line with
     /// `exitstatus` and `endreason` (or a record of its own).
+    ///
+    /// `firstRead`: the reader has just arrived (cursor 0). Lines that left
+    /// the buffer before it came still get a MISSED record (an archive then
+    /// shows where it starts), but are not its loss: `dropped` counts only
+    /// the gaps of readers that were following.
     public mutating func encode(from cursor: UInt64, into array: inout EventArrayEncoder, maxRecords: Int,
-                                maxBytes: Int, endReason: String) -> SharedBatch {
+                                maxBytes: Int, endReason: String, firstRead: Bool = false) -> SharedBatch {
         var batch = SharedBatch()
         var position = cursor
         guard maxRecords > 0 else { batch.next = cursor; return batch }
         if position < oldest {
             batch.missed = oldest - position
-            noteMissed(from: position, to: oldest)
+            if !firstRead { noteMissed(from: position, to: oldest) }
             // Stamped like the first line after the gap, so records stay in time order.
             let time = starts.count > startsHead
                 ? LineRecord.parse(pointer(to: starts[startsHead]), layout: format.layout).time : finishTime
@@ -235,12 +240,18 @@ public struct SharedRunOutput {
     /// record). A gap becomes a line `[N lines missed]`. NUL bytes become
     /// U+FFFD (a string metric ends at its first NUL). Returns the text and
     /// the reader's next position.
-    public mutating func text(from cursor: UInt64, maxBytes: Int) -> (text: String, next: UInt64) {
+    /// `firstRead` as for `encode`: the note says the lines are no longer
+    /// kept rather than missed.
+    public mutating func text(from cursor: UInt64, maxBytes: Int, firstRead: Bool = false) -> (text: String, next: UInt64) {
         var bytes: [UInt8] = []
         var position = cursor
         if position < oldest {
-            noteMissed(from: position, to: oldest)
-            bytes += Array("[\(oldest - position) lines missed]\n".utf8)
+            if firstRead {
+                bytes += Array("[the first \(oldest - position) lines are no longer kept]\n".utf8)
+            } else {
+                noteMissed(from: position, to: oldest)
+                bytes += Array("[\(oldest - position) lines missed]\n".utf8)
+            }
             position = oldest
         }
         while position < next {

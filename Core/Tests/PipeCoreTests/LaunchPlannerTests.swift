@@ -150,4 +150,28 @@ struct LaunchPlannerTests {
         #expect(assessment.parameters.map(\.verdict) == [.accepted("5"), .refused("is not a block device of this machine")])
         #expect(assessment.invocation == nil)
     }
+
+    @Test func anExplanationShowsTheCommandOnlyToAClientTheRulesAllow() throws {
+        let text = """
+            secret  root  /usr/sbin/tool --key /etc/secret.key $1
+            [access]
+            allow user bob : secret
+            """
+        let planner = LaunchPlanner(configuration: try configuration(text))
+        func explain(_ client: ClientIdentity) -> String {
+            LaunchExplanation(planner.assess(instance: "secret", parameterBytes: Array("x".utf8), client: client,
+                                             context: LaunchContext(), facts: facts)).text
+        }
+        let mallory = ClientIdentity(uid: 1001, gid: 1001, userName: "mallory", groupNames: ["mallory"], groupIDs: [1001])
+        let refused = explain(mallory)
+        for secret in ["/etc/secret.key", "/usr/sbin/tool", "runs as", "root", "argv", "parameter 1"] {
+            #expect(!refused.contains(secret), "a refused client sees '\(secret)': \(refused)")
+        }
+        #expect(refused.contains("verdict: refused: permission denied"), "\(refused)")
+        let anonymous = explain(ClientIdentity())
+        #expect(!anonymous.contains("/etc/secret.key"), "\(anonymous)")
+        let allowed = explain(bobClient)
+        #expect(allowed.contains("command line: /usr/sbin/tool --key /etc/secret.key $1"), "\(allowed)")
+        #expect(allowed.contains("runs as: root (uid 0, gid 0)") && allowed.hasSuffix("verdict: would run"), "\(allowed)")
+    }
 }

@@ -11,11 +11,12 @@ struct SharedRunOutputTests {
     }
 
     /// Fetches everything from `cursor` on; returns the records and the batch.
-    func fetch(_ output: inout SharedRunOutput, from cursor: UInt64, maxRecords: Int = .max)
+    func fetch(_ output: inout SharedRunOutput, from cursor: UInt64, maxRecords: Int = .max, firstRead: Bool = false)
         throws -> (records: [DecodedRecord], batch: SharedBatch) {
         let writer = EventArrayWriter(layout: .rightToLeft)
         let batch = writer.encode {
-            output.encode(from: cursor, into: &$0, maxRecords: maxRecords, maxBytes: .max, endReason: "exited")
+            output.encode(from: cursor, into: &$0, maxRecords: maxRecords, maxBytes: .max, endReason: "exited",
+                          firstRead: firstRead)
         }
         guard batch.records > 0 else { return ([], batch) }
         return (try decodeEventArray(writer.finish()), batch)
@@ -52,6 +53,21 @@ struct SharedRunOutputTests {
         #expect(output.dropped == 12, "a gap two readers had is counted once")
         _ = try fetch(&output, from: 0)
         #expect(output.dropped == 12, "lines before an already counted gap are not counted again")
+    }
+
+    @Test func aReaderArrivingLateIsToldWhereItStartsButLostNothing() throws {
+        var output = SharedRunOutput(capacity: 10 * (1 + RecordQueue.recordOverhead), maxLineLength: 64)
+        for line in 0..<25 { feed(&output, "\(line % 10)\n") }
+        let late = try fetch(&output, from: 0, firstRead: true)
+        #expect(late.batch.missed == 15 && late.records[0].missed == 15, "the missed record says where it starts")
+        #expect(lines(late.records).count == 10)
+        #expect(output.dropped == 0, "a reader that was not there lost nothing")
+        let (text, _) = output.text(from: 0, maxBytes: 1 << 16, firstRead: true)
+        #expect(text.hasPrefix("[the first 15 lines are no longer kept]\n"), "\(text)")
+        #expect(output.dropped == 0)
+        for line in 0..<25 { feed(&output, "\(line % 10)\n") }
+        let behind = try fetch(&output, from: late.batch.next)
+        #expect(behind.batch.missed == 15 && output.dropped == 15, "once following, a gap is a loss")
     }
 
     @Test func readersThatReachTheEndOfAFinishedRunGetTheEndRecord() throws {

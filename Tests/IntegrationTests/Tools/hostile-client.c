@@ -13,8 +13,9 @@
  *       COUNT stores whose parameter is BYTES bytes of '!' (refused).
  *       Prints: refused=N
  *   hostile-client readrun RUN DELAY
- *       wait DELAY seconds, then follow pipe.run.records[RUN] (a shared
- *       run) until its end record. Prints: records=N lines=N missed=N end=0|1
+ *       fetch pipe.run.records[RUN] (a shared run) once, wait DELAY
+ *       seconds, then follow it until its end record (DELAY 0: just follow
+ *       it). Prints: records=N lines=N missed=N end=0|1
  *   hostile-client contexts INSTANCE PARAMS COUNT SECONDS
  *       COUNT contexts at once, each storing PARAMS; keeps them SECONDS.
  *       Prints: started=N refused=N
@@ -181,9 +182,17 @@ static int readrun(const char *run, int delay)
     if (inst < 0) { fprintf(stderr, "no run %s: %s\n", run, pmErrStr(inst)); return 1; }
     pmDelProfile(desc.indom, 0, NULL);
     pmAddProfile(desc.indom, 1, &inst);
-    sleep(delay);
     long records = 0, lines = 0, missed = 0;
     int end = 0, idle = 0;
+    if (delay > 0) {
+        /* From here on this context is a reader that follows the run. */
+        pmResult *result;
+        int sts = pmFetch(1, &records_id, &result);
+        if (sts < 0) { fprintf(stderr, "fetch: %s\n", pmErrStr(sts)); return 1; }
+        walk(result->vset[0], line_id, &records, &lines, &missed, &end);
+        pmFreeResult(result);
+        sleep(delay);
+    }
     while (!end && idle < 1000) {
         pmResult *result;
         int sts = pmFetch(1, &records_id, &result);
