@@ -305,6 +305,37 @@ enum TestSetup {
         try Agent.reload()
     }
 
+    /// A configuration file of a test's own next to the integration tests'
+    /// (scripts/test removes every zz-pmdapipe-*.conf after a killed run).
+    struct DropIn {
+        let path: String
+
+        init(_ name: String) { path = Integration.dropInDir + "/zz-pmdapipe-\(name).conf" }
+
+        /// Writes the file (root's, 0644, as the agent demands) and reloads
+        /// the agent; throws with the agent's log if it refused the file.
+        func install(_ text: String, expecting instance: String) throws {
+            try FileManager.default.createDirectory(atPath: Integration.dropInDir, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o755])
+            let failures = try Agent.value(of: "pipe.config.failures")
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            chown(path, 0, 0)
+            chmod(path, 0o644)
+            try Agent.reload()
+            guard try Agent.value(of: "pipe.config.failures") == failures,
+                  try run("pminfo", ["-f", "pipe.commands"]).out.contains("\"\(instance)\"") else {
+                remove()
+                throw HarnessError("the agent refused \(path); its log:\n\(Agent.log(since: max(0, Agent.logSize() - 4000)))")
+            }
+        }
+
+        func remove() {
+            guard FileManager.default.fileExists(atPath: path) else { return }
+            try? FileManager.default.removeItem(atPath: path)
+            try? Agent.reload()
+        }
+    }
+
     static func sha256(of path: String) throws -> String {
         let outcome = try run("sha256sum", [path])
         return String(outcome.out.prefix(64))
@@ -362,7 +393,6 @@ enum TestSetup {
         r_spew      nobody  sh -c 'seq 1 100000 >&2'
         r_crlf      nobody  printf 'one\\r\\ntwo\\rthree\\r\\nlast'
         s_tick      nobody  sh -c 'i=0; while [ $i -lt $1 ]; do echo tick$i; i=$((i+1)); sleep 0.1; done'
-        s_auto      nobody  sh -c 'i=0; while :; do echo sauto$i; i=$((i+1)); sleep 0.05; done'
         s_fast      nobody  seq 1 $1
         s_later     nobody  sh -c 'sleep 1; seq 1 200000'
         s_idle      nobody  sleep 60
@@ -425,10 +455,6 @@ enum TestSetup {
         shared = yes
         retain = 3s
 
-        [instance s_auto]
-        shared = yes
-        autostart = yes
-
         [instance s_fast]
         param 1 = integer 1..10000000
         shared = yes
@@ -458,7 +484,6 @@ enum TestSetup {
         allow user pipetest_a : s_tick, s_fast, s_later, s_idle
         allow user pipetest_b : s_tick
         read user pipetest_b : s_tick
-        read user pcp : s_auto
         disallow user * : t_secret
         allow group \(group) : t_group
         disallow user pipetest_b : t_group
