@@ -392,6 +392,9 @@ enum TestSetup {
         r_stream    nobody  sh -c 'i=0; while [ $i -lt 200 ]; do echo line$i; i=$((i+1)); sleep 0.01; done'
         r_spew      nobody  sh -c 'seq 1 100000 >&2'
         r_crlf      nobody  printf 'one\\r\\ntwo\\rthree\\r\\nlast'
+        r_tasks     nobody  sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 2 & done; wait; echo waited'
+        r_memory    nobody  sh -c 'head -c 200m /dev/zero | tail -c 100m | wc -c'
+        r_cpu       nobody  sh -c 'timeout 2 md5sum /dev/zero; times'
         s_tick      nobody  sh -c 'i=0; while [ $i -lt $1 ]; do echo tick$i; i=$((i+1)); sleep 0.1; done'
         s_fast      nobody  seq 1 $1
         s_later     nobody  sh -c 'sleep 1; seq 1 200000'
@@ -447,6 +450,15 @@ enum TestSetup {
         [instance r_bigline]
         max_line = 8m
 
+        [instance r_tasks]
+        tasks = 4
+
+        [instance r_memory]
+        memory = 32m
+
+        [instance r_cpu]
+        cpu = 10
+
         [instance r_spew]
         stderr = log
 
@@ -481,6 +493,7 @@ enum TestSetup {
         allow user * : p_viewlog, p_lsdir, p_tail, p_catpipe, p_sed, p_awk, p_awkfield, p_shc, p_su, p_loop, p_xargs
         allow user * : p_logpath, p_redos
         allow user * : r_escape, r_escapefd, r_escape_t, r_unfetched, r_bigline, r_stream, r_spew, r_crlf
+        allow user * : r_tasks, r_memory, r_cpu
         allow user pipetest_a : s_tick, s_fast, s_later, s_idle
         allow user pipetest_b : s_tick
         read user pipetest_b : s_tick
