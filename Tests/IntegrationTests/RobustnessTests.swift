@@ -137,6 +137,26 @@ extension PipeIntegration {
         }
 
         /// A command's stderr in the log is escaped: no raw control byte.
+        /// Unprivileged users together cannot take the last runs: with
+        /// max_running = 4, three runs of three users fill the unreserved
+        /// ones, a fourth user's request is refused, and root still runs.
+        @Test(.timeLimit(.minutes(1)))
+        func usersTogetherCannotTakeTheRunsKeptForRoot() throws {
+            let dropIn = TestSetup.DropIn("limits")
+            try dropIn.install("[limits]\nmax_running = 4\n", expecting: "t_sleep")
+            defer { dropIn.remove() }
+            var clients: [Process] = []
+            defer { for client in clients { client.terminate(); waitForExit(client) } }
+            for user in TestSetup.users {
+                clients.append(try launch("pmpipe", ["-i", "t_sleep", "-x", "30"], user: user))
+            }
+            #expect(try eventually { try Agent.value(of: "pipe.runs.active", instance: "t_sleep") == 3 })
+            let refused = try run("pmpipe", ["-i", "t_echo", "-x", "fourth"], user: "pipetest_a", timeout: 10)
+            #expect(refused.status == 255 && refused.err.contains("kept for root"), "\(refused)")
+            let root = try run("pmpipe", ["-i", "t_echo", "-x", "root"], timeout: 10)
+            #expect(root.status == 0 && root.out == "root\n", "\(root)")
+        }
+
         /// A user trying to exhaust the machine through a command with
         /// cgroup limits: a fork bomb stops at `tasks`, a memory hog at
         /// `memory`, a busy loop gets `cpu` percent of one CPU.
