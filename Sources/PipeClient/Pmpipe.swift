@@ -165,75 +165,59 @@ public enum Pmpipe {
     public static func run(_ options: Options) -> Int32 {
         // Before anything else: a store pmcd would refuse is refused here,
         // with the reason, without connecting.
-        let request: StoreRequest
-        do {
-            request = try StoreRequest(parameters: options.parameters)
-        } catch {
-            complain("\(error)")
-            return Status.failure
+        guard let request = storeRequest(options.parameters) else { return Status.failure }
+        let settings = Settings(host: options.host, prefix: options.prefix, interval: options.interval,
+                                verbose: options.verbose)
+        return connectAndFollow(settings) { connection in
+            (try connection.start(instance: options.instance, request: request), nil)
         }
-        TerminationSignals.install()
-        HeapTuning.keepFetchBuffersMapped()
-
-        let connection: PipeConnection
-        let run: PipeRun
-        do {
-            connection = try PipeConnection(host: options.host, prefix: options.prefix)
-            run = try connection.start(instance: options.instance, request: request)
-        } catch {
-            complain("\(error)")
-            return TerminationSignals.caught.map(exitStatus(for:)) ?? Status.failure
-        }
-        defer { connection.disconnect() }
-        var printer = RecordPrinter(ids: connection.parameterIDs, stdout: OutputBuffer(.standardOutput),
-                                    stderr: OutputBuffer(.standardError, capacity: 64 << 10), verbose: options.verbose)
-        return follow(run, printer: &printer, interval: options.interval, verbose: options.verbose)
     }
 
     /// `pmpipe --shared -i NAME -x PARAMS`: start a shared run and follow
     /// it like a private one; a signal detaches and leaves it running.
     public static func shared(instance: String, parameters: String, _ settings: Settings) -> Int32 {
-        let request: StoreRequest
-        do {
-            request = try StoreRequest(parameters: parameters)
-        } catch {
-            complain("\(error)")
-            return Status.failure
-        }
-        TerminationSignals.install()
-        HeapTuning.keepFetchBuffersMapped()
-        let connection: PipeConnection
-        let run: PipeRun
-        do {
-            connection = try PipeConnection(host: settings.host, prefix: settings.prefix)
+        guard let request = storeRequest(parameters) else { return Status.failure }
+        return connectAndFollow(settings) { connection in
             let name = try connection.startShared(instance: instance, request: request)
             complain("started \(name)")
-            run = try connection.attach(run: name).run
-        } catch {
-            complain("\(error)")
-            return TerminationSignals.caught.map(exitStatus(for:)) ?? Status.failure
+            return (try connection.attach(run: name).run, nil)
         }
-        defer { connection.disconnect() }
-        var printer = RecordPrinter(ids: connection.parameterIDs, stdout: OutputBuffer(.standardOutput),
-                                    stderr: OutputBuffer(.standardError, capacity: 64 << 10), verbose: settings.verbose)
-        return follow(run, printer: &printer, interval: settings.interval, verbose: settings.verbose)
     }
 
     /// `pmpipe --attach RUN [--from start]`: follow a shared run until it
     /// ends, from now (lines written before attaching are skipped) or from
     /// the oldest line the agent kept.
     public static func attach(run name: String, from: AttachStart, _ settings: Settings) -> Int32 {
+        connectAndFollow(settings) { connection in
+            let attached = try connection.attach(run: name)
+            return (attached.run, from == .now ? RecordWindow(notBefore: attached.attachedAt)
+                                               : RecordWindow(leadingGapIsHistory: true))
+        }
+    }
+
+    /// The parameters as one store pmcd accepts, or nil after saying why not.
+    private static func storeRequest(_ parameters: String) -> StoreRequest? {
+        do {
+            return try StoreRequest(parameters: parameters)
+        } catch {
+            complain("\(error)")
+            return nil
+        }
+    }
+
+    /// What `run`, `shared` and `attach` share: connects, lets `begin` start
+    /// or find the run (and the window of records to print), follows it to
+    /// its end and disconnects. Returns pmpipe's exit status.
+    private static func connectAndFollow(_ settings: Settings,
+                                         begin: (PipeConnection) throws -> (PipeRun, RecordWindow?)) -> Int32 {
         TerminationSignals.install()
         HeapTuning.keepFetchBuffersMapped()
         let connection: PipeConnection
         let run: PipeRun
-        let window: RecordWindow
+        let window: RecordWindow?
         do {
             connection = try PipeConnection(host: settings.host, prefix: settings.prefix)
-            let attached = try connection.attach(run: name)
-            run = attached.run
-            window = from == .now ? RecordWindow(notBefore: attached.attachedAt)
-                                  : RecordWindow(leadingGapIsHistory: true)
+            (run, window) = try begin(connection)
         } catch {
             complain("\(error)")
             return TerminationSignals.caught.map(exitStatus(for:)) ?? Status.failure

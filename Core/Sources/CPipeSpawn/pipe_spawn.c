@@ -396,7 +396,6 @@ int pipe_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
 }
 
-int pipe_wifexited(int status) { return WIFEXITED(status); }
 int pipe_wexitstatus(int status) { return WEXITSTATUS(status); }
 int pipe_wifsignaled(int status) { return WIFSIGNALED(status); }
 int pipe_wtermsig(int status) { return WTERMSIG(status); }

@@ -153,10 +153,7 @@ extension InstanceOptions {
             }
             maxLineLength = size.bytes
         case .timeout:
-            guard let duration = ConfigText.duration(value), duration > .zero else {
-                throw SettingError("timeout must be a positive duration like 30s, 5m, 1h or 1.5s, not '\(value)'")
-            }
-            timeLimit = duration
+            timeLimit = try Self.duration(key, value, positive: true, examples: "30s, 5m, 1h or 1.5s")
         case .maxOutput:
             let size = try Self.size(key, value)
             guard size.bytes > 0 else { throw SettingError("max_output must be above zero") }
@@ -166,10 +163,7 @@ extension InstanceOptions {
         case .maxPerUser:
             maxPerUser = try Self.positive(key, value)
         case .grace:
-            guard let duration = ConfigText.duration(value) else {
-                throw SettingError("grace must be a duration like 500ms, 3s or 1m, not '\(value)'")
-            }
-            killGrace = duration
+            killGrace = try Self.duration(key, value, positive: false, examples: "500ms, 3s or 1m")
         case .allowDash:
             allowLeadingDash = try Self.yesNo(key, value)
         case .noNewPrivs:
@@ -192,10 +186,7 @@ extension InstanceOptions {
             }
             stderr = handling
         case .idleTimeout:
-            guard let duration = ConfigText.duration(value), duration > .zero else {
-                throw SettingError("idle_timeout must be a positive duration like 60s or 5m, not '\(value)'")
-            }
-            idleTimeout = duration
+            idleTimeout = try Self.duration(key, value, positive: true, examples: "60s or 5m")
         case .memory:
             let size = try Self.size(key, value)
             guard size.bytes >= 1 << 20 else { throw SettingError("memory must be at least 1m, not \(value)") }
@@ -217,15 +208,9 @@ extension InstanceOptions {
         case .restart:
             restart = try Self.yesNo(key, value)
         case .retain:
-            guard let duration = ConfigText.duration(value) else {
-                throw SettingError("retain must be a duration like 10m or 1h, not '\(value)'")
-            }
-            retain = duration
+            retain = try Self.duration(key, value, positive: false, examples: "10m or 1h")
         case .idleExpiry:
-            guard let duration = ConfigText.duration(value), duration > .zero else {
-                throw SettingError("idle_expiry must be a positive duration like 5m, not '\(value)'")
-            }
-            idleExpiry = duration
+            idleExpiry = try Self.duration(key, value, positive: true, examples: "5m")
         case .buffer:
             let size = try Self.size(key, value)
             guard size.bytes >= 64 << 10 && size.bytes <= 1 << 30 else {
@@ -259,6 +244,15 @@ extension InstanceOptions {
         } catch {
             throw SettingError("\(key): \(error)")
         }
+    }
+
+    /// A duration (`ConfigText.duration`: 500ms, 3s, 1.5m, 2h), above zero when `positive`.
+    private static func duration(_ key: String, _ value: String, positive: Bool, examples: String)
+        throws(SettingError) -> Duration {
+        guard let duration = ConfigText.duration(value), !positive || duration > .zero else {
+            throw SettingError("\(key) must be a \(positive ? "positive " : "")duration like \(examples), not '\(value)'")
+        }
+        return duration
     }
 
     private static func positive(_ key: String, _ value: String) throws(SettingError) -> Int {

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// Small file helpers shared by ConfigFiles, Executables and ProcessInfoProbe.
+/// Small file helpers shared by ConfigFiles, Executables, Memory, RunProcesses and ProcessInfoProbe.
 enum Files {
     /// Opens `path` read-only and close-on-exec.
     /// The corresponding C call is open(2).

@@ -2,23 +2,9 @@
 import Glibc
 #endif
 
-/// /proc readers, for leak tests and the agent's own metrics.
+/// /proc/PID/stat readers: the one parser of that file, for the agent's
+/// descendant tracking where cgroups are missing (ProcessTable) and tests.
 public enum ProcessInfoProbe {
-    /// How many descriptors `pid` has open (entries of /proc/<pid>/fd). When
-    /// `pid` is the caller, the descriptor used to list the directory is
-    /// counted too; compare counts taken the same way.
-    public static func openDescriptorCount(pid: Int32) -> Int? {
-        try? Files.names(in: "/proc/\(pid)/fd").count
-    }
-
-    /// Resident set size in bytes (/proc/<pid>/statm, second field × page size).
-    public static func residentSetBytes(pid: Int32) -> Int? {
-        guard let bytes = Files.contents("/proc/\(pid)/statm") else { return nil }
-        let fields = String(decoding: bytes, as: UTF8.self).split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-    }
-
     /// The pids whose parent is `pid` (scanning /proc/<n>/stat), ascending.
     public static func children(of pid: Int32) -> [Int32] {
         guard let names = try? Files.names(in: "/proc") else { return [] }

@@ -364,15 +364,8 @@ enum ProcessTable {
         var table: [Int32: Entry] = [:]
         guard let names = try? Files.names(in: "/proc") else { return table }
         for name in names {
-            guard let pid = Int32(name), let bytes = Files.contents("/proc/\(pid)/stat") else { continue }
-            // pid (comm) state ppid pgrp session ...: comm may hold spaces and ')'.
-            guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { continue }
-            let fields = bytes[(close + 2)...].split(separator: UInt8(ascii: " "), maxSplits: 5)
-            guard fields.count >= 4, let state = fields[0].first,
-                  let ppid = Int32(String(decoding: fields[1], as: UTF8.self)),
-                  let pgid = Int32(String(decoding: fields[2], as: UTF8.self)),
-                  let sid = Int32(String(decoding: fields[3], as: UTF8.self)) else { continue }
-            table[pid] = Entry(state: Character(UnicodeScalar(state)), ppid: ppid, pgid: pgid, sid: sid)
+            guard let pid = Int32(name), let stat = ProcessInfoProbe.stat(of: pid) else { continue }
+            table[pid] = Entry(state: stat.state, ppid: stat.parent, pgid: stat.processGroup, sid: stat.session)
         }
         return table
     }

@@ -57,12 +57,6 @@ public enum Signals {
         try ignore(signal.rawValue)
     }
 
-    /// Restores the default action for `signal`.
-    /// The corresponding C call is sigaction(2) with SIG_DFL.
-    public static func setDefault(_ signal: Int32) throws(SystemError) {
-        _ = try retryingEINTR("sigaction(\(signal), SIG_DFL)") { pipe_signal_disposition(signal, 0) }
-    }
-
     /// Blocks `signals` in the calling thread.
     /// The corresponding C call is pthread_sigmask(2) with SIG_BLOCK.
     public static func block(_ signals: [Int32]) throws(SystemError) {

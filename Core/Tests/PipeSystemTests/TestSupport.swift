@@ -120,3 +120,19 @@ struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// /proc readers only the leak tests need.
+extension ProcessInfoProbe {
+    /// How many descriptors `pid` has open (entries of /proc/<pid>/fd).
+    static func openDescriptorCount(pid: Int32) -> Int? {
+        try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
+    }
+
+    /// Resident set size in bytes (/proc/<pid>/statm, second field × page size).
+    static func residentSetBytes(pid: Int32) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8) else { return nil }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}

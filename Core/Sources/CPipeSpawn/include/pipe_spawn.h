@@ -125,7 +125,6 @@ int pipe_close_range(unsigned int first, unsigned int last);
 int pipe_pipe_cloexec(int fds[2]);
 
 /// waitpid status decoding. Must be C: WIFEXITED and friends are macros.
-int pipe_wifexited(int status);
 int pipe_wexitstatus(int status);
 int pipe_wifsignaled(int status);
 int pipe_wtermsig(int status);
