@@ -41,7 +41,19 @@ public struct HostSpec: Sendable, Equatable {
     ///
     /// The agent's sentence says "no credentials" when it had none; PCP's
     /// C agent gives no sentence, and then the spec itself tells.
+    ///
+    /// `local:` is the one local specification that can arrive without
+    /// credentials: libpcp connects over TCP to localhost when the unix
+    /// socket does not take the connection at once, as when pmcd's queue of
+    /// pending connections is full under a burst of clients (connect.c,
+    /// __pmConnectPMCD). The agent saying so is the only sign of it.
     public func credentialsAdvice(agentSentence: String?) -> String? {
+        if text.hasPrefix("local:") {
+            guard let agentSentence, agentSentence.contains("no credentials") else { return nil }
+            return "with -h local: libpcp falls back to TCP, which carries no credentials, when pmcd's unix socket "
+                + "does not take the connection at once (its queue of pending connections was full); "
+                + "use -h unix:, which waits for room"
+        }
         guard !isUnixSocket else { return nil }
         if let agentSentence {
             guard agentSentence.contains("no credentials") else { return nil }
