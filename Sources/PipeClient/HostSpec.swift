@@ -44,15 +44,16 @@ public struct HostSpec: Sendable, Equatable {
     ///
     /// `local:` is the one local specification that can arrive without
     /// credentials: libpcp connects over TCP to localhost when the unix
-    /// socket does not take the connection at once, as when pmcd's queue of
-    /// pending connections is full under a burst of clients (connect.c,
-    /// __pmConnectPMCD). The agent saying so is the only sign of it.
+    /// socket does not take the connection (connect.c, __pmConnectPMCD).
+    /// pmpipe connects `local:` as `unix:` while the socket is there, so
+    /// this happens when it is not; other PCP clients also fall back when
+    /// pmcd's queue of pending connections is full. The agent saying so is
+    /// the only sign of it.
     public func credentialsAdvice(agentSentence: String?) -> String? {
         if text.hasPrefix("local:") {
             guard let agentSentence, agentSentence.contains("no credentials") else { return nil }
             return "with -h local: libpcp falls back to TCP, which carries no credentials, when pmcd's unix socket "
-                + "does not take the connection at once (its queue of pending connections was full); "
-                + "use -h unix:, which waits for room"
+                + "is missing or does not take the connection; use -h unix:"
         }
         guard !isUnixSocket else { return nil }
         if let agentSentence {

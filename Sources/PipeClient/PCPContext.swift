@@ -16,20 +16,23 @@ final class PCPContext {
 
     /// The corresponding C call is pmNewContext(PM_CONTEXT_HOST, host).
     ///
-    /// Over `unix:` a failed connection is tried again while pmcd's socket
-    /// is there, for as long as libpcp gives any connection to complete
-    /// (PMCD_CONNECT_TIMEOUT, 5 s by default): pmcd queues only 5 pending
-    /// connections and libpcp's connect does not wait for room, so clients
-    /// started together find the queue full and fail at once (ConnectPatience
-    /// tells the whole story). With `local:` libpcp would instead fall back
-    /// to TCP, which carries no credentials; that is why pmpipe's default is
-    /// `unix:`. With no socket there is no pmcd to wait for: it fails at once.
+    /// Over the unix socket a failed connection is tried again while pmcd's
+    /// socket is there, for as long as libpcp gives any connection to
+    /// complete (PMCD_CONNECT_TIMEOUT, 5 s by default): pmcd queues only 5
+    /// pending connections and libpcp's connect does not wait for room, so
+    /// clients started together find the queue full and fail at once
+    /// (ConnectPatience tells the whole story). `local:` is connected as
+    /// `unix:` while the socket is there: libpcp would fall back to TCP,
+    /// which carries no credentials, whenever the queue is full. With no
+    /// socket there is no pmcd to wait for: it fails at once (or, for
+    /// `local:`, goes over TCP as libpcp means it to).
     init(host: String) throws(PipeClientError) {
         self.host = host
         isArchive = false
-        var sts = host.withCString { pmNewContext(PM_CONTEXT_HOST, $0) }
-        if sts < 0, host.hasPrefix("unix:"),
-           let socket = ConnectPatience.unixSocketPath(of: host, defaultPath: Self.defaultSocketPath) {
+        let socket = ConnectPatience.unixSocketPath(of: host, defaultPath: Self.defaultSocketPath)
+        let spec = ConnectPatience.connectionSpec(for: host, socketExists: socket.map(LocalSocket.exists(at:)) ?? false)
+        var sts = spec.withCString { pmNewContext(PM_CONTEXT_HOST, $0) }
+        if sts < 0, spec.hasPrefix("unix:"), let socket {
             let patience = ConnectPatience(connectTimeoutSeconds: __pmConnectTimeout())
             let start = Clock.monotonic()
             var failures = 1
@@ -37,7 +40,7 @@ final class PCPContext {
                   let pause = patience.pause(afterFailures: failures, elapsed: Clock.monotonic().since(start),
                                              spread: Double.random(in: 0..<1)) {
                 _ = Clock.sleep(for: pause)
-                sts = host.withCString { pmNewContext(PM_CONTEXT_HOST, $0) }
+                sts = spec.withCString { pmNewContext(PM_CONTEXT_HOST, $0) }
                 failures += 1
             }
             if sts < 0, LocalSocket.exists(at: socket) {

@@ -104,13 +104,12 @@ import Testing
     }
 
     @Test func localWithoutCredentialsFellBackToTCPAndUnixIsTheRemedy() {
-        // Under a burst, libpcp turns local: into a TCP connection when the
-        // socket's queue is full; the agent then refuses it as anonymous.
+        // libpcp turns local: into a TCP connection when the socket is not
+        // there or its queue is full; the agent then refuses it as anonymous.
         let advice = HostSpec("local:").credentialsAdvice(
             agentSentence: "permission denied: the client has no credentials (a TCP connection without SASL authentication)")
         #expect(advice == "with -h local: libpcp falls back to TCP, which carries no credentials, when pmcd's unix "
-                + "socket does not take the connection at once (its queue of pending connections was full); "
-                + "use -h unix:, which waits for room")
+                + "socket is missing or does not take the connection; use -h unix:")
     }
 
     @Test func aRefusalCarriesTheAdviceOnlyWhenThereIsSome() {

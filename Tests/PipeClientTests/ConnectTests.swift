@@ -15,6 +15,8 @@ final class FullQueueSocket: @unchecked Sendable {
     private let listener: Int32
     private let filler: Int32
     private let done = DispatchSemaphore(value: 0)
+    /// Signalled once a client got pmcd's first PDU through this socket.
+    let served = DispatchSemaphore(value: 0)
 
     init() throws {
         let path = "/tmp/pipeclient-pmcd-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).socket"
@@ -50,7 +52,7 @@ final class FullQueueSocket: @unchecked Sendable {
             var words: [UInt32] = ([20, 0x7000, 0, 0, 0] as [UInt32]).map { $0.bigEndian }
             _ = words.withUnsafeMutableBytes { write(client, $0.baseAddress, $0.count) }
             var credentials = [UInt8](repeating: 0, count: 64)
-            _ = credentials.withUnsafeMutableBytes { read(client, $0.baseAddress, $0.count) }
+            if credentials.withUnsafeMutableBytes({ read(client, $0.baseAddress, $0.count) }) > 0 { served.signal() }
             done.wait()
             Glibc.close(client)
         }
@@ -98,6 +100,21 @@ struct ConnectTests {
         let waited = Date().timeIntervalSince(start)
         context.close()
         #expect(waited >= 2.4 && waited < 4.5, "connected after \(waited) s")
+    }
+
+    /// `local:` is connected as `unix:` while the socket is there: libpcp
+    /// would take the full queue for a missing socket and connect over TCP
+    /// (to this machine's pmcd, if any), without credentials.
+    @Test func localWaitsForTheSocketInsteadOfFallingBackToTCP() throws {
+        let server = try FullQueueSocket()
+        defer { server.close() }
+        server.open(after: 2)
+        let start = Date()
+        let context = try PCPContext(host: "local:" + server.path)
+        let waited = Date().timeIntervalSince(start)
+        #expect(server.served.wait(timeout: .now() + 2) == .success, "the connection did not come through the socket")
+        context.close()
+        #expect(waited >= 1.9 && waited < 4, "connected after \(waited) s")
     }
 
     @Test func aQueueThatStaysFullEndsTheWaitAtTheConnectTimeoutAndSaysWhy() throws {

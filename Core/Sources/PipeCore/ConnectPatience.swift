@@ -65,6 +65,19 @@ public struct ConnectPatience: Sendable, Equatable {
         return min(pause, limit - elapsed)
     }
 
+    /// The specification to hand libpcp for `spec`: `local:` becomes
+    /// `unix:` with the same path and attributes while pmcd's socket is
+    /// there (`socketExists`), since libpcp turns a `local:` connection the
+    /// socket does not take at once (a full queue) into one over TCP, which
+    /// carries no credentials; with `unix:` the client waits for room
+    /// instead. Without the socket, and for any other specification, `spec`
+    /// is used as it is (`local:` then reaches pmcd over TCP, as libpcp
+    /// means it to).
+    public static func connectionSpec(for spec: String, socketExists: Bool) -> String {
+        guard spec.hasPrefix("local:"), socketExists else { return spec }
+        return "unix:" + spec.dropFirst("local:".count)
+    }
+
     /// The path of the unix socket that a host specification connects
     /// through, read the way libpcp reads it (spec.c: parseProtocolSpec
     /// drops the slashes after `unix:` or `local:`, parseSocketPath takes

@@ -64,4 +64,15 @@ import PipeCore
         #expect(ConnectPatience.unixSocketPath(of: "pcp://localhost?username=bob", defaultPath: fallback) == nil)
         #expect(ConnectPatience.unixSocketPath(of: "db1:44321", defaultPath: fallback) == nil)
     }
+
+    @Test func localMeansTheUnixSocketWhileItIsThere() {
+        #expect(ConnectPatience.connectionSpec(for: "local:", socketExists: true) == "unix:")
+        #expect(ConnectPatience.connectionSpec(for: "local://tmp/p.sock?compress=true", socketExists: true)
+                == "unix://tmp/p.sock?compress=true")
+        #expect(ConnectPatience.connectionSpec(for: "local:", socketExists: false) == "local:", "then TCP, as libpcp does")
+        for spec in ["unix:", "localhost", "pcp://h?username=bob", "unix:/tmp/p.sock"] {
+            #expect(ConnectPatience.connectionSpec(for: spec, socketExists: true) == spec)
+            #expect(ConnectPatience.connectionSpec(for: spec, socketExists: false) == spec)
+        }
+    }
 }
