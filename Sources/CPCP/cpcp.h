@@ -100,6 +100,14 @@ static inline void cpcp_rotate_log(const char *logname)
     (void)__pmRotateLog(pmGetProgname(), logname, stderr, &status);
 }
 
+/*
+ * __pmConnectTimeout is exported by libpcp (PCP_3.13) but declared only in
+ * libpcp.h: the seconds libpcp gives a connection to pmcd to complete
+ * (PMCD_CONNECT_TIMEOUT, default 5; 0 means no limit). pmpipe waits as long
+ * for room in pmcd's unix-socket queue (PipeCore's ConnectPatience).
+ */
+extern double __pmConnectTimeout(void);
+
 /* pmprintf is variadic too; used for usage text that PCP tools route to stderr. */
 static inline void cpcp_printf(const char *message)
 {

@@ -41,7 +41,20 @@ public struct HostSpec: Sendable, Equatable {
     ///
     /// The agent's sentence says "no credentials" when it had none; PCP's
     /// C agent gives no sentence, and then the spec itself tells.
+    ///
+    /// `local:` is the one local specification that can arrive without
+    /// credentials: libpcp connects over TCP to localhost when the unix
+    /// socket does not take the connection (connect.c, __pmConnectPMCD).
+    /// pmpipe connects `local:` as `unix:` while the socket is there, so
+    /// this happens when it is not; other PCP clients also fall back when
+    /// pmcd's queue of pending connections is full. The agent saying so is
+    /// the only sign of it.
     public func credentialsAdvice(agentSentence: String?) -> String? {
+        if text.hasPrefix("local:") {
+            guard let agentSentence, agentSentence.contains("no credentials") else { return nil }
+            return "with -h local: libpcp falls back to TCP, which carries no credentials, when pmcd's unix socket "
+                + "is missing or does not take the connection; use -h unix:"
+        }
         guard !isUnixSocket else { return nil }
         if let agentSentence {
             guard agentSentence.contains("no credentials") else { return nil }

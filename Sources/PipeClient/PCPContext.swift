@@ -16,22 +16,50 @@ final class PCPContext {
 
     /// The corresponding C call is pmNewContext(PM_CONTEXT_HOST, host).
     ///
-    /// Over the unix socket a refused connect is retried briefly: when many
-    /// clients connect at once pmcd's listen queue can overflow, and failing
-    /// (or, with "local:", silently falling back to TCP, which carries no
-    /// credentials) would refuse a client that is entitled to run.
+    /// Over the unix socket a failed connection is tried again while pmcd's
+    /// socket is there, for as long as libpcp gives any connection to
+    /// complete (PMCD_CONNECT_TIMEOUT, 5 s by default): pmcd queues only 5
+    /// pending connections and libpcp's connect does not wait for room, so
+    /// clients started together find the queue full and fail at once
+    /// (ConnectPatience tells the whole story). `local:` is connected as
+    /// `unix:` while the socket is there: libpcp would fall back to TCP,
+    /// which carries no credentials, whenever the queue is full. With no
+    /// socket there is no pmcd to wait for: it fails at once (or, for
+    /// `local:`, goes over TCP as libpcp means it to).
     init(host: String) throws(PipeClientError) {
         self.host = host
         isArchive = false
-        var sts = host.withCString { pmNewContext(PM_CONTEXT_HOST, $0) }
-        var attempt = 0
-        while sts < 0 && host.hasPrefix("unix:") && attempt < 20 {
-            attempt += 1
-            _ = Clock.sleep(for: .milliseconds(10 * min(attempt, 10)))
-            sts = host.withCString { pmNewContext(PM_CONTEXT_HOST, $0) }
+        let socket = ConnectPatience.unixSocketPath(of: host, defaultPath: Self.defaultSocketPath)
+        let spec = ConnectPatience.connectionSpec(for: host, socketExists: socket.map(LocalSocket.exists(at:)) ?? false)
+        var sts = spec.withCString { pmNewContext(PM_CONTEXT_HOST, $0) }
+        if sts < 0, spec.hasPrefix("unix:"), let socket {
+            let patience = ConnectPatience(connectTimeoutSeconds: __pmConnectTimeout())
+            let start = Clock.monotonic()
+            var failures = 1
+            while sts < 0, LocalSocket.exists(at: socket),
+                  let pause = patience.pause(afterFailures: failures, elapsed: Clock.monotonic().since(start),
+                                             spread: Double.random(in: 0..<1)) {
+                _ = Clock.sleep(for: pause)
+                sts = spec.withCString { pmNewContext(PM_CONTEXT_HOST, $0) }
+                failures += 1
+            }
+            if sts < 0, LocalSocket.exists(at: socket) {
+                throw .pmcdQueueFull(host: host, socket: socket, waited: Clock.monotonic().since(start),
+                                     reason: pcpErrorText(sts))
+            }
         }
         guard sts >= 0 else { throw .cannotConnect(host: host, reason: pcpErrorText(sts)) }
         handle = sts
+    }
+
+    /// pmcd's socket when `unix:` names none, as libpcp finds it
+    /// (auxconnect.c: PMCD_SOCKET from the environment, else
+    /// $PCP_RUN_DIR/pmcd.socket; pmGetOptionalConfig looks in the
+    /// environment first).
+    static var defaultSocketPath: String {
+        if let path = pmGetOptionalConfig("PMCD_SOCKET") { return String(cString: path) }
+        let directory = pmGetOptionalConfig("PCP_RUN_DIR").map { String(cString: $0) } ?? "/run/pcp"
+        return directory + "/pmcd.socket"
     }
 
     /// The corresponding C call is pmNewContext(PM_CONTEXT_ARCHIVE, path):

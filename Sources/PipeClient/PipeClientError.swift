@@ -4,6 +4,10 @@ import PipeCore
 /// one sentence for `pmpipe: <sentence>` on stderr (exit status 255).
 public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible {
     case cannotConnect(host: String, reason: String)
+    /// pmcd's socket is there but took no connection from this client for
+    /// all of libpcp's connect timeout: its queue of pending connections
+    /// stayed full (PCPContext.init).
+    case pmcdQueueFull(host: String, socket: String, waited: Duration, reason: String)
     case agentNotInstalled(metric: String, host: String)
     case notAnEventMetric(metric: String)
     /// `offered`: the commands the caller may run (those --list shows).
@@ -40,6 +44,13 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
         switch self {
         case .cannotConnect(let host, let reason):
             return "cannot connect to pmcd on \(host) (is pmcd running?): \(reason)"
+        case .pmcdQueueFull(let host, let socket, let waited, let reason):
+            let seconds = Double(waited.components.seconds) + Double(waited.components.attoseconds) / 1e18
+            let shown = (seconds * 10).rounded() / 10
+            return "cannot connect to pmcd on \(host): its socket \(socket) is there but took no connection in "
+                + "\(shown) s (\(reason)): either pmcd does not accept connections, or too many clients are "
+                + "connecting at once for its queue of pending connections (PMCD_MAXPENDING, default 5; "
+                + "PMCD_CONNECT_TIMEOUT lets pmpipe wait longer)"
         case .agentNotInstalled(let metric, let host):
             return "the pipe agent is not installed on \(host) (pmcd does not know \(metric))"
         case .notAnEventMetric(let metric):

@@ -16,6 +16,7 @@ enum Integration {
     static let logDir = pcpConfig("PCP_LOG_DIR", default: "/var/log/pcp")
     static let binadmDir = pcpConfig("PCP_BINADM_DIR", default: "/usr/lib/pcp/bin")
     static let varDir = pcpConfig("PCP_VAR_DIR", default: "/var/lib/pcp")
+    static let runDir = pcpConfig("PCP_RUN_DIR", default: "/run/pcp")
     static let dropInDir = sysconfDir + "/pipe.conf.d"
     static let testConfigPath = dropInDir + "/zz-pmdapipe-tests.conf"
     static let agentLog = logDir + "/pmcd/pipe.log"
@@ -399,6 +400,10 @@ enum TestSetup {
         s_fast      nobody  seq 1 $1
         s_later     nobody  sh -c 'sleep 1; seq 1 200000'
         s_idle      nobody  sleep 60
+        t_mine_root nobody  echo root $1
+        t_mine_a    nobody  echo pipetest_a $1
+        t_mine_b    nobody  echo pipetest_b $1
+        t_mine_c    nobody  echo pipetest_c $1
 
         [instance t_drop]
         overflow = drop
@@ -499,6 +504,11 @@ enum TestSetup {
         read user pipetest_b : s_tick
         disallow user * : t_secret
         allow group \(group) : t_group
+        allow user root : t_mine_root
+        allow user pipetest_a : t_mine_a
+        allow user pipetest_b : t_mine_b
+        allow user pipetest_c : t_mine_c
+        disallow user * : t_mine_root, t_mine_a, t_mine_b, t_mine_c
         disallow user pipetest_b : t_group
         """
     }

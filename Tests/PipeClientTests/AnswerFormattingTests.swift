@@ -98,8 +98,18 @@ import Testing
         // The unix socket always carries them.
         #expect(HostSpec("unix:").credentialsAdvice(agentSentence: "the client has no credentials") == nil)
         #expect(HostSpec("local:").credentialsAdvice(agentSentence: nil) == nil)
+        #expect(HostSpec("local:").credentialsAdvice(agentSentence: "permission denied: denied by pipe.conf:3") == nil)
         // The agent said who it saw: a rule refused, not a missing login.
         #expect(HostSpec("pcp://h").credentialsAdvice(agentSentence: "permission denied: no access rule allows uid 5") == nil)
+    }
+
+    @Test func localWithoutCredentialsFellBackToTCPAndUnixIsTheRemedy() {
+        // libpcp turns local: into a TCP connection when the socket is not
+        // there or its queue is full; the agent then refuses it as anonymous.
+        let advice = HostSpec("local:").credentialsAdvice(
+            agentSentence: "permission denied: the client has no credentials (a TCP connection without SASL authentication)")
+        #expect(advice == "with -h local: libpcp falls back to TCP, which carries no credentials, when pmcd's unix "
+                + "socket is missing or does not take the connection; use -h unix:")
     }
 
     @Test func aRefusalCarriesTheAdviceOnlyWhenThereIsSome() {

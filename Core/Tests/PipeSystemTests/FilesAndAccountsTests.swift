@@ -174,3 +174,29 @@ struct AccountsTests {
         }
     }
 }
+
+@Suite("LocalSocket")
+struct LocalSocketTests {
+    @Test func aBoundUnixSocketIsOneAndAFileOrNothingIsNot() throws {
+        let scratch = Scratch()
+        let path = scratch.path + "/s.sock"
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+        #expect(LocalSocket.exists(at: path))
+        symlink(path, scratch.path + "/link")
+        #expect(LocalSocket.exists(at: scratch.path + "/link"), "symlinks are followed, as connect(2) does")
+        #expect(!LocalSocket.exists(at: scratch.write("plain", "x")))
+        #expect(!LocalSocket.exists(at: scratch.path))
+        #expect(!LocalSocket.exists(at: scratch.path + "/missing"))
+    }
+}
