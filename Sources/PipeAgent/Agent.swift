@@ -59,7 +59,7 @@ final class Agent {
     var runInstances: RunInstances
     /// When each autostart command is to be started again, and the backoff
     /// that led there.
-    var pendingRestarts: [String: (at: Instant, backoff: Duration)] = [:]
+    var restarts = RestartSchedule()
     /// Runs still supervised: not finished, or not yet delivered.
     var runs: [UInt64: Run] = [:]
     var runByPID: [Int32: Run] = [:]

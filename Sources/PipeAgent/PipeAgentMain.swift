@@ -94,6 +94,12 @@ public enum PipeAgentMain {
             Log.error("cannot set up pin checking: \(error)")
             return 1
         }
+        // Blocks past 8 MiB (queue arenas of commands with a large max_line)
+        // get mappings of their own, unmapped when freed: with glibc's
+        // dynamic threshold, the first such block freed would send the next
+        // ones to the heap, where freed arenas stay resident between runs.
+        // Default 2 MiB queues stay on the heap, reused from fetch to fetch.
+        Memory.keepFreedHeapMapped(mmapThreshold: 8 << 20, trimThreshold: 8 << 20)
         var settings = AgentSettings()
         settings.defaultQueueCapacity = options.maxMemory
         let agent = Agent(settings: settings, table: table, loader: loader, configuration: configuration, pins: pins)

@@ -114,24 +114,25 @@ extension Agent {
     /// reload, and when a restart is due).
     func startAutostartRuns(now: Instant) {
         // An autostart run whose command is no longer configured for it stops.
-        for run in sharedRuns.values where run.shared!.autostart && !run.finished && run.lifecycle.stopReason == nil {
-            if configuration.command(named: run.name)?.options.autostart != true {
+        for run in sharedRuns.values where run.shared!.autostart {
+            guard configuration.command(named: run.name)?.options.autostart != true else { continue }
+            restarts.notAutostart(run.name)
+            if !run.finished && run.lifecycle.stopReason == nil {
                 deliver(.stop(.requested("its command is no longer configured to run automatically")), to: run, now: now)
             }
         }
         for spec in configuration.commands where spec.options.shared && spec.options.autostart {
             let live = sharedRuns.values.contains { $0.name == spec.name && $0.shared!.autostart && !$0.finished }
-            if live { continue }
-            if let due = pendingRestarts[spec.name], due.at > now { continue }
+            if live || !restarts.mayStart(spec.name, now: now) { continue }
             guard let instance = commands.numberByName[spec.name] else { continue }
             switch launch(client: nil, instance: instance, parameterBytes: Array(spec.options.autostartParameters.utf8),
                           shared: true) {
             case .success(let run):
                 audit.record(.started(run), now: now)
-                pendingRestarts[spec.name]?.at = .init(nanoseconds: .max)
+                restarts.started(spec.name)
             case .failure(let refusal):
                 Log.error("autostart of \(spec.name) failed: \(refusal.message)")
-                scheduleRestart(spec.name, now: now)
+                restarts.failedToStart(spec.name, now: now)
             }
         }
     }
@@ -144,14 +145,7 @@ extension Agent {
         run.shared!.retainUntil = now + run.spec.options.retain
         guard run.shared!.autostart, !shuttingDown, run.spec.options.restart,
               let current = configuration.command(named: run.name), current.options.autostart else { return }
-        if now.since(run.startedAt) >= .seconds(60) { pendingRestarts[run.name] = nil }
-        scheduleRestart(run.name, now: now)
-    }
-
-    private func scheduleRestart(_ name: String, now: Instant) {
-        let previous = pendingRestarts[name]?.backoff ?? .zero
-        let backoff = min(max(previous * 2, .seconds(1)), .seconds(60))
-        pendingRestarts[name] = (now + backoff, backoff)
+        restarts.ended(run.name, after: now.since(run.startedAt), now: now)
     }
 
     /// Culls finished runs past their retain time, stops runs nobody read
@@ -167,7 +161,7 @@ extension Agent {
                 deliver(.stop(.requested("nobody read it for \(expiry.configurationText)")), to: run, now: now)
             }
         }
-        if pendingRestarts.values.contains(where: { $0.at <= now }) { startAutostartRuns(now: now) }
+        if restarts.anyDue(now: now) { startAutostartRuns(now: now) }
     }
 
     /// A run nobody reads is stopped after idle_expiry (default 5 minutes
@@ -178,7 +172,7 @@ extension Agent {
 
     /// The next shared-run deadline, for poll's timeout.
     var nextSharedDeadline: Instant? {
-        var candidates: [Instant] = pendingRestarts.values.map(\.at).filter { $0.nanoseconds != .max }
+        var candidates: [Instant] = restarts.nextDue.map { [$0] } ?? []
         for run in sharedRuns.values {
             if let until = run.shared!.retainUntil { candidates.append(until) }
             if !run.finished, let expiry = idleExpiry(of: run) { candidates.append(run.shared!.lastRead + expiry) }

@@ -157,7 +157,6 @@ extension PipeIntegration {
 /// The test's commands, in a drop-in file of their own next to the
 /// integration tests' (scripts/test removes it after a killed run).
 enum DashboardConfiguration {
-    static let path = Integration.dropInDir + "/zz-pmdapipe-dashboard.conf"
     static let countCommand = "sh -c 'i=0; while [ $i -lt $1 ]; do echo tick$i; i=$((i+1)); sleep 0.2; done'"
     static let htmlCommand = "printf '%s\\n' '<img src=x id=injected>' '<b>bold</b>'"
 
@@ -179,27 +178,11 @@ enum DashboardConfiguration {
 
         """
 
-    /// Writes the file (root's, 0644, as the agent demands) and reloads the agent.
-    static func install() throws {
-        try FileManager.default.createDirectory(atPath: Integration.dropInDir, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o755])
-        let failures = try Agent.value(of: "pipe.config.failures")
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        chown(path, 0, 0)
-        chmod(path, 0o644)
-        try Agent.reload()
-        guard try Agent.value(of: "pipe.config.failures") == failures,
-              try run("pminfo", ["-f", "pipe.commands"]).out.contains("\"dash_count\"") else {
-            remove()
-            throw HarnessError("the agent refused \(path); its log:\n\(Agent.log(since: max(0, Agent.logSize() - 4000)))")
-        }
-    }
+    static let dropIn = TestSetup.DropIn("dashboard")
 
-    static func remove() {
-        guard FileManager.default.fileExists(atPath: path) else { return }
-        try? FileManager.default.removeItem(atPath: path)
-        try? Agent.reload()
-    }
+    static func install() throws { try dropIn.install(text, expecting: "dash_count") }
+
+    static func remove() { dropIn.remove() }
 }
 
 // MARK: - web/serve.py

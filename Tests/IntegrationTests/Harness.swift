@@ -305,6 +305,37 @@ enum TestSetup {
         try Agent.reload()
     }
 
+    /// A configuration file of a test's own next to the integration tests'
+    /// (scripts/test removes every zz-pmdapipe-*.conf after a killed run).
+    struct DropIn {
+        let path: String
+
+        init(_ name: String) { path = Integration.dropInDir + "/zz-pmdapipe-\(name).conf" }
+
+        /// Writes the file (root's, 0644, as the agent demands) and reloads
+        /// the agent; throws with the agent's log if it refused the file.
+        func install(_ text: String, expecting instance: String) throws {
+            try FileManager.default.createDirectory(atPath: Integration.dropInDir, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o755])
+            let failures = try Agent.value(of: "pipe.config.failures")
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            chown(path, 0, 0)
+            chmod(path, 0o644)
+            try Agent.reload()
+            guard try Agent.value(of: "pipe.config.failures") == failures,
+                  try run("pminfo", ["-f", "pipe.commands"]).out.contains("\"\(instance)\"") else {
+                remove()
+                throw HarnessError("the agent refused \(path); its log:\n\(Agent.log(since: max(0, Agent.logSize() - 4000)))")
+            }
+        }
+
+        func remove() {
+            guard FileManager.default.fileExists(atPath: path) else { return }
+            try? FileManager.default.removeItem(atPath: path)
+            try? Agent.reload()
+        }
+    }
+
     static func sha256(of path: String) throws -> String {
         let outcome = try run("sha256sum", [path])
         return String(outcome.out.prefix(64))
@@ -361,8 +392,10 @@ enum TestSetup {
         r_stream    nobody  sh -c 'i=0; while [ $i -lt 200 ]; do echo line$i; i=$((i+1)); sleep 0.01; done'
         r_spew      nobody  sh -c 'seq 1 100000 >&2'
         r_crlf      nobody  printf 'one\\r\\ntwo\\rthree\\r\\nlast'
+        r_tasks     nobody  sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 2 & done; wait; echo waited'
+        r_memory    nobody  sh -c 'head -c 200m /dev/zero | tail -c 100m | wc -c'
+        r_cpu       nobody  sh -c 'timeout 2 md5sum /dev/zero; times'
         s_tick      nobody  sh -c 'i=0; while [ $i -lt $1 ]; do echo tick$i; i=$((i+1)); sleep 0.1; done'
-        s_auto      nobody  sh -c 'i=0; while :; do echo sauto$i; i=$((i+1)); sleep 0.05; done'
         s_fast      nobody  seq 1 $1
         s_later     nobody  sh -c 'sleep 1; seq 1 200000'
         s_idle      nobody  sleep 60
@@ -417,6 +450,15 @@ enum TestSetup {
         [instance r_bigline]
         max_line = 8m
 
+        [instance r_tasks]
+        tasks = 4
+
+        [instance r_memory]
+        memory = 32m
+
+        [instance r_cpu]
+        cpu = 10
+
         [instance r_spew]
         stderr = log
 
@@ -424,10 +466,6 @@ enum TestSetup {
         param 1 = integer 1..10000
         shared = yes
         retain = 3s
-
-        [instance s_auto]
-        shared = yes
-        autostart = yes
 
         [instance s_fast]
         param 1 = integer 1..10000000
@@ -455,10 +493,10 @@ enum TestSetup {
         allow user * : p_viewlog, p_lsdir, p_tail, p_catpipe, p_sed, p_awk, p_awkfield, p_shc, p_su, p_loop, p_xargs
         allow user * : p_logpath, p_redos
         allow user * : r_escape, r_escapefd, r_escape_t, r_unfetched, r_bigline, r_stream, r_spew, r_crlf
+        allow user * : r_tasks, r_memory, r_cpu
         allow user pipetest_a : s_tick, s_fast, s_later, s_idle
         allow user pipetest_b : s_tick
         read user pipetest_b : s_tick
-        read user pcp : s_auto
         disallow user * : t_secret
         allow group \(group) : t_group
         disallow user pipetest_b : t_group

@@ -137,6 +137,48 @@ extension PipeIntegration {
         }
 
         /// A command's stderr in the log is escaped: no raw control byte.
+        /// Unprivileged users together cannot take the last runs: with
+        /// max_running = 4, three runs of three users fill the unreserved
+        /// ones, a fourth user's request is refused, and root still runs.
+        @Test(.timeLimit(.minutes(1)))
+        func usersTogetherCannotTakeTheRunsKeptForRoot() throws {
+            let dropIn = TestSetup.DropIn("limits")
+            try dropIn.install("[limits]\nmax_running = 4\n", expecting: "t_sleep")
+            defer { dropIn.remove() }
+            var clients: [Process] = []
+            defer { for client in clients { client.terminate(); waitForExit(client) } }
+            for user in TestSetup.users {
+                clients.append(try launch("pmpipe", ["-i", "t_sleep", "-x", "30"], user: user))
+            }
+            #expect(try eventually { try Agent.value(of: "pipe.runs.active", instance: "t_sleep") == 3 })
+            let refused = try run("pmpipe", ["-i", "t_echo", "-x", "fourth"], user: "pipetest_a", timeout: 10)
+            #expect(refused.status == 255 && refused.err.contains("kept for root"), "\(refused)")
+            let root = try run("pmpipe", ["-i", "t_echo", "-x", "root"], timeout: 10)
+            #expect(root.status == 0 && root.out == "root\n", "\(root)")
+        }
+
+        /// A user trying to exhaust the machine through a command with
+        /// cgroup limits: a fork bomb stops at `tasks`, a memory hog at
+        /// `memory`, a busy loop gets `cpu` percent of one CPU.
+        @Test(.timeLimit(.minutes(1)))
+        func cgroupLimitsHoldAgainstForksMemoryAndCPU() throws {
+            let forks = try run("pmpipe", ["-i", "r_tasks"], user: "pipetest_c", timeout: 30)
+            #expect(forks.err.contains("fork"), "the 5th process was refused: \(forks)")
+            let memory = try run("pmpipe", ["-i", "r_memory"], user: "pipetest_c", timeout: 30)
+            // Unlimited, this prints 104857600; the kernel's OOM killer ends
+            // tail (or the whole pipeline) first.
+            #expect(memory.out.trimmingCharacters(in: .whitespacesAndNewlines) != "\(100 << 20)",
+                    "tail held 100 MiB within 32m: \(memory)")
+            let cpu = try run("pmpipe", ["-i", "r_cpu"], user: "pipetest_c", timeout: 30)
+            // times(1): the shell's user and system time, then its children's.
+            let children = cpu.out.split(separator: "\n").last.map { String($0) } ?? ""
+            let seconds = children.split(separator: " ").compactMap { field -> Double? in
+                guard let m = field.firstIndex(of: "m"), field.hasSuffix("s") else { return nil }
+                return (Double(field[..<m]) ?? 0) * 60 + (Double(field[field.index(after: m)...].dropLast()) ?? 0)
+            }.reduce(0, +)
+            #expect(seconds > 0 && seconds < 0.7, "2 s of md5sum at cpu = 10 used \(seconds) s of CPU: \(cpu)")
+        }
+
         @Test func stderrInTheLogCannotForgeLines() throws {
             let before = Agent.logSize()
             _ = try run("pmpipe", ["-i", "t_any", "-x", "x"], timeout: 10)

@@ -116,6 +116,30 @@ extension PipeIntegration {
             for tick in 0..<40 { #expect(text.contains("tick\(tick)\n") || text.contains("tick\(tick)\""), "tick\(tick)") }
         }
 
+        /// An autostart command taken out of the configuration stops; put
+        /// back, it starts again at once (no backoff left from before).
+        @Test(.timeLimit(.minutes(1)))
+        func anAutostartCommandTakenOutAndPutBackStartsAgain() throws {
+            let dropIn = TestSetup.DropIn("autostart")
+            let text = """
+                s_again  nobody  sleep 600
+                [instance s_again]
+                shared = yes
+                autostart = yes
+                """
+            defer { dropIn.remove() }
+            func running() throws -> [String] {
+                try run("pminfo", ["-f", "pipe.run.status"]).out.split(separator: "\n")
+                    .filter { $0.contains("\"s_again.") && $0.hasSuffix("\"running\"") }.map(String.init)
+            }
+            try dropIn.install(text, expecting: "s_again")
+            #expect(try eventually { try running().count == 1 })
+            dropIn.remove()
+            #expect(try eventually { try running().isEmpty }, "the run stops with its configuration")
+            try dropIn.install(text, expecting: "s_again")
+            #expect(try eventually(timeout: 3) { try running().count == 1 }, "it starts again")
+        }
+
         /// pmlogger, as Debian runs it (user pcp, through local:), archives
         /// an autostart run: every line once, in order.  Its configuration
         /// comes from pmlogconf and the group file ./Install put below
@@ -127,20 +151,42 @@ extension PipeIntegration {
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let account = try #require(getpwnam("pcp"))
             chown(directory, account.pointee.pw_uid, account.pointee.pw_gid)
+            // An autostart run of its own: running all the time, it would keep
+            // the agent from ever being idle in the other tests.
+            let dropIn = TestSetup.DropIn("autostart")
+            try dropIn.install("""
+                s_auto  nobody  sh -c 'i=0; while :; do echo sauto$i; i=$((i+1)); sleep 0.05; done'
+                [instance s_auto]
+                shared = yes
+                autostart = yes
+                [access]
+                read user pcp : s_auto
+                """, expecting: "s_auto")
+            defer { dropIn.remove() }
             let groups = Integration.varDir + "/config/pmlogconf/pipe"
             let conf = try run("pmlogconf", ["-c", "-q", "-h", "local:", "-d", groups, directory + "/config"], timeout: 30)
             #expect(conf.status == 0, "\(conf)")
             let config = try String(contentsOfFile: directory + "/config", encoding: .utf8)
             #expect(config.contains("pipe.run.records") && config.contains("on 1 second"), "\(config)")
+            // The autostart run now going (earlier tests' reloads may have left
+            // finished ones, retained and archived too).
+            let runs = try run("pminfo", ["-f", "pipe.run.status"], user: "pcp").out
+            let running = runs.split(separator: "\n").filter { $0.contains("\"s_auto.") && $0.hasSuffix("\"running\"") }
+            let name = try #require(running.first.flatMap { line in
+                line.split(separator: "\"").first { $0.hasPrefix("s_auto.") }.map(String.init)
+            }, "no running s_auto run: \(runs)")
             let logger = try run("pmlogger", ["-c", directory + "/config", "-T", "5sec", "-l", directory + "/log",
                                               directory + "/archive"], user: "pcp", timeout: 30)
             #expect(logger.status == 0, "\(logger)")
-            let replay = try run("pmevent", ["-a", directory + "/archive", "pipe.run.records"], timeout: 30)
+            let replay = try run("pmevent", ["-a", directory + "/archive", "-i", name, "pipe.run.records"], timeout: 30)
             let lines = replay.out.split(separator: "\n").filter { $0.contains("pipe.line \"sauto") }
                 .map { $0.trimmingCharacters(in: .whitespaces) }
             #expect(lines.count > 50, "\(replay.out.prefix(2000))")
             let numbers = lines.compactMap { Int($0.dropFirst("pipe.line \"sauto".count).dropLast()) }
-            #expect(numbers == Array((numbers.first ?? 0)..<((numbers.first ?? 0) + numbers.count)), "every line once, in order")
+            let first = numbers.first ?? 0
+            let gap = zip(numbers, numbers.dropFirst()).first { $1 != $0 + 1 }
+            #expect(gap == nil && numbers.count == lines.count,
+                    "every line once, in order: \(numbers.count) lines from sauto\(first), first break at \(String(describing: gap))")
         }
 
     }

@@ -17,8 +17,12 @@ public enum Memory {
     /// of the heap is given back only past `trimThreshold` bytes. A process
     /// that frees and mallocs the same big buffers over and over (pmpipe:
     /// libpcp's PDU buffers) then reuses mapped pages instead of faulting in
-    /// fresh zeroed ones each time. Fixing either turns off glibc's dynamic
-    /// adjustment of both. Returns whether the C library took both.
+    /// fresh zeroed ones each time; one whose big blocks must go back to the
+    /// system as soon as they are freed (the agent's arenas for max_line-sized
+    /// lines) gets them mapped alone. Fixing either turns off glibc's dynamic
+    /// adjustment of both (mallopt(3): without it, freeing one 16 MiB block
+    /// raises the mmap threshold so later ones fragment the heap instead).
+    /// Returns whether the C library took both.
     /// The corresponding C call is mallopt(3) with M_MMAP_THRESHOLD and
     /// M_TRIM_THRESHOLD.
     @discardableResult

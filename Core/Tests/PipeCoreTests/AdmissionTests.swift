@@ -11,7 +11,14 @@ import PipeCore
         var instance: String
         var uid: UInt32
         var limits: AdmissionLimits
+        var privileged = false
         var refusal: String?
+
+        init(name: String, running: [Run], instance: String, uid: UInt32, limits: AdmissionLimits,
+             privileged: Bool = false, refusal: String?) {
+            (self.name, self.running, self.instance, self.uid) = (name, running, instance, uid)
+            (self.limits, self.privileged, self.refusal) = (limits, privileged, refusal)
+        }
 
         var testDescription: String { name }
     }
@@ -64,13 +71,39 @@ import PipeCore
         Case(name: "a zero limit refuses everything",
              running: [], instance: "ls", uid: 0, limits: AdmissionLimits(maxRunning: 0, maxPerUser: 8),
              refusal: "too many commands running: 0 of 0 allowed"),
+        // The reserve: users together (each within their own limit) cannot
+        // take the last runs, so root can always still stop or inspect.
+        Case(name: "users together reach the unreserved runs",
+             running: [("ls", 1000), ("ls", 1001), ("ls", 1002)],
+             instance: "ls", uid: 1003, limits: AdmissionLimits(maxRunning: 4, maxPerUser: 8, reserved: 1),
+             refusal: "too many commands running: 3 of 4, and the last 1 are kept for root"),
+        Case(name: "root uses the reserve",
+             running: [("ls", 1000), ("ls", 1001), ("ls", 1002)],
+             instance: "ls", uid: 0, limits: AdmissionLimits(maxRunning: 4, maxPerUser: 8, reserved: 1),
+             privileged: true, refusal: nil),
+        Case(name: "the reserve has an end too",
+             running: [("ls", 1000), ("ls", 1001), ("ls", 1002), ("ls", 0)],
+             instance: "ls", uid: 0, limits: AdmissionLimits(maxRunning: 4, maxPerUser: 8, reserved: 1),
+             privileged: true, refusal: "too many commands running: 4 of 4 allowed"),
+        Case(name: "below the reserve users are let in",
+             running: [("ls", 1000), ("ls", 1001)],
+             instance: "ls", uid: 1003, limits: AdmissionLimits(maxRunning: 4, maxPerUser: 8, reserved: 1),
+             refusal: nil),
     ]
 
     @Test(arguments: cases)
     func check(_ test: Case) {
         var admission = Admission()
         for run in test.running { admission.started(instance: run.instance, uid: run.uid) }
-        #expect(admission.check(instance: test.instance, uid: test.uid, limits: test.limits)?.description == test.refusal)
+        #expect(admission.check(instance: test.instance, uid: test.uid, limits: test.limits,
+                                privileged: test.privileged)?.description == test.refusal)
+    }
+
+    @Test func theDefaultReserveIsAQuarterOfTheRunsUpToFour() {
+        #expect([64, 16, 8, 7, 4, 3, 1].map { GlobalLimits(maxRunning: $0).reserved } == [4, 4, 2, 1, 1, 0, 0])
+        var limits = GlobalLimits(maxRunning: 64)
+        limits.reserved = 0
+        #expect(limits.reserved == 0, "reserved = 0 turns it off")
     }
 
     @Test func countsFollowStartsAndEnds() {

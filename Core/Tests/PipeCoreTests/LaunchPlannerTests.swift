@@ -151,6 +151,28 @@ struct LaunchPlannerTests {
         #expect(assessment.invocation == nil)
     }
 
+    @Test func theReservedGroupSharesRootsReserve() throws {
+        let planner = LaunchPlanner(configuration: try configuration("""
+            ls  nobody  ls
+            [limits]
+            max_running = 4
+            reserved_group = perf
+            [access]
+            allow user * : ls
+            """))
+        var admission = Admission()
+        for uid: UInt32 in [2001, 2002, 2003] { admission.started(instance: "ls", uid: uid) }
+        func refusal(_ client: ClientIdentity) -> String? {
+            guard case .failure(let refusal) = planner.plan(instance: "ls", parameterBytes: [], client: client,
+                                                            context: LaunchContext(admission: admission), facts: facts)
+            else { return nil }
+            return refusal.message
+        }
+        #expect(refusal(bobClient) == nil, "bob is in perf")
+        let alice = ClientIdentity(uid: 1002, gid: 1002, userName: "alice", groupNames: ["alice"], groupIDs: [1002])
+        #expect(refusal(alice)?.contains("kept for root") == true, "\(refusal(alice) ?? "allowed")")
+    }
+
     @Test func anExplanationShowsTheCommandOnlyToAClientTheRulesAllow() throws {
         let text = """
             secret  root  /usr/sbin/tool --key /etc/secret.key $1
