@@ -130,7 +130,7 @@ def render(plan, table, started, elapsed, loadavg, sustained_log, tests_seen):
     out.append("```")
     out.append("")
     out.append("Ours also got `[limits] max_running = 256, max_per_user = 256` (for the %d clients) "
-               "and `[access] allow user * : %s`. `ratelines` is "
+               "and `[access] allow user * : %s` (and the commands below). `ratelines` is "
                "[bench/ratelines.c](ratelines.c), built with `cc -O2`. Client invocations (`P` = `pipe` or `cpipe`):"
                % (plan.nclients, ", ".join(name for name, _ in COMMANDS)))
     out.append("")
@@ -145,8 +145,8 @@ def render(plan, table, started, elapsed, loadavg, sustained_log, tests_seen):
     out.append("pmpipe --prefix P -i b_slow  -x 120 -t 100ms                     # x %d at once, RSS" % plan.nclients)
     out.append("```")
     out.append("")
-    out.append("Only our agent (max_line, pins, shared runs) also got these, with these `[instance]` settings "
-               "and `read user %s : b_arch` in `[access]`:" % ARCHIVE_READER)
+    out.append("Only our agent (max_line, pins, shared runs) also got these, with these `[instance]` settings, "
+               "`allow user *` for each and `read user %s : b_arch` in `[access]`:" % ARCHIVE_READER)
     out.append("")
     out.append("```")
     out.extend(ours_only_lines())
