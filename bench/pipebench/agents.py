@@ -6,8 +6,8 @@ import shutil
 import time
 
 from . import probes
-from .config import (CC, CPIPE_CONF, CPIPE_DIR, COMMANDS, DROPIN, GEN, GEN_DIR, HERE, PCP_PMDAS, PMPIPE,
-                     PMSIGNAL, REPO, cpipe_bench_block, dropin_text, strip_bench_block)
+from .config import (CC, CLIENT, CPIPE_CONF, CPIPE_DIR, COMMANDS, DROPIN, GEN, GEN_DIR, HERE, PCP_PMDAS, PIN_COUNT,
+                     PMPIPE, PMSIGNAL, REPO, cpipe_bench_block, dropin_names, dropin_text, strip_bench_block)
 from .shell import BenchError, log, sh
 
 
@@ -41,8 +41,10 @@ def commands_of(prefix):
     return set(re.findall(r'inst \[\d+ or "([^"]+)"\]', out))
 
 
-def wait_commands(prefix, present, timeout=20):
-    names = {name for name, _ in COMMANDS}
+def wait_commands(prefix, present, timeout=20, names=None):
+    """Waits until PREFIX.commands shows all of names (default: the commands
+    both agents get), or none of them."""
+    names = names or {name for name, _ in COMMANDS}
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         have = commands_of(prefix)
@@ -70,7 +72,18 @@ def preflight():
         return "no pmpipe (sudo ./Install)"
     if CC is None:
         return "no C compiler `cc` to build the generator bench/ratelines.c (apt-get install gcc)"
+    if not os.path.exists("/usr/include/pcp/pmapi.h"):
+        return "no <pcp/pmapi.h> to build bench/pcpclient.c (apt-get install libpcp3-dev, or sudo ./Install)"
     return None
+
+
+def build(target, sources):
+    """cc -O2 SOURCES into target (mode 0755), replaced atomically."""
+    r = sh([CC, "-O2", "-o", target + ".tmp"] + sources, check=False)
+    if r.returncode != 0:
+        raise BenchError("cc -O2 could not build %s:\n%s" % (sources[0], r.stdout))
+    os.chmod(target + ".tmp", 0o755)
+    os.replace(target + ".tmp", target)
 
 
 class Setup:
@@ -80,6 +93,7 @@ class Setup:
         self.dropin = False
         self.cpipe_original = None
         self.generator = False
+        self.shared_runs = []       # shared runs the bench started, stopped at the end
 
     def open(self):
         if sh(["pminfo", "-f", "pmcd.version"], check=False).returncode != 0:
@@ -92,24 +106,15 @@ class Setup:
             if r.returncode != 0:
                 raise BenchError("scripts/c-agent install failed:\n" + r.stdout)
 
-        log("building the generator with cc -O2 as " + GEN)
+        log("building the generator and the PCP client with cc -O2 in " + GEN_DIR)
         os.makedirs(GEN_DIR, mode=0o755, exist_ok=True)
         self.generator = True
-        r = sh([CC, "-O2", "-o", GEN + ".tmp", HERE + "/ratelines.c"], check=False)
-        if r.returncode != 0:
-            raise BenchError("cc -O2 could not build bench/ratelines.c:\n" + r.stdout)
-        os.chmod(GEN + ".tmp", 0o755)
-        os.replace(GEN + ".tmp", GEN)
+        build(GEN, [HERE + "/ratelines.c"])
+        build(CLIENT, [HERE + "/pcpclient.c", "-lpcp"])
 
         log("adding the bench commands to the Swift agent: " + DROPIN)
         self.dropin = True
-        with open(DROPIN + ".tmp", "w") as f:
-            f.write(dropin_text())
-        os.chown(DROPIN + ".tmp", 0, 0)
-        os.chmod(DROPIN + ".tmp", 0o644)
-        os.replace(DROPIN + ".tmp", DROPIN)
-        sh([PMSIGNAL, "-a", "-s", "HUP", "pmdapipe"])
-        wait_commands("pipe", True)
+        self.reconfigure()
 
         log("adding the bench commands to the C agent and restarting it: " + CPIPE_CONF)
         with open(CPIPE_CONF) as f:
@@ -119,14 +124,37 @@ class Setup:
         reinstall_cpipe()
         wait_commands("cpipe", True)
 
+    def write_dropin(self, pins=None):
+        """Our drop-in, with pinned programs {n: sha256} when given; no reload."""
+        with open(DROPIN + ".tmp", "w") as f:
+            f.write(dropin_text(pins))
+        os.chown(DROPIN + ".tmp", 0, 0)
+        os.chmod(DROPIN + ".tmp", 0o644)
+        os.replace(DROPIN + ".tmp", DROPIN)
+
+    def reconfigure(self, pins=None):
+        """Our drop-in (see write_dropin), loaded: SIGHUP, then wait until
+        pipe.commands shows its commands and no pin it no longer has."""
+        self.write_dropin(pins)
+        sh([PMSIGNAL, "-a", "-s", "HUP", "pmdapipe"])
+        wait_commands("pipe", True, names=dropin_names(pins))
+        end = time.monotonic() + 20
+        while any(name.startswith("b_pin") and name not in dropin_names(pins) for name in commands_of("pipe")):
+            if time.monotonic() > end:
+                raise BenchError("pipe.commands still shows pinned commands after a reload without them")
+            time.sleep(0.2)
+
     def close(self):
         errors = []
+        for run in self.shared_runs:
+            # Finished runs say so; a run still going (an interrupted phase) stops.
+            sh([PMPIPE, "--stop", run], check=False)
         if self.dropin:
             try:
                 if os.path.exists(DROPIN):
                     os.unlink(DROPIN)
                 sh([PMSIGNAL, "-a", "-s", "HUP", "pmdapipe"], check=False)
-                wait_commands("pipe", False)
+                wait_commands("pipe", False, names=dropin_names({n: "" for n in range(1, PIN_COUNT + 1)}))
             except Exception as e:  # keep undoing the rest
                 errors.append(str(e))
         if self.cpipe_original is not None:

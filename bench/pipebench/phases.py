@@ -5,18 +5,27 @@ numbered notes) to the table; the order of the calls is the order of the
 rows and of the notes in RESULTS.md.
 """
 
+import errno
+import hashlib
+import json
 import os
+import pwd
 import re
 import select
+import shutil
+import signal
 import statistics
 import subprocess
 import time
 
 from . import pmpipe, probes
 from .agents import AGENTS, CAGENT, SWIFT, wait_commands
+from .config import (ARCHIVE_READER, CLIENT, GATE, HUGE_LINE, HUGE_MAX_LINE, PIN_COUNT, PIN_DIR, PIN_SCRIPT, PMPIPE,
+                     pin_name, pin_path)
+from .pcpapi import Pmcd
 from .pmpipe import count_lines, first_difference, run_to_file, seq_bytes, stop
 from .report import fmt_int, fmt_mib, fmt_num, fmt_rate, fmt_s, met
-from .shell import log
+from .shell import BenchError, log
 
 # ------------------------------------------------------------ the tests ---
 
@@ -391,3 +400,415 @@ def cpu_rows(table, cpu_samples, rate, seconds, rounds):
                     fmt_int(lines), cpu, pmcd_cpu, client_cpu)
         table.row("agent CPU s per 10^6 lines delivered, %s (user+sys; also pmcd's and pmpipe's)" % what,
                   cells[SWIFT], cells[CAGENT])
+
+
+# ----------------------------------------------- only our agent: memory ---
+#
+# The phases below measure what PCP's C agent has no counterpart for (its
+# cells say why): max_line, sha256 pins, shared runs.  Their commands are in
+# config.OURS_ONLY; the stores that start runs are made by bench/pcpclient.c.
+
+C_NO_MAX_LINE = ("n/a: it has no max_line; a line longer than its 64 KiB read buffer is thrown away "
+                 "(logged as \"Ignoring long line\"), and nothing is kept for a client that never fetches "
+                 "(libpcp_pmda's queue drops records appended before the first fetch)")
+C_NO_PINS = "n/a: no sha256 pins (and it reads its configuration only when it starts)"
+C_NO_SHARED = "n/a: no shared runs (every run belongs to the client that stored its parameters)"
+
+
+def size_bytes(text):
+    """`8m` and the like, as the agent's configuration reads them (k, m, g: 1024s)."""
+    m = re.fullmatch(r"(\d+)([kmg]?)", text.lower())
+    return int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[m.group(2)]
+
+
+def wait_idle_agent(pid, timeout=30):
+    """Waits until the agent has no command running, then 3 s more: it gives
+    memory back to the system 2 s after its last run ends."""
+    end = time.monotonic() + timeout
+    while probes.children(pid) > 0 and time.monotonic() < end:
+        time.sleep(0.5)
+    time.sleep(3)
+
+
+def read_line(proc, timeout):
+    """One line of proc's stdout within timeout seconds, or ''."""
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    return proc.stdout.readline().decode(errors="replace").strip() if ready else ""
+
+
+def huge_lines(nclients, table):
+    """Our agent's RSS while nclients contexts that never fetch each run
+    b_huge (one 100 MB line, max_line 8m): every run fills its queue, then
+    the command waits (overflow = block)."""
+    pmcd = Pmcd()
+    pid = SWIFT.pid()
+    max_line = size_bytes(HUGE_MAX_LINE)
+    default_queue = pmcd.value("pipe.maxmemory")
+    # The agent's rule (Launcher.queueCapacity): -m, but at least two of the
+    # longest pieces plus 4 KiB.
+    queue = max(default_queue, 2 * max_line + 4096)
+    bound = nclients * queue
+    wait_idle_agent(pid)
+    before = probes.rss_kib(pid)
+    read0 = pmcd.value("pipe.runs.bytes", "b_huge", 0)
+    proc = pmpipe.track(subprocess.Popen([CLIENT, "hold", "pipe", "b_huge", "", str(nclients)],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    said = read_line(proc, 60)
+    samples = []        # (rss KiB, commands running, bytes the agent read)
+    try:
+        # Until the output read stops growing for 3 s: every run is blocked.
+        end, last_change, last_read = time.monotonic() + 90, time.monotonic(), -1
+        while time.monotonic() < end:
+            read = pmcd.value("pipe.runs.bytes", "b_huge", 0) - read0
+            samples.append((probes.rss_kib(pid), probes.children(pid), read))
+            if read != last_read:
+                last_read, last_change = read, time.monotonic()
+            elif time.monotonic() - last_change >= 3:
+                break
+            time.sleep(0.5)
+    finally:
+        proc.stdin.close()          # pcpclient then ends its contexts: the agent stops the runs
+        stop(proc)
+    err = proc.stderr.read().decode(errors="replace").strip()
+    wait_idle_agent(pid)
+    after = probes.rss_kib(pid)
+    busy, kids, read = samples[-1]
+    peak = max(s[0] for s in samples)
+    log("%d unfetched b_huge runs: RSS %s before, %s with them (peak %s), %s after; %s read; pcpclient: %s %s" % (
+        nclients, fmt_mib(before), fmt_mib(busy), fmt_mib(peak), fmt_mib(after), fmt_mib(read / 1024), said, err))
+
+    growth = peak - before
+    cell = "%s / %s (peak; +%s; %d commands running, %s of output read) / %s" % (
+        fmt_mib(before), fmt_mib(peak), fmt_mib(growth), kids, fmt_mib(read / 1024), fmt_mib(after))
+    if said != "started=%d refused=0" % nclients or kids < nclients:
+        cell += " " + table.note("Swift agent, %d unfetched runs: pcpclient said \"%s\"%s; %d commands were running." % (
+            nclients, said, (" and \"%s\"" % err) if err else "", kids))
+    table.row("agent RSS with %d clients that store into `pipe.firehose[b_huge]` and never fetch "
+              "(b_huge writes one %s-byte line; `max_line = %s`): idle before / with the %d runs blocked / "
+              "after they are gone" % (nclients, fmt_int(HUGE_LINE), HUGE_MAX_LINE, nclients),
+              cell, C_NO_MAX_LINE,
+              "growth ≤ %d × the per-client queue, max(-m %s, 2 × max_line + 4 KiB) = %d × %s = %s" % (
+                  nclients, fmt_mib(default_queue / 1024), nclients, fmt_mib(queue / 1024), fmt_mib(bound / 1024)),
+              met(growth * 1024 <= bound) + " (%.1f× the bound)" % (growth * 1024 / bound))
+
+
+# ------------------------------------------ only our agent: pinned reload ---
+
+def write_pinned_program(path, mib):
+    """A script that prints `hi` and exits, padded with written zero bytes
+    (real blocks, not a sparse hole, so a cold read goes to the disk) to
+    mib MiB; returns its sha256."""
+    digest = hashlib.sha256()
+    zeros = bytes(1 << 20)
+    with open(path, "wb") as f:
+        f.write(PIN_SCRIPT)
+        digest.update(PIN_SCRIPT)
+        left = (mib << 20) - len(PIN_SCRIPT)
+        while left > 0:
+            chunk = zeros[:min(left, len(zeros))]
+            f.write(chunk)
+            digest.update(chunk)
+            left -= len(chunk)
+    os.chmod(path, 0o755)
+    return digest.hexdigest()
+
+
+def pinned_reload(sizes, setup, table):
+    for mib in sizes:
+        pinned_reload_once(mib, setup, table)
+
+
+def pinned_reload_once(mib, setup, table, window=3, timeout=60):
+    """A reload that brings PIN_COUNT pinned programs of mib MiB, with a
+    cold page cache: how long pmcd waits on the agent meanwhile, and when
+    each pinned command first runs."""
+    os.makedirs(PIN_DIR, mode=0o755, exist_ok=True)
+    os.chmod(PIN_DIR, 0o755)
+    pins = {n: write_pinned_program(pin_path(n), mib) for n in range(1, PIN_COUNT + 1)}
+    pmcd = Pmcd()
+    pmcd.timed_fetch("pipe.numclients")     # names and descriptors known before the clock starts
+    pid = SWIFT.pid()
+    setup.write_dropin(pins)
+    os.sync()                       # dirty pages are not dropped: write them first
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("1")
+    t0 = time.monotonic()
+    os.kill(pid, signal.SIGHUP)     # what `pmsignal -a -s HUP pmdapipe` does, without a process start
+    fetches, errors = [], []
+    ran, refusals, other = {}, 0, []
+    attempts = {}                   # n: (pmpipe, when it may start again)
+    try:
+        while time.monotonic() - t0 < timeout:
+            now = time.monotonic() - t0
+            if len(ran) == PIN_COUNT and now >= window:
+                break
+            elapsed, error = pmcd.timed_fetch("pipe.numclients")
+            fetches.append((now, elapsed))
+            if error:
+                errors.append(error)
+            for n in range(1, PIN_COUNT + 1):
+                if n in ran:
+                    continue
+                proc = attempts.get(n)
+                if proc is None:
+                    attempts[n] = pmpipe.track(subprocess.Popen([PMPIPE, "-i", pin_name(n)], stdout=subprocess.PIPE,
+                                                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL))
+                elif proc.poll() is not None:
+                    out, err = proc.communicate()
+                    pmpipe.running.discard(proc)
+                    attempts[n] = None
+                    if out == b"hi\n":
+                        ran[n] = time.monotonic() - t0
+                    elif b"being checked" in err:
+                        refusals += 1
+                    else:
+                        other.append(err.decode(errors="replace").strip())
+            time.sleep(0.01)
+    finally:
+        for proc in attempts.values():
+            if proc is not None:
+                stop(proc)
+        setup.reconfigure()         # the pins go again
+        shutil.rmtree(PIN_DIR, ignore_errors=True)
+    replaced = probes.pids_with_argv0(SWIFT.exe) != [pid]
+    worst_at, worst = max(fetches, key=lambda x: x[1])
+    p50 = statistics.median(x[1] for x in fetches)
+    log("reload with %d pinned %d MiB programs: pmcd answered in max %.0f ms (at %.2f s), p50 %.1f ms over %d fetches; "
+        "ran at %s; %d 'being checked' refusals; other: %s; errors: %s" % (
+            PIN_COUNT, mib, worst * 1e3, worst_at, p50 * 1e3, len(fetches),
+            ", ".join("%.2f" % ran[n] for n in sorted(ran)), refusals, other[:3], errors[:3]))
+    cell = "max %s (%.2f s after the SIGHUP), p50 %.1f ms (%d fetches in %.1f s); " % (
+        fmt_ms(worst), worst_at, p50 * 1e3, len(fetches), fetches[-1][0])
+    if ran:
+        cell += "%d of %d pinned commands ran, first after %.2f s, last after %.2f s (%d refusals \"being checked\" before)" % (
+            len(ran), PIN_COUNT, min(ran.values()), max(ran.values()), refusals)
+    else:
+        cell += "no pinned command ran within %d s" % timeout
+    problems = []
+    if errors:
+        problems.append("%d fetches failed (first: %s)" % (len(errors), errors[0]))
+    if other:
+        problems.append("%d other refusals (first: %s)" % (len(other), other[0]))
+    if replaced:
+        problems.append("the agent process was replaced during the test (pmcd dropped it)")
+    if problems:
+        cell += " " + table.note("Swift agent, reload with %d MiB pins: %s." % (mib, "; ".join(problems)))
+    table.row("reload bringing %d pinned programs of %d MiB (`sha256 =`; %d MiB in all, page cache dropped): "
+              "pmcd's answer time, `pipe.numclients` fetched back to back from the SIGHUP on, max / p50; "
+              "when each pinned command first runs" % (PIN_COUNT, mib, PIN_COUNT * mib),
+              cell, C_NO_PINS, "max < 1 s (pmcd drops an agent after 5 s)",
+              met(worst < 1 and not errors and not replaced))
+
+
+def fmt_ms(seconds):
+    return "%.0f ms" % (seconds * 1e3) if seconds < 10 else "%.1f s" % seconds
+
+
+# ------------------------------------------ only our agent: shared runs ---
+
+def start_shared(setup, command, params):
+    """Starts a shared run through pipe.control.start (bench/pcpclient.c);
+    returns its name, NAME.SEQ, remembered so that the bench stops it."""
+    r = subprocess.run([CLIENT, "start", command, params], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       stdin=subprocess.DEVNULL, text=True, timeout=30)
+    try:
+        reply = json.loads(r.stdout)
+    except ValueError:
+        reply = {}
+    if "run" not in reply:
+        raise BenchError("pipe.control.start[%s] refused: %s %s" % (command, r.stdout.strip(), r.stderr.strip()))
+    setup.shared_runs.append(reply["run"])
+    return reply["run"]
+
+
+def open_gate(timeout=30):
+    """Lets the b_share run waiting on the gate FIFO go: opening it for
+    writing (possible once the run's `cat` holds it open for reading) and
+    closing it gives that `cat` its end of file."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(GATE, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as e:
+            if e.errno != errno.ENXIO or time.monotonic() > end:
+                raise BenchError("the b_share run never opened its gate %s: %s" % (GATE, e)) from None
+            time.sleep(0.01)
+            continue
+        os.close(fd)
+        return
+
+
+LOST = re.compile(r"pmpipe: (\d+) lines? lost")
+
+
+def shared_readers(plan, setup, tmpdir, table):
+    if not os.path.exists(GATE):
+        os.mkfifo(GATE, 0o600)
+    for nreaders in plan.shared_readers:
+        shared_readers_once(nreaders, plan.shared_lines, setup, tmpdir, table)
+        time.sleep(1)
+
+
+def shared_readers_once(nreaders, lines, setup, tmpdir, table):
+    """One shared run of `seq 1 lines` read by nreaders pmpipe --attach, all
+    attached before its first line: lines/s each reader got, the agent's
+    CPU and RSS."""
+    pmcd = Pmcd()
+    pid, pmcd_pid = SWIFT.pid(), probes.pmcd_pid()
+    before = probes.rss_kib(pid)
+    contexts0 = pmcd.value("pipe.numclients", default=0)
+    run = start_shared(setup, "b_share", str(lines))
+    readers = []
+    try:
+        for i in range(nreaders):
+            out = open(os.path.join(tmpdir, "reader%d" % i), "w+b")
+            err = open(os.path.join(tmpdir, "reader%d.err" % i), "w+b")
+            proc = pmpipe.track(subprocess.Popen([PMPIPE, "--attach", run, "--from", "start", "-t", "100ms"],
+                                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL))
+            readers.append([proc, out, err, None])
+        # Every reader is a context of the agent once it has asked for the run.
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            attached = pmcd.value("pipe.numclients", default=0) - contexts0
+            if attached >= nreaders or all(r[0].poll() is not None for r in readers):
+                break
+            time.sleep(0.1)
+        cpu0, pmcd0 = probes.cpu_seconds(pid), probes.cpu_seconds(pmcd_pid)
+        open_gate()
+        go = time.monotonic()
+        peak = before
+        deadline = go + 60 + lines * nreaders / 200000
+        while time.monotonic() < deadline:
+            now = time.monotonic()
+            for r in readers:
+                if r[3] is None and r[0].poll() is not None:
+                    r[3] = now - go
+            peak = max(peak, probes.rss_kib(pid))
+            if all(r[3] is not None for r in readers):
+                break
+            time.sleep(0.01)
+        cpu, pmcd_cpu = probes.cpu_seconds(pid) - cpu0, probes.cpu_seconds(pmcd_pid) - pmcd0
+    finally:
+        for r in readers:
+            stop(r[0])
+    expected = seq_bytes(lines)
+    rates, complete, delivered, lost, statuses, messages = [], 0, 0, 0, {}, {}
+    for proc, out, err, took in readers:
+        out.seek(0)
+        data = out.read()
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+        out.close()
+        err.close()
+        os.unlink(out.name)
+        os.unlink(err.name)
+        got = count_lines(data)
+        delivered += got
+        complete += data == expected
+        lost += sum(int(n) for n in LOST.findall(text))
+        statuses[proc.returncode] = statuses.get(proc.returncode, 0) + 1
+        if text.strip() and not LOST.search(text):
+            messages[text.strip()] = messages.get(text.strip(), 0) + 1
+        rates.append(got / took if took else 0)
+    dropped = pmcd.value("pipe.run.dropped", run, 0)
+    rates.sort()
+    log("shared run %s, %d readers (%d attached before the gate opened): lines/s per reader min %s median %s; "
+        "%d complete; %s lines delivered; agent CPU %.2f s, pmcd %.2f s; RSS %s -> peak %s; exit statuses %s; lost %d" % (
+            run, nreaders, attached, fmt_int(rates[0]), fmt_int(statistics.median(rates)), complete, fmt_int(delivered),
+            cpu, pmcd_cpu, fmt_mib(before), fmt_mib(peak), statuses, lost))
+    cell = "%s / %s lines/s; %d of %d readers got all %s lines in order; agent %.2f s per 10^6 lines delivered " \
+           "(%.2f s for %s; pmcd %.2f s); RSS %s → %s (peak, +%s)" % (
+               fmt_int(rates[0]), fmt_int(statistics.median(rates)), complete, nreaders, fmt_int(lines),
+               cpu / max(delivered, 1) * 1e6, cpu, fmt_int(delivered), pmcd_cpu, fmt_mib(before), fmt_mib(peak),
+               fmt_mib(peak - before))
+    detail = []
+    if attached < nreaders:
+        detail.append("only %d of %d readers had attached when the run began to write (60 s)" % (attached, nreaders))
+    if complete < nreaders:
+        detail.append("%s lines lost as reported by pmpipe, %s counted by the agent (pipe.run.dropped)" % (
+            fmt_int(lost), fmt_int(dropped)))
+        detail.append("exit statuses %s" % ", ".join("%s: %d" % kv for kv in sorted(statuses.items(), key=str)))
+    if messages:
+        detail.append("pmpipe said: " + "; ".join("%d× \"%s\"" % (n, m[:200]) for m, n in messages.items()))
+    if detail:
+        cell += " " + table.note("Swift agent, shared run with %d readers: %s." % (nreaders, "; ".join(detail)))
+    table.row("shared run `seq 1 %s` (`shared = yes`, `buffer = 128m`) read by %d `pmpipe --attach RUN --from start` "
+              "(`-t 100ms`, all attached before its first line): lines/s per reader, min / median; complete; "
+              "agent CPU per 10^6 lines delivered; agent RSS" % (fmt_int(lines), nreaders),
+              cell, C_NO_SHARED)
+
+
+def archived_run(plan, setup, tmpdir, table):
+    """pmlogger, as user pcp, logging pipe.run.records once a second while a
+    shared run writes archive_rate lines/s: what the archive holds."""
+    rate, seconds = plan.archive_rate, plan.archive_seconds
+    account = pwd.getpwnam(ARCHIVE_READER)
+    directory = os.path.join(tmpdir, "archive")
+    os.makedirs(directory)
+    os.chmod(tmpdir, 0o711)          # pcp reaches its directory, sees nothing else
+    os.chown(directory, account.pw_uid, account.pw_gid)
+    config = os.path.join(directory, "config")
+    with open(config, "w") as f:
+        f.write("log mandatory on 1 sec {\n    pipe.run.records\n}\n")
+    base = os.path.join(directory, "run")
+    logged = plan.archive_logging
+    logger = pmpipe.track(subprocess.Popen(
+        ["pmlogger", "-c", config, "-l", os.path.join(directory, "pmlogger.log"), "-T", "%dsec" % logged, base],
+        cwd=directory, user=account.pw_uid, group=account.pw_gid, extra_groups=[],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    end = time.monotonic() + 15
+    while not os.path.exists(base + ".meta") and time.monotonic() < end:
+        time.sleep(0.1)
+    time.sleep(1.5)                  # its first fetch is done: it follows the run from its start
+    run = start_shared(setup, "b_arch", "%d %d" % (rate, seconds))
+    try:
+        logger.wait(logged + 30)
+    except subprocess.TimeoutExpired:
+        pass
+    stop(logger)
+    pmcd = Pmcd()
+    produced = pmcd.value("pipe.run.lines", run, 0)
+    dropped = pmcd.value("pipe.run.dropped", run, 0)
+    status = pmcd.value("pipe.run.status", run, "?")
+    size = sum(os.path.getsize(os.path.join(directory, f)) for f in os.listdir(directory)
+               if f.startswith("run."))
+    replay = subprocess.run([PMPIPE, "-a", base, "-i", run], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, timeout=300)
+    body = replay.stdout
+    ended = re.search(rb"(^|\n)end \d+\n$", body) is not None
+    if ended:
+        body = body[:body.rfind(b"end ")]
+    numbers = [int(x) for x in body.split()]
+    archived = len(numbers)
+    in_order = all(a < b for a, b in zip(numbers, numbers[1:])) and (not numbers or numbers[-1] <= rate * seconds)
+    missed = sum(int(n) for n in LOST.findall(replay.stderr.decode(errors="replace")))
+    total = rate * seconds
+    log("archive of %s (%s lines/s for %d s): %s lines archived, %s missed (MISSED records), %s lines produced "
+        "(pipe.run.lines, with the end line), %s dropped (pipe.run.dropped), status %s; archive %s; pmpipe -a exit %d" % (
+            run, fmt_int(rate), seconds, fmt_int(archived), fmt_int(missed), fmt_int(produced), fmt_int(dropped),
+            status, fmt_mib(size / 1024), replay.returncode))
+    cell = "%s of %s lines archived%s; %s missed (MISSED records; the agent's pipe.run.dropped: %s); " \
+           "end record %s; archive %s" % (
+               fmt_int(archived), fmt_int(total), ", in order" if in_order else ", **out of order**", fmt_int(missed),
+               fmt_int(dropped), "archived" if ended else "**not archived**", fmt_mib(size / 1024))
+    if archived + missed != total:
+        cell += " " + table.note("Swift agent, archive: %s lines archived and %s reported missed do not add up to the "
+                                 "%s written (%s unaccounted for)." % (fmt_int(archived), fmt_int(missed),
+                                                                      fmt_int(total), fmt_int(total - archived - missed)))
+    table.row("pmlogger as user `pcp` (`log mandatory on 1 sec { pipe.run.records }`, `read user pcp : b_arch`) "
+              "archiving a shared run of `ratelines %d %d` (default 4 MiB buffer), read back with "
+              "`pmpipe -a ARCHIVE -i RUN`: lines archived; lines missed; archive size" % (rate, seconds),
+              cell, C_NO_SHARED + "; pmlogger never stores, so it cannot start a run")
+
+
+def wait_shared_runs_gone(timeout=90):
+    """Waits until the agent has culled the bench's finished shared runs
+    (retain = 30s), so that the last idle RSS does not count their buffers."""
+    pmcd = Pmcd()
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        left = [r for r in pmcd.values("pipe.run.status") if r and r.startswith("b_")]
+        if not left:
+            return
+        time.sleep(1)
+    log("shared runs still kept after %d s: %s" % (timeout, ", ".join(left)))

@@ -8,7 +8,7 @@ import time
 
 from .config import PMPIPE
 
-running = set()          # pmpipe processes this run started
+running = set()          # pmpipe (and other client) processes this run started
 
 
 def pmpipe_args(agent, instance, params, interval):
@@ -22,8 +22,15 @@ def start(agent, instance, params, interval, **popen):
     return proc
 
 
+def track(proc):
+    """Remembers another process the run started (pmlogger, pcpclient) so
+    that stop_all() ends it too."""
+    running.add(proc)
+    return proc
+
+
 def stop(proc):
-    """Ends one pmpipe this run started (SIGTERM, then SIGKILL)."""
+    """Ends one process this run started (SIGTERM, then SIGKILL)."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:

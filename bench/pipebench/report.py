@@ -6,7 +6,8 @@ import re
 
 from . import probes
 from .agents import CAGENT, SWIFT
-from .config import COMMANDS, CPIPE_CONF, DROPIN, PMPIPE, REPO, command_lines
+from .config import (ARCHIVE_READER, CLIENT, COMMANDS, CPIPE_CONF, DROPIN, OURS_ONLY, PIN_COUNT, PIN_DIR, PMPIPE, REPO,
+                     command_lines, ours_only_lines)
 from .shell import sh
 
 
@@ -129,7 +130,7 @@ def render(plan, table, started, elapsed, loadavg, sustained_log, tests_seen):
     out.append("```")
     out.append("")
     out.append("Ours also got `[limits] max_running = 256, max_per_user = 256` (for the %d clients) "
-               "and `[access] allow user * : %s`. `ratelines` is "
+               "and `[access] allow user * : %s` (and the commands below). `ratelines` is "
                "[bench/ratelines.c](ratelines.c), built with `cc -O2`. Client invocations (`P` = `pipe` or `cpipe`):"
                % (plan.nclients, ", ".join(name for name, _ in COMMANDS)))
     out.append("")
@@ -142,6 +143,33 @@ def render(plan, table, started, elapsed, loadavg, sustained_log, tests_seen):
     out.append("pmpipe --prefix P -i b_stamp -x '%d %g' -t 100ms   and   -t 1ms     # latency" % (
         plan.latency_rate, plan.latency_lines / plan.latency_rate))
     out.append("pmpipe --prefix P -i b_slow  -x 120 -t 100ms                     # x %d at once, RSS" % plan.nclients)
+    out.append("```")
+    out.append("")
+    out.append("Only our agent (max_line, pins, shared runs) also got these, with these `[instance]` settings, "
+               "`allow user *` for each and `read user %s : b_arch` in `[access]`:" % ARCHIVE_READER)
+    out.append("")
+    out.append("```")
+    out.extend(ours_only_lines())
+    for name, _, settings in OURS_ONLY:
+        out.append("[instance %s]  %s" % (name, "; ".join(settings)))
+    out.append("b_pinN    root  %s/bigN          # N = 1..%d, each with [instance b_pinN] sha256 = its digest, "
+               "only during the reload test" % (PIN_DIR, PIN_COUNT))
+    out.append("```")
+    out.append("")
+    out.append("and these requests (`pcpclient` is [bench/pcpclient.c](pcpclient.c), built with `cc -O2 -lpcp` "
+               "as `%s`):" % CLIENT)
+    out.append("")
+    out.append("```")
+    out.append("pcpclient hold pipe b_huge '' %d                      # %d contexts store, never fetch" % (
+        plan.huge_clients, plan.huge_clients))
+    out.append("pmsignal -a -s HUP pmdapipe (a kill(2) of the agent)  # with the b_pinN drop-in, page cache dropped; "
+               "pmpipe -i b_pinN until it prints hi")
+    out.append("pcpclient start b_share %d                       # then N x: pmpipe --attach b_share.SEQ --from start "
+               "-t 100ms, N = %s" % (plan.shared_lines, ", ".join(str(n) for n in plan.shared_readers)))
+    out.append("pmlogger -c CONFIG -T %dsec ARCHIVE (as %s)       # CONFIG: log mandatory on 1 sec { pipe.run.records }" % (
+        plan.archive_logging, ARCHIVE_READER))
+    out.append("pcpclient start b_arch '%d %d'                   # then: pmpipe -a ARCHIVE -i b_arch.SEQ" % (
+        plan.archive_rate, plan.archive_seconds))
     out.append("```")
     out.append("")
     return "\n".join(out)
