@@ -84,8 +84,10 @@ final class Agent {
     /// how this build of libpcp lays out the type/length bitfields.
     let eventFormat: EventFormat
 
-    init(settings: AgentSettings, table: MetricTable, loader: ConfigurationLoader,
-         configuration: Configuration, pins: PinnedExecutables) {
+    init(
+        settings: AgentSettings, table: MetricTable, loader: ConfigurationLoader,
+        configuration: Configuration, pins: PinnedExecutables
+    ) {
         self.settings = settings
         self.table = table
         self.loader = loader
@@ -150,9 +152,11 @@ final class Agent {
         case .failure(let refusal):
             if let name { counters[name, default: CommandCounters()].refused += 1 }
             client.lastError[instance] = refusal.message
-            audit.record(.refused(client: clients.identity(of: client), context: context,
-                                  instance: name ?? "#\(instance)", parameters: Self.decodedForLog(parameterBytes),
-                                  reason: refusal.message), now: Clock.monotonic())
+            audit.record(
+                .refused(
+                    client: clients.identity(of: client), context: context,
+                    instance: name ?? "#\(instance)", parameters: Self.decodedForLog(parameterBytes),
+                    reason: refusal.message), now: Clock.monotonic())
             return refusal.pcpCode
         }
     }
@@ -163,8 +167,9 @@ final class Agent {
         let client = clients.context(context)
         guard let name = commands.nameByNumber[instance] else { return cpcp_ERR_INST }
         let identity = clients.identity(of: client)
-        let assessment = planner.assess(instance: name, parameterBytes: parameterBytes, client: identity,
-                                        context: launchContext(for: client), facts: facts)
+        let assessment = planner.assess(
+            instance: name, parameterBytes: parameterBytes, client: identity,
+            context: launchContext(for: client), facts: facts)
         client.replies[.controlExplain, default: [:]][instance] = LaunchExplanation(assessment).text
         return 0
     }
@@ -172,8 +177,9 @@ final class Agent {
     func launchContext(for client: ClientContext) -> LaunchContext {
         var active = Set<String>()
         for run in client.activeRuns { active.insert(run.name) }
-        return LaunchContext(admission: admission, activeInstances: active, daemonUIDs: daemonUIDs,
-                             shuttingDown: shuttingDown)
+        return LaunchContext(
+            admission: admission, activeInstances: active, daemonUIDs: daemonUIDs,
+            shuttingDown: shuttingDown)
     }
 
     /// The parameters of a refused request as best they can be shown in the log.

@@ -23,8 +23,9 @@ final class AuditLog {
             Log.info("ended: \(Self.record(for: run, ended: true).logLine)")
         case .refused(let client, let context, let instance, let parameters, let reason):
             guard limiter.admit(uid: client.uid, now: now) else { return }
-            var record = AuditRecord(time: Clock.now(), context: context, instance: instance,
-                                     parameters: parameters, decision: .refused(reason))
+            var record = AuditRecord(
+                time: Clock.now(), context: context, instance: instance,
+                parameters: parameters, decision: .refused(reason))
             record.uid = client.uid
             record.gid = client.gid
             record.user = client.userName
@@ -37,8 +38,9 @@ final class AuditLog {
     func flush(now: Instant) {
         for summary in limiter.closed(now: now) {
             let who = summary.uid.map { "uid \($0)" } ?? "clients without credentials"
-            Log.warning("refused: \(summary.suppressed) more refusals for \(who) in the last "
-                        + "\(summary.over.components.seconds) s (not logged one by one)")
+            Log.warning(
+                "refused: \(summary.suppressed) more refusals for \(who) in the last "
+                    + "\(summary.over.components.seconds) s (not logged one by one)")
         }
     }
 
@@ -53,8 +55,9 @@ final class AuditLog {
     }
 
     private static func record(for run: Run, ended: Bool) -> AuditRecord {
-        var record = AuditRecord(time: Clock.now(), context: run.context, instance: run.name,
-                                 parameters: run.plan.parameters, decision: .allowed)
+        var record = AuditRecord(
+            time: Clock.now(), context: run.context, instance: run.name,
+            parameters: run.plan.parameters, decision: .allowed)
         record.uid = run.client.uid
         record.gid = run.client.gid
         record.user = run.client.userName

@@ -105,8 +105,9 @@ final class ClientRegistry {
             if let name = Accounts.groupName(id: gid) { groupNames.append(name) }
         }
         let authentication: Authentication = client.saslUser.map { .sasl(user: $0) } ?? .unixSocket(pid: client.pid)
-        let identity = ClientIdentity(uid: uid, gid: client.gid, userName: userName, groupNames: groupNames,
-                                      groupIDs: groupIDs, authentication: authentication)
+        let identity = ClientIdentity(
+            uid: uid, gid: client.gid, userName: userName, groupNames: groupNames,
+            groupIDs: groupIDs, authentication: authentication)
         client.identity = identity
         return identity
     }

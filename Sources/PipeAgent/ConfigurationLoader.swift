@@ -69,8 +69,10 @@ struct ConfigurationLoader {
         if strict && !problems.isEmpty {
             return .failure(LoadFailure(errors: problems))
         }
-        return .success(Loaded(configuration: configuration, refusedFiles: refusedFiles,
-                               warnings: configuration.warnings.map(\.description) + problems))
+        return .success(
+            Loaded(
+                configuration: configuration, refusedFiles: refusedFiles,
+                warnings: configuration.warnings.map(\.description) + problems))
     }
 
     struct LoadFailure: Error {
@@ -83,8 +85,9 @@ struct ConfigurationLoader {
         let cgroups = CgroupLayout.detect()
         for command in configuration.commands {
             let options = command.options
-            let limits = RunResourceLimits(memoryBytes: options.memoryLimit?.bytes, tasks: options.taskLimit,
-                                           cpuPercent: options.cpuPercent)
+            let limits = RunResourceLimits(
+                memoryBytes: options.memoryLimit?.bytes, tasks: options.taskLimit,
+                cpuPercent: options.cpuPercent)
             if !limits.isEmpty, let problem = cgroups.unsupported(limits) {
                 problems.append("\(command.location): instance \(command.name): \(problem)")
             }
@@ -97,13 +100,16 @@ struct ConfigurationLoader {
                 let path = try Executables.resolve(program)
                 let account = SystemLaunchFacts.lookUpAccount(command.user)
                 if account?.uid == 0 || command.options.capabilities?.isEmpty == false,
-                   let problem = PinnedExecutables.trustProblem(of: path) {
+                    let problem = PinnedExecutables.trustProblem(of: path)
+                {
                     problems.append("\(command.location): instance \(command.name): \(problem)")
                 }
                 if let pin = command.options.sha256 {
                     let digest = try Executables.sha256(ofFile: path)
                     if digest != pin {
-                        problems.append("\(command.location): instance \(command.name): \(path) does not match its pinned sha256 (it is \(SHA256Hasher.hex(digest)))")
+                        problems.append(
+                            "\(command.location): instance \(command.name): \(path) does not match its pinned sha256 (it is \(SHA256Hasher.hex(digest)))"
+                        )
                     }
                 }
             } catch {

@@ -68,7 +68,9 @@ struct RunInstances {
             var name: UnsafeMutablePointer<CChar>?
             guard pmdaCacheLookup(indom, inst, &name, nil) >= 0, let name else { continue }
             let text = String(cString: name)
-            guard let dot = text.lastIndex(of: "."), let sequence = Int(text[text.index(after: dot)...]) else { continue }
+            guard let dot = text.lastIndex(of: "."), let sequence = Int(text[text.index(after: dot)...]) else {
+                continue
+            }
             let command = String(text[..<dot])
             nextSequence[command] = max(nextSequence[command] ?? 1, sequence + 1)
         }

@@ -6,15 +6,19 @@ extension Agent {
     /// checks the program, makes the run's cgroups, spawns the command.
     /// `client` nil: the agent itself starts an autostart run.
     func launch(client: ClientContext?, instance: Int32, parameterBytes: [UInt8], shared: Bool = false)
-        -> Result<Run, LaunchRefusal> {
+        -> Result<Run, LaunchRefusal>
+    {
         guard let name = commands.nameByNumber[instance] else { return .failure(.unknownInstance("#\(instance)")) }
         let identity = client.map { clients.identity(of: $0) } ?? Self.autostartIdentity
-        var context = client.map { launchContext(for: $0) }
+        var context =
+            client.map { launchContext(for: $0) }
             ?? LaunchContext(admission: admission, shuttingDown: shuttingDown)
         if shared { context.activeInstances = [] }
         let plan: LaunchPlan
-        switch planner.plan(instance: name, parameterBytes: parameterBytes, client: identity,
-                            context: context, facts: facts) {
+        switch planner.plan(
+            instance: name, parameterBytes: parameterBytes, client: identity,
+            context: context, facts: facts)
+        {
         case .success(let decided): plan = decided
         case .failure(let refusal): return .failure(refusal)
         }
@@ -30,11 +34,14 @@ extension Agent {
     }
 
     /// Who an autostart run belongs to: the agent, as root.
-    static let autostartIdentity = ClientIdentity(uid: 0, gid: 0, userName: "pmdapipe (autostart)",
-                                                  groupNames: ["root"], groupIDs: [0], authentication: .unixSocket(pid: nil))
+    static let autostartIdentity = ClientIdentity(
+        uid: 0, gid: 0, userName: "pmdapipe (autostart)",
+        groupNames: ["root"], groupIDs: [0], authentication: .unixSocket(pid: nil))
 
-    private func start(_ plan: LaunchPlan, client: ClientContext?, identity: ClientIdentity,
-                       instance: Int32, shared: Bool) throws(LaunchRefusal) -> Run {
+    private func start(
+        _ plan: LaunchPlan, client: ClientContext?, identity: ClientIdentity,
+        instance: Int32, shared: Bool
+    ) throws(LaunchRefusal) -> Run {
         let spec = plan.spec
         let options = spec.options
         let privileged = plan.account.uid == 0 || options.capabilities?.isEmpty == false
@@ -52,8 +59,9 @@ extension Agent {
         }
 
         // Every process of the run, in a cgroup where the machine allows.
-        let limits = RunResourceLimits(memoryBytes: options.memoryLimit?.bytes, tasks: options.taskLimit,
-                                       cpuPercent: options.cpuPercent)
+        let limits = RunResourceLimits(
+            memoryBytes: options.memoryLimit?.bytes, tasks: options.taskLimit,
+            cpuPercent: options.cpuPercent)
         if !limits.isEmpty, let problem = cgroups.unsupported(limits) { throw .cannotRun(problem) }
         let id = nextRunID
         let processes: any RunProcessSet
@@ -98,22 +106,25 @@ extension Agent {
             let (runName, runInstance) = runInstances.add(command: spec.name)
             sharedRun = SharedRun(
                 name: runName, instance: runInstance,
-                output: SharedRunOutput(capacity: options.buffer?.bytes ?? 4 << 20,
-                                        maxLineLength: options.maxLineLength, format: eventFormat),
+                output: SharedRunOutput(
+                    capacity: options.buffer?.bytes ?? 4 << 20,
+                    maxLineLength: options.maxLineLength, format: eventFormat),
                 ownerName: identity.userName ?? identity.uid.map { "uid \($0)" } ?? "?",
                 ownerUID: client == nil ? nil : identity.uid, autostart: client == nil, lastRead: now)
         } else {
-            output = RunOutput(queueCapacity: queueCapacity(of: spec), policy: options.overflow,
-                               maxLineLength: options.maxLineLength, format: eventFormat)
+            output = RunOutput(
+                queueCapacity: queueCapacity(of: spec), policy: options.overflow,
+                maxLineLength: options.maxLineLength, format: eventFormat)
         }
         // A shared run never waits on a reader, so it has no idle limit
         // (idle_expiry, checked by the agent, stops one nobody reads).
         let lifecycle = RunLifecycle.Settings(
             timeLimit: options.timeLimit, grace: options.killGrace,
             idleLimit: shared ? nil : options.idleTimeout ?? .seconds(Int64(configuration.limits.idleTimeoutSeconds)))
-        let run = Run(id: id, context: client?.id ?? -1, instance: instance, plan: plan, client: identity,
-                      process: process, processes: processes, output: output, shared: sharedRun,
-                      settings: lifecycle, now: now, wall: Clock.now())
+        let run = Run(
+            id: id, context: client?.id ?? -1, instance: instance, plan: plan, client: identity,
+            process: process, processes: processes, output: output, shared: sharedRun,
+            settings: lifecycle, now: now, wall: Clock.now())
         runs[run.id] = run
         runByPID[run.pid] = run
         if let uid = identity.uid { admission.started(instance: spec.name, uid: uid) }

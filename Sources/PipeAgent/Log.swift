@@ -37,6 +37,8 @@ enum Log {
     private static func rotateIfLarge() {
         guard let logPath, let size = FileDescriptor.standardError.size, size > maximumBytes else { return }
         cpcp_rotate_log(logPath)
-        cpcp_log(LOG_INFO, "log rotated: it passed \(ByteCount(bytes: maximumBytes)) (log_size); the previous one is pipe.log.prev")
+        cpcp_log(
+            LOG_INFO,
+            "log rotated: it passed \(ByteCount(bytes: maximumBytes)) (log_size); the previous one is pipe.log.prev")
     }
 }

@@ -40,8 +40,9 @@ struct MetricTable {
             desc.indom = metric.indom?.rawValue ?? cpcp_INDOM_NULL
             desc.sem = metric.semantics.rawValue
             let units = metric.units
-            desc.units = cpcp_pmunits(units.dimSpace, units.dimTime, units.dimCount,
-                                      units.scaleSpace, units.scaleTime, units.scaleCount)
+            desc.units = cpcp_pmunits(
+                units.dimSpace, units.dimTime, units.dimCount,
+                units.scaleSpace, units.scaleTime, units.scaleCount)
             (metrics + index).initialize(to: pmdaMetric(m_user: nil, m_desc: desc))
         }
         let serials: [MetricIndom] = [.commands, .runs]
@@ -51,8 +52,9 @@ struct MetricTable {
             // (stable numbers, saved on disk).
             (indoms + index).initialize(to: pmdaIndom(it_indom: serial.rawValue, it_numinst: 0, it_set: nil))
         }
-        return MetricTable(metrics: metrics, metricCount: Int32(all.count), indoms: indoms,
-                           indomCount: Int32(serials.count))
+        return MetricTable(
+            metrics: metrics, metricCount: Int32(all.count), indoms: indoms,
+            indomCount: Int32(serials.count))
     }
 
     /// The full PMID of a metric (valid after pmdaInit filled in the domain).
@@ -123,7 +125,7 @@ extension Agent {
             // fetches a metric before storing into it) accepts them.
             return .string(client?.replies[metric]?.removeValue(forKey: instance) ?? "")
         case .runRecords, .runText, .runTail, .runStatus, .runExitstatus, .runOwner, .runCommand, .runParams,
-             .runStarted, .runLines, .runBytes, .runDropped:
+            .runStarted, .runLines, .runBytes, .runDropped:
             return sharedValue(metric, instance: instance, client: client)
         }
     }

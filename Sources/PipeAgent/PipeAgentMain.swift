@@ -15,7 +15,8 @@ public enum PipeAgentMain {
                 print(AgentOptions.helpMessage())
                 return 0
             }
-            FileDescriptor.standardError.writeAll("pmdapipe: \(AgentOptions.message(for: error))\n\n\(AgentOptions.helpMessage())\n")
+            FileDescriptor.standardError.writeAll(
+                "pmdapipe: \(AgentOptions.message(for: error))\n\n\(AgentOptions.helpMessage())\n")
             return 1
         }
         let loader = ConfigurationLoader(explicitFile: options.config)
@@ -105,8 +106,9 @@ public enum PipeAgentMain {
         let agent = Agent(settings: settings, table: table, loader: loader, configuration: configuration, pins: pins)
         if failedAtStart { agent.reloadFailures = 1 }
         currentAgent = agent
-        Log.info("pipe agent ready: \(configuration.commands.count) commands, \(settings.defaultQueueCapacity) bytes "
-                 + "per client queue, runs tracked by \(agent.cgroups.canTrack ? "cgroup" : "process group")")
+        Log.info(
+            "pipe agent ready: \(configuration.commands.count) commands, \(settings.defaultQueueCapacity) bytes "
+                + "per client queue, runs tracked by \(agent.cgroups.canTrack ? "cgroup" : "process group")")
         let dropped = Memory.dropStartupPages()
         Log.info("released \(dropped >> 10) kB of start-up code mappings")
         agent.serve(dispatch: dispatch, signals: signals)
@@ -119,8 +121,9 @@ public enum PipeAgentMain {
         switch loader.load(strict: true) {
         case .success(let loaded):
             for warning in loaded.warnings { FileDescriptor.standardError.writeAll("pmdapipe: warning: \(warning)\n") }
-            print("pmdapipe: configuration OK: \(loaded.configuration.commands.count) commands, "
-                  + "\(loaded.configuration.rules.count) access rules")
+            print(
+                "pmdapipe: configuration OK: \(loaded.configuration.commands.count) commands, "
+                    + "\(loaded.configuration.rules.count) access rules")
             return 0
         case .failure(let failure):
             for error in failure.errors { FileDescriptor.standardError.writeAll("pmdapipe: \(error)\n") }

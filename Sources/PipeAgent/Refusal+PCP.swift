@@ -1,5 +1,4 @@
 import CPCP
-
 import PipeCore
 import PipeSystem
 

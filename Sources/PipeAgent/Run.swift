@@ -35,9 +35,11 @@ final class Run {
     /// Stderr chunks copied to the log so far (bounded per run).
     var stderrLogged = 0
 
-    init(id: UInt64, context: Int32, instance: Int32, plan: LaunchPlan, client: ClientIdentity,
-         process: SpawnedProcess, processes: any RunProcessSet, output: RunOutput?, shared: SharedRun?,
-         settings: RunLifecycle.Settings, now: Instant, wall: Timestamp) {
+    init(
+        id: UInt64, context: Int32, instance: Int32, plan: LaunchPlan, client: ClientIdentity,
+        process: SpawnedProcess, processes: any RunProcessSet, output: RunOutput?, shared: SharedRun?,
+        settings: RunLifecycle.Settings, now: Instant, wall: Timestamp
+    ) {
         self.id = id
         self.context = context
         self.instance = instance
@@ -68,7 +70,11 @@ final class Run {
     }
 
     func ingest(_ bytes: UnsafeRawBufferPointer, from stream: StreamKind, at time: Timestamp) {
-        if shared != nil { shared!.output.ingest(bytes, from: stream, at: time) } else { output.ingest(bytes, from: stream, at: time) }
+        if shared != nil {
+            shared!.output.ingest(bytes, from: stream, at: time)
+        } else {
+            output.ingest(bytes, from: stream, at: time)
+        }
     }
 
     /// The stream ended: its last line without a newline is kept.

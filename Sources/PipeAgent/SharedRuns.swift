@@ -40,9 +40,11 @@ extension Agent {
             if let name { counters[name, default: CommandCounters()].refused += 1 }
             client.replies[.controlStart, default: [:]][instance] = Self.json(["error": refusal.message])
             client.lastError[instance] = refusal.message
-            audit.record(.refused(client: clients.identity(of: client), context: context,
-                                  instance: name ?? "#\(instance)", parameters: Self.decodedForLog(parameterBytes),
-                                  reason: refusal.message), now: Clock.monotonic())
+            audit.record(
+                .refused(
+                    client: clients.identity(of: client), context: context,
+                    instance: name ?? "#\(instance)", parameters: Self.decodedForLog(parameterBytes),
+                    reason: refusal.message), now: Clock.monotonic())
             return refusal.pcpCode
         }
     }
@@ -51,14 +53,18 @@ extension Agent {
     /// metric's help: it cannot store a string into one instance).
     func storeControlLaunch(context: Int32, requestBytes: [UInt8]) -> Int32 {
         let client = clients.context(context)
-        let text = String(decoding: requestBytes.last == 0 ? Array(requestBytes.dropLast()) : requestBytes, as: UTF8.self)
+        let text = String(
+            decoding: requestBytes.last == 0 ? Array(requestBytes.dropLast()) : requestBytes, as: UTF8.self)
         let (name, parameters) = ConfigText.splitFirstWord(text.trimmingASCIIWhitespace())
         guard let instance = commands.numberByName[name] else {
-            client.replies[.controlLaunch, default: [:]][Self.singular] = Self.json(["error": "no command is configured as \(name)"])
+            client.replies[.controlLaunch, default: [:]][Self.singular] = Self.json([
+                "error": "no command is configured as \(name)"
+            ])
             return cpcp_ERR_INST
         }
         let status = storeControlStart(context: context, instance: instance, parameterBytes: Array(parameters.utf8))
-        client.replies[.controlLaunch, default: [:]][Self.singular] = client.replies[.controlStart]?.removeValue(forKey: instance)
+        client.replies[.controlLaunch, default: [:]][Self.singular] = client.replies[.controlStart]?.removeValue(
+            forKey: instance)
         return status
     }
 
@@ -66,8 +72,10 @@ extension Agent {
     func storeControlStop(context: Int32, parameterBytes: [UInt8]) -> Int32 {
         let client = clients.context(context)
         let identity = clients.identity(of: client)
-        let runName = String(decoding: parameterBytes.last == 0 ? Array(parameterBytes.dropLast()) : parameterBytes,
-                             as: UTF8.self).trimmingASCIIWhitespace()
+        let runName = String(
+            decoding: parameterBytes.last == 0 ? Array(parameterBytes.dropLast()) : parameterBytes,
+            as: UTF8.self
+        ).trimmingASCIIWhitespace()
         func reply(_ object: [String: String], _ code: Int32) -> Int32 {
             client.replies[.controlStop, default: [:]][Self.singular] = Self.json(object)
             return code
@@ -76,11 +84,13 @@ extension Agent {
             return reply(["error": "no shared run is named \(runName)"], cpcp_ERR_INST)
         }
         guard let uid = identity.uid, uid == 0 || uid == run.shared?.ownerUID else {
-            return reply(["error": "permission denied: only the user who started \(runName) and root may stop it"],
-                         cpcp_ERR_PERMISSION)
+            return reply(
+                ["error": "permission denied: only the user who started \(runName) and root may stop it"],
+                cpcp_ERR_PERMISSION)
         }
         if !run.finished {
-            deliver(.stop(.requested("stopped by \(identity.userName ?? "uid \(uid)")")), to: run, now: Clock.monotonic())
+            deliver(
+                .stop(.requested("stopped by \(identity.userName ?? "uid \(uid)")")), to: run, now: Clock.monotonic())
         }
         return reply(["stopped": runName], 0)
     }
@@ -104,7 +114,8 @@ extension Agent {
             }
             return out
         }
-        return "{" + object.keys.sorted().map { "\"\(escaped($0))\":\"\(escaped(object[$0]!))\"" }
+        return "{"
+            + object.keys.sorted().map { "\"\(escaped($0))\":\"\(escaped(object[$0]!))\"" }
             .joined(separator: ",") + "}"
     }
 
@@ -118,15 +129,18 @@ extension Agent {
             guard configuration.command(named: run.name)?.options.autostart != true else { continue }
             restarts.notAutostart(run.name)
             if !run.finished && run.lifecycle.stopReason == nil {
-                deliver(.stop(.requested("its command is no longer configured to run automatically")), to: run, now: now)
+                deliver(
+                    .stop(.requested("its command is no longer configured to run automatically")), to: run, now: now)
             }
         }
         for spec in configuration.commands where spec.options.shared && spec.options.autostart {
             let live = sharedRuns.values.contains { $0.name == spec.name && $0.shared!.autostart && !$0.finished }
             if live || !restarts.mayStart(spec.name, now: now) { continue }
             guard let instance = commands.numberByName[spec.name] else { continue }
-            switch launch(client: nil, instance: instance, parameterBytes: Array(spec.options.autostartParameters.utf8),
-                          shared: true) {
+            switch launch(
+                client: nil, instance: instance, parameterBytes: Array(spec.options.autostartParameters.utf8),
+                shared: true)
+            {
             case .success(let run):
                 audit.record(.started(run), now: now)
                 restarts.started(spec.name)
@@ -144,7 +158,8 @@ extension Agent {
         let now = Clock.monotonic()
         run.shared!.retainUntil = now + run.spec.options.retain
         guard run.shared!.autostart, !shuttingDown, run.spec.options.restart,
-              let current = configuration.command(named: run.name), current.options.autostart else { return }
+            let current = configuration.command(named: run.name), current.options.autostart
+        else { return }
         restarts.ended(run.name, after: now.since(run.startedAt), now: now)
     }
 
@@ -157,7 +172,8 @@ extension Agent {
                 runInstances.retire(instance)
                 for client in clients.contexts.values { client.runCursors[instance] = nil }
             } else if !run.finished, run.lifecycle.stopReason == nil, let expiry = idleExpiry(of: run),
-                      now >= run.shared!.lastRead + expiry {
+                now >= run.shared!.lastRead + expiry
+            {
                 deliver(.stop(.requested("nobody read it for \(expiry.configurationText)")), to: run, now: now)
             }
         }
@@ -200,8 +216,9 @@ extension Agent {
         case .runRecords: return sharedRecords(run, instance: instance, client: client)
         case .runText:
             var cursor = client.runCursors[instance] ?? RunCursor()
-            let (text, next) = run.shared!.output.text(from: cursor.text, maxBytes: 64 << 10,
-                                                       firstRead: !cursor.textStarted)
+            let (text, next) = run.shared!.output.text(
+                from: cursor.text, maxBytes: 64 << 10,
+                firstRead: !cursor.textStarted)
             cursor.textStarted = true
             cursor.text = next
             client.runCursors[instance] = cursor
@@ -246,9 +263,10 @@ extension Agent {
         var batch = SharedBatch()
         let array = arrays.encode(for: run.id) { writer in
             batch = writer.encode { encoder in
-                run.shared!.output.encode(from: cursor.records, into: &encoder, maxRecords: settings.batches.records,
-                                          maxBytes: settings.batches.bytes, endReason: reason,
-                                          firstRead: !cursor.recordsStarted)
+                run.shared!.output.encode(
+                    from: cursor.records, into: &encoder, maxRecords: settings.batches.records,
+                    maxBytes: settings.batches.bytes, endReason: reason,
+                    firstRead: !cursor.recordsStarted)
             }
             return batch.records
         }

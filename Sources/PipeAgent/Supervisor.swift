@@ -37,8 +37,10 @@ extension Agent {
     /// Runs whose first process is gone or that are being stopped learn
     /// when their last process is gone.
     func checkProcessesGone(now: Instant) {
-        for run in Array(runs.values) where !run.finished && !run.lifecycle.processesGone
-            && (run.lifecycle.phase != .running) && run.processes.isEmpty {
+        for run in Array(runs.values)
+        where !run.finished && !run.lifecycle.processesGone
+            && (run.lifecycle.phase != .running) && run.processes.isEmpty
+        {
             deliver(.processesGone, to: run, now: now)
         }
     }
@@ -62,8 +64,10 @@ extension Agent {
         if let at = nextSharedDeadline { candidates.append(at) }
         // Without cgroups, descendants are found by looking at /proc: look
         // twice a second while a run waits for its last processes.
-        if runs.values.contains(where: { !$0.finished && $0.lifecycle.phase != .running
-            && $0.processes is DescendantProcessSet }) {
+        if runs.values.contains(where: {
+            !$0.finished && $0.lifecycle.phase != .running
+                && $0.processes is DescendantProcessSet
+        }) {
             candidates.append(Clock.monotonic() + .milliseconds(500))
         }
         return candidates.min()

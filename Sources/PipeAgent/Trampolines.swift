@@ -13,53 +13,59 @@ nonisolated(unsafe) var currentAgent: Agent?
 /// the metrics and instances; an ended stream's "no values" becomes
 /// PM_ERR_NOTCONN here, where pmval and pmevent look for it (pmdaFetch logs
 /// every negative callback status as an error).
-let fetchTrampoline: @convention(c) (
-    Int32, UnsafeMutablePointer<pmID>?, UnsafeMutablePointer<UnsafeMutablePointer<pmResult>?>?,
-    UnsafeMutablePointer<pmdaExt>?
-) -> Int32 = { count, pmidList, result, ext in
-    guard let agent = currentAgent else { return pmdaFetch(count, pmidList, result, ext) }
-    if let ext { _ = agent.clients.context(ext.pointee.e_context) }
-    agent.arrays.beginPDU()
-    agent.endedStreamsInPDU = []
-    let status = pmdaFetch(count, pmidList, result, ext)
-    if status >= 0, !agent.endedStreamsInPDU.isEmpty, let resultPointer = result?.pointee {
-        agent.markEndedStreams(resultPointer)
+let fetchTrampoline:
+    @convention(c) (
+        Int32, UnsafeMutablePointer<pmID>?, UnsafeMutablePointer<UnsafeMutablePointer<pmResult>?>?,
+        UnsafeMutablePointer<pmdaExt>?
+    ) -> Int32 = { count, pmidList, result, ext in
+        guard let agent = currentAgent else { return pmdaFetch(count, pmidList, result, ext) }
+        if let ext { _ = agent.clients.context(ext.pointee.e_context) }
+        agent.arrays.beginPDU()
+        agent.endedStreamsInPDU = []
+        let status = pmdaFetch(count, pmidList, result, ext)
+        if status >= 0, !agent.endedStreamsInPDU.isEmpty, let resultPointer = result?.pointee {
+            agent.markEndedStreams(resultPointer)
+        }
+        return status
     }
-    return status
-}
 
 /// pmdaFetch's per-value callback.
-let fetchValueCallback: @convention(c) (
-    UnsafeMutablePointer<pmdaMetric>?, UInt32, UnsafeMutablePointer<pmAtomValue>?
-) -> Int32 = { metricPointer, instance, atom in
-    guard let agent = currentAgent, let metricPointer, let atom else { return cpcp_ERR_GENERIC }
-    let pmid = metricPointer.pointee.m_desc.pmid
-    guard let metric = Metric.lookup(cluster: pmID_cluster(pmid), item: pmID_item(pmid)) else { return cpcp_ERR_PMID }
-    let value = agent.value(of: metric, instance: Int32(bitPattern: instance), context: pmdaGetContext())
-    return agent.answer(value, metric: metric, instance: Int32(bitPattern: instance), atom: atom)
-}
+let fetchValueCallback:
+    @convention(c) (
+        UnsafeMutablePointer<pmdaMetric>?, UInt32, UnsafeMutablePointer<pmAtomValue>?
+    ) -> Int32 = { metricPointer, instance, atom in
+        guard let agent = currentAgent, let metricPointer, let atom else { return cpcp_ERR_GENERIC }
+        let pmid = metricPointer.pointee.m_desc.pmid
+        guard let metric = Metric.lookup(cluster: pmID_cluster(pmid), item: pmID_item(pmid)) else {
+            return cpcp_ERR_PMID
+        }
+        let value = agent.value(of: metric, instance: Int32(bitPattern: instance), context: pmdaGetContext())
+        return agent.answer(value, metric: metric, instance: Int32(bitPattern: instance), atom: atom)
+    }
 
 /// pmStore: one string value per value set (pipe.firehose, pipe.control.*).
-let storeTrampoline: @convention(c) (
-    UnsafeMutablePointer<pmResult>?, UnsafeMutablePointer<pmdaExt>?
-) -> Int32 = { result, ext in
-    guard let agent = currentAgent, let result, let ext else { return cpcp_ERR_GENERIC }
-    return agent.store(result, context: ext.pointee.e_context)
-}
+let storeTrampoline:
+    @convention(c) (
+        UnsafeMutablePointer<pmResult>?, UnsafeMutablePointer<pmdaExt>?
+    ) -> Int32 = { result, ext in
+        guard let agent = currentAgent, let result, let ext else { return cpcp_ERR_GENERIC }
+        return agent.store(result, context: ext.pointee.e_context)
+    }
 
 /// Client credentials, sent by pmcd once per context (needs PMDA_FLAG_AUTHORIZE).
-let attributeTrampoline: @convention(c) (
-    Int32, Int32, UnsafePointer<CChar>?, Int32, UnsafeMutablePointer<pmdaExt>?
-) -> Int32 = { context, attribute, value, length, ext in
-    let status = pmdaAttribute(context, attribute, value, length, ext)
-    guard status >= 0 else { return status }
-    if let value, length > 0 {
-        let raw = UnsafeRawBufferPointer(start: value, count: Int(length))
-        let text = String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        currentAgent?.clients.attribute(context: context, attribute: attribute, value: text)
+let attributeTrampoline:
+    @convention(c) (
+        Int32, Int32, UnsafePointer<CChar>?, Int32, UnsafeMutablePointer<pmdaExt>?
+    ) -> Int32 = { context, attribute, value, length, ext in
+        let status = pmdaAttribute(context, attribute, value, length, ext)
+        guard status >= 0 else { return status }
+        if let value, length > 0 {
+            let raw = UnsafeRawBufferPointer(start: value, count: Int(length))
+            let text = String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            currentAgent?.clients.attribute(context: context, attribute: attribute, value: text)
+        }
+        return 0
     }
-    return 0
-}
 
 /// A client context closed: stop whatever it started.
 let endContextCallback: @convention(c) (Int32) -> Void = { context in
@@ -69,8 +75,10 @@ let endContextCallback: @convention(c) (Int32) -> Void = { context in
 extension Agent {
     /// Puts a value where pmdaFetch wants it: the atom, and a PMDA_FETCH_*
     /// code (or PCP error).
-    func answer(_ value: MetricValue, metric: Metric, instance: Int32,
-                atom: UnsafeMutablePointer<pmAtomValue>) -> Int32 {
+    func answer(
+        _ value: MetricValue, metric: Metric, instance: Int32,
+        atom: UnsafeMutablePointer<pmAtomValue>
+    ) -> Int32 {
         switch value {
         case .u32(let number): atom.pointee.ul = number
         case .u64(let number): atom.pointee.ull = UInt(number)
@@ -97,7 +105,8 @@ extension Agent {
     func markEndedStreams(_ result: UnsafeMutablePointer<pmResult>) {
         for index in 0..<Int(result.pointee.numpmid) {
             guard let valueSet = cpcp_result_valueset(result, Int32(index)),
-                  endedStreamsInPDU.contains(valueSet.pointee.pmid), valueSet.pointee.numval == 0 else { continue }
+                endedStreamsInPDU.contains(valueSet.pointee.pmid), valueSet.pointee.numval == 0
+            else { continue }
             valueSet.pointee.numval = cpcp_ERR_NOTCONN
         }
     }
@@ -111,10 +120,12 @@ extension Agent {
             guard let valueSet = cpcp_result_valueset(result, Int32(index)) else { return cpcp_ERR_BADSTORE }
             let pmid = valueSet.pointee.pmid
             guard let metric = Metric.lookup(cluster: pmID_cluster(pmid), item: pmID_item(pmid)),
-                  Self.storable.contains(metric) else { return cpcp_ERR_PERMISSION }
+                Self.storable.contains(metric)
+            else { return cpcp_ERR_PERMISSION }
             guard valueSet.pointee.numval == 1,
-                  valueSet.pointee.valfmt == PM_VAL_DPTR || valueSet.pointee.valfmt == PM_VAL_SPTR,
-                  let value = cpcp_valueset_value(valueSet, 0), let block = value.pointee.value.pval else {
+                valueSet.pointee.valfmt == PM_VAL_DPTR || valueSet.pointee.valfmt == PM_VAL_SPTR,
+                let value = cpcp_valueset_value(valueSet, 0), let block = value.pointee.value.pval
+            else {
                 return cpcp_ERR_BADSTORE
             }
             let length = Int(cpcp_valueblock_vlen(block)) - Int(PM_VAL_HDR_SIZE)
@@ -125,9 +136,12 @@ extension Agent {
         for request in requests {
             let status: Int32
             switch request.metric {
-            case .firehose: status = storeFirehose(context: context, instance: request.instance, parameterBytes: request.bytes)
-            case .controlExplain: status = storeExplain(context: context, instance: request.instance, parameterBytes: request.bytes)
-            case .controlStart: status = storeControlStart(context: context, instance: request.instance, parameterBytes: request.bytes)
+            case .firehose:
+                status = storeFirehose(context: context, instance: request.instance, parameterBytes: request.bytes)
+            case .controlExplain:
+                status = storeExplain(context: context, instance: request.instance, parameterBytes: request.bytes)
+            case .controlStart:
+                status = storeControlStart(context: context, instance: request.instance, parameterBytes: request.bytes)
             case .controlStop: status = storeControlStop(context: context, parameterBytes: request.bytes)
             case .controlLaunch: status = storeControlLaunch(context: context, requestBytes: request.bytes)
             default: status = cpcp_ERR_PERMISSION

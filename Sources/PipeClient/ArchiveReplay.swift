@@ -25,8 +25,10 @@ public final class ArchiveReplay {
     private let instance: Int32
 
     /// Opens `archive` and finds `name` in it.
-    public init(archive: String, instance name: String, start: String?, finish: String?,
-                prefix: String = "pipe") throws(PipeClientError) {
+    public init(
+        archive: String, instance name: String, start: String?, finish: String?,
+        prefix: String = "pipe"
+    ) throws(PipeClientError) {
         let names = PipeMetricNames(prefix: prefix)
         context = try PCPContext(archive: archive)
         var found: (metric: pmID, name: String, instance: Int32)?
@@ -78,11 +80,14 @@ public final class ArchiveReplay {
             var message = [CChar](repeating: 0, count: 1024)
             let size = message.count
             let parsed = message.withUnsafeMutableBufferPointer { buffer in
-                cpcp_client_time_window(start, finish, &origin, &end, &windowStart, &windowEnd,
-                                        buffer.baseAddress, size)
+                cpcp_client_time_window(
+                    start, finish, &origin, &end, &windowStart, &windowEnd,
+                    buffer.baseAddress, size)
             }
             let text = Self.oneLine(message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
-            guard parsed >= 0 else { throw .badTimeWindow(text.isEmpty ? "-S \(start ?? "") -T \(finish ?? "")" : text) }
+            guard parsed >= 0 else {
+                throw .badTimeWindow(text.isEmpty ? "-S \(start ?? "") -T \(finish ?? "")" : text)
+            }
             if !text.isEmpty { warning = text }
             if start != nil {
                 origin = windowStart
@@ -141,14 +146,16 @@ public final class ArchiveReplay {
     static func oneLine(_ text: String) -> String {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
         if lines.count >= 2, let caret = lines[1].firstIndex(of: "^"),
-           lines[1][..<caret].allSatisfy({ $0 == " " }) {
+            lines[1][..<caret].allSatisfy({ $0 == " " })
+        {
             let column = lines[1].distance(from: lines[1].startIndex, to: caret)
             var reason = String(lines[1][lines[1].index(after: caret)...]).trimmingASCIIWhitespace()
             if reason.hasPrefix("--") { reason = String(reason.dropFirst(2)).trimmingASCIIWhitespace() }
             let rest = String(lines[0].dropFirst(column))
             if reason.isEmpty { reason = "cannot read" }
-            return rest.isEmpty || rest == lines[0] ? "\(reason) in '\(lines[0])'"
-                                                   : "\(reason) at '\(rest)' in '\(lines[0])'"
+            return rest.isEmpty || rest == lines[0]
+                ? "\(reason) in '\(lines[0])'"
+                : "\(reason) at '\(rest)' in '\(lines[0])'"
         }
         return lines.map { $0.trimmingASCIIWhitespace() }.filter { !$0.isEmpty }.joined(separator: " ")
     }

@@ -54,7 +54,10 @@ enum JSONStringObject {
         }
 
         var atEndAfterBlanks: Bool {
-            mutating get { skipBlanks(); return index == scalars.count }
+            mutating get {
+                skipBlanks()
+                return index == scalars.count
+            }
         }
 
         mutating func take(_ scalar: Unicode.Scalar) -> Bool {
@@ -88,7 +91,8 @@ enum JSONStringObject {
                     case "u":
                         guard var code = hex4() else { return nil }
                         if (0xD800..<0xDC00).contains(code), take("\\"), take("u"), let low = hex4(),
-                           (0xDC00..<0xE000).contains(low) {
+                            (0xDC00..<0xE000).contains(low)
+                        {
                             code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                         }
                         out.append(Unicode.Scalar(code) ?? "\u{FFFD}")

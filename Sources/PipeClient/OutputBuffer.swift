@@ -88,7 +88,8 @@ public struct OutputBuffer: ~Copyable {
             destination.storeBytes(of: tail, toByteOffset: n - 4, as: UInt32.self)
         } else {
             for i in 0..<n {
-                destination.storeBytes(of: source.load(fromByteOffset: i, as: UInt8.self), toByteOffset: i, as: UInt8.self)
+                destination.storeBytes(
+                    of: source.load(fromByteOffset: i, as: UInt8.self), toByteOffset: i, as: UInt8.self)
             }
         }
     }

@@ -37,15 +37,18 @@ final class PCPContext {
             let start = Clock.monotonic()
             var failures = 1
             while sts < 0, LocalSocket.exists(at: socket),
-                  let pause = patience.pause(afterFailures: failures, elapsed: Clock.monotonic().since(start),
-                                             spread: Double.random(in: 0..<1)) {
+                let pause = patience.pause(
+                    afterFailures: failures, elapsed: Clock.monotonic().since(start),
+                    spread: Double.random(in: 0..<1))
+            {
                 _ = Clock.sleep(for: pause)
                 sts = spec.withCString { pmNewContext(PM_CONTEXT_HOST, $0) }
                 failures += 1
             }
             if sts < 0, LocalSocket.exists(at: socket) {
-                throw .pmcdQueueFull(host: host, socket: socket, waited: Clock.monotonic().since(start),
-                                     reason: pcpErrorText(sts))
+                throw .pmcdQueueFull(
+                    host: host, socket: socket, waited: Clock.monotonic().since(start),
+                    reason: pcpErrorText(sts))
             }
         }
         guard sts >= 0 else { throw .cannotConnect(host: host, reason: pcpErrorText(sts)) }
@@ -126,7 +129,8 @@ final class PCPContext {
     /// Every instance of `indom`, in the agent's order (none: an empty list).
     /// The corresponding C call is pmGetInDom, or pmGetInDomArchive.
     func instances(of indom: pmInDom, purpose: String = "listing the configured commands")
-        throws(PipeClientError) -> [(id: Int32, name: String)] {
+        throws(PipeClientError) -> [(id: Int32, name: String)]
+    {
         var ids: UnsafeMutablePointer<Int32>?
         var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
         let n = isArchive ? pmGetInDomArchive(indom, &ids, &names) : pmGetInDom(indom, &ids, &names)
@@ -253,7 +257,9 @@ final class PCPContext {
         return nil
     }
 
-    private func stringValue(_ vset: UnsafeMutablePointer<pmValueSet>, _ value: UnsafeMutablePointer<pmValue>) -> String? {
+    private func stringValue(_ vset: UnsafeMutablePointer<pmValueSet>, _ value: UnsafeMutablePointer<pmValue>)
+        -> String?
+    {
         let valfmt = vset.pointee.valfmt
         guard valfmt == PM_VAL_DPTR || valfmt == PM_VAL_SPTR, let block = value.pointee.value.pval else { return nil }
         let length = Int(cpcp_valueblock_vlen(block)) - Int(PM_VAL_HDR_SIZE)

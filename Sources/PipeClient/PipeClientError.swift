@@ -72,7 +72,8 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
         case .alreadyRunning(let instance):
             return "'\(instance)' is already running for this connection"
         case .busy(let instance, let detail):
-            return "the agent cannot start '\(instance)' now: \(detail ?? "a concurrency limit was reached") (try again later)"
+            return
+                "the agent cannot start '\(instance)' now: \(detail ?? "a concurrency limit was reached") (try again later)"
         case .cannotStart(let instance, let reason, let detail):
             return "'\(instance)' could not start: \(detail ?? reason)"
         case .pcp(let operation, let reason):
@@ -89,7 +90,8 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
         case .noSuchRun(let run):
             return "no shared run is named '\(run)' (pmpipe --runs lists the runs you may read)"
         case .cannotReadRun(let run, let advice):
-            var text = "you may not read '\(run)': only the user who started it, root, and users that a read rule "
+            var text =
+                "you may not read '\(run)': only the user who started it, root, and users that a read rule "
                 + "names may follow a shared run"
             if let advice { text += " (\(advice))" }
             return text

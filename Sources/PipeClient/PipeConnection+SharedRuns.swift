@@ -101,10 +101,11 @@ extension PipeConnection {
         let exit = try integers(of: try require(names.runExitStatus, for: "shared runs"), name: names.runExitStatus)
         return instances.compactMap { instance in
             guard let state = status[instance.id] else { return nil }
-            return RunEntry(name: instance.name, owner: owner[instance.id] ?? "?", status: state,
-                            exitStatus: exit[instance.id].map { Int32(truncatingIfNeeded: $0) },
-                            lines: UInt64(max(0, lines[instance.id] ?? 0)), parameters: params[instance.id] ?? "",
-                            command: command[instance.id] ?? "")
+            return RunEntry(
+                name: instance.name, owner: owner[instance.id] ?? "?", status: state,
+                exitStatus: exit[instance.id].map { Int32(truncatingIfNeeded: $0) },
+                lines: UInt64(max(0, lines[instance.id] ?? 0)), parameters: params[instance.id] ?? "",
+                command: command[instance.id] ?? "")
         }
     }
 

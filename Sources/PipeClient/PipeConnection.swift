@@ -98,8 +98,9 @@ public final class PipeConnection {
         }
         return instances.compactMap { instance in
             guard let line = lines[instance.id] else { return nil }
-            return CommandEntry(name: instance.name, commandLine: line,
-                                parameterTypes: CommandListing.parameterTypes(from: types[instance.id]))
+            return CommandEntry(
+                name: instance.name, commandLine: line,
+                parameterTypes: CommandListing.parameterTypes(from: types[instance.id]))
         }
     }
 
@@ -185,8 +186,9 @@ public final class PipeConnection {
             if let detail, !detail.lowercased().hasPrefix("permission denied") {
                 return .cannotStart(instance: name, reason: pcpErrorText(sts), detail: detail)
             }
-            return .permissionDenied(instance: name, detail: detail,
-                                     advice: hostSpec.credentialsAdvice(agentSentence: detail))
+            return .permissionDenied(
+                instance: name, detail: detail,
+                advice: hostSpec.credentialsAdvice(agentSentence: detail))
         case cpcp_ERR_ISCONN:
             return .alreadyRunning(instance: name)
         case -Errno.tryAgain, cpcp_ERR_AGAIN:

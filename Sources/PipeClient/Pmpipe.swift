@@ -19,8 +19,10 @@ public enum Pmpipe {
         public var interval: PollInterval
         public var verbose: Bool
 
-        public init(host: String, prefix: String, instance: String, parameters: String,
-                    interval: PollInterval, verbose: Bool) {
+        public init(
+            host: String, prefix: String, instance: String, parameters: String,
+            interval: PollInterval, verbose: Bool
+        ) {
             self.host = host
             self.prefix = prefix
             self.instance = instance
@@ -37,8 +39,10 @@ public enum Pmpipe {
         public var interval: PollInterval
         public var verbose: Bool
 
-        public init(host: String = "unix:", prefix: String = "pipe", interval: PollInterval = .default,
-                    verbose: Bool = false) {
+        public init(
+            host: String = "unix:", prefix: String = "pipe", interval: PollInterval = .default,
+            verbose: Bool = false
+        ) {
             self.host = host
             self.prefix = prefix
             self.interval = interval
@@ -51,8 +55,10 @@ public enum Pmpipe {
     public static func perform(_ mode: PmpipeMode, _ settings: Settings) -> Int32 {
         switch mode {
         case .run(let instance, let parameters):
-            return run(Options(host: settings.host, prefix: settings.prefix, instance: instance,
-                               parameters: parameters, interval: settings.interval, verbose: settings.verbose))
+            return run(
+                Options(
+                    host: settings.host, prefix: settings.prefix, instance: instance,
+                    parameters: parameters, interval: settings.interval, verbose: settings.verbose))
         case .explain(let instance, let parameters):
             return explain(instance: instance, parameters: parameters, settings)
         case .list:
@@ -166,8 +172,9 @@ public enum Pmpipe {
         // Before anything else: a store pmcd would refuse is refused here,
         // with the reason, without connecting.
         guard let request = storeRequest(options.parameters) else { return Status.failure }
-        let settings = Settings(host: options.host, prefix: options.prefix, interval: options.interval,
-                                verbose: options.verbose)
+        let settings = Settings(
+            host: options.host, prefix: options.prefix, interval: options.interval,
+            verbose: options.verbose)
         return connectAndFollow(settings) { connection in
             (try connection.start(instance: options.instance, request: request), nil)
         }
@@ -190,8 +197,12 @@ public enum Pmpipe {
     public static func attach(run name: String, from: AttachStart, _ settings: Settings) -> Int32 {
         connectAndFollow(settings) { connection in
             let attached = try connection.attach(run: name)
-            return (attached.run, from == .now ? RecordWindow(notBefore: attached.attachedAt)
-                                               : RecordWindow(leadingGapIsHistory: true))
+            return (
+                attached.run,
+                from == .now
+                    ? RecordWindow(notBefore: attached.attachedAt)
+                    : RecordWindow(leadingGapIsHistory: true)
+            )
         }
     }
 
@@ -208,8 +219,10 @@ public enum Pmpipe {
     /// What `run`, `shared` and `attach` share: connects, lets `begin` start
     /// or find the run (and the window of records to print), follows it to
     /// its end and disconnects. Returns pmpipe's exit status.
-    private static func connectAndFollow(_ settings: Settings,
-                                         begin: (PipeConnection) throws -> (PipeRun, RecordWindow?)) -> Int32 {
+    private static func connectAndFollow(
+        _ settings: Settings,
+        begin: (PipeConnection) throws -> (PipeRun, RecordWindow?)
+    ) -> Int32 {
         TerminationSignals.install()
         HeapTuning.keepFetchBuffersMapped()
         let connection: PipeConnection
@@ -223,9 +236,10 @@ public enum Pmpipe {
             return TerminationSignals.caught.map(exitStatus(for:)) ?? Status.failure
         }
         defer { connection.disconnect() }
-        var printer = RecordPrinter(ids: connection.parameterIDs, stdout: OutputBuffer(.standardOutput),
-                                    stderr: OutputBuffer(.standardError, capacity: 64 << 10), verbose: settings.verbose,
-                                    window: window)
+        var printer = RecordPrinter(
+            ids: connection.parameterIDs, stdout: OutputBuffer(.standardOutput),
+            stderr: OutputBuffer(.standardError, capacity: 64 << 10), verbose: settings.verbose,
+            window: window)
         return follow(run, printer: &printer, interval: settings.interval, verbose: settings.verbose)
     }
 
@@ -237,8 +251,10 @@ public enum Pmpipe {
     /// pmpipe's exit status. Signals and a closed stdout end the loop: the
     /// caller disconnects, which stops a private run; a shared one goes on,
     /// and pmpipe says so.
-    static func follow(_ stream: PipeRun, printer: inout RecordPrinter, interval: PollInterval,
-                       verbose: Bool) -> Int32 {
+    static func follow(
+        _ stream: PipeRun, printer: inout RecordPrinter, interval: PollInterval,
+        verbose: Bool
+    ) -> Int32 {
         var reportedUnretained = 0
         var lastCheck = Clock.monotonic()
         while true {
@@ -288,7 +304,7 @@ public enum Pmpipe {
                 return finish(printer, label: stream.name, verbose: verbose)
             case .records:
                 lastCheck = Clock.monotonic()
-                continue   // drain at full speed
+                continue  // drain at full speed
             case .empty:
                 // PCP's C agent marks every record after the command exited
                 // with END; the stream is over once they stop coming. A
@@ -331,21 +347,25 @@ public enum Pmpipe {
     /// `pmpipe -a ARCHIVE -i RUN [-S START] [-T END]`: the run's lines from
     /// a pmlogger archive, exactly as written. Exit status: the command's
     /// when the window holds the run's end, else 0 (254 when lines were lost).
-    public static func replay(archive: String, instance: String, start: String?, finish: String?,
-                              _ settings: Settings) -> Int32 {
+    public static func replay(
+        archive: String, instance: String, start: String?, finish: String?,
+        _ settings: Settings
+    ) -> Int32 {
         TerminationSignals.install()
         let replay: ArchiveReplay
         do {
-            replay = try ArchiveReplay(archive: archive, instance: instance, start: start, finish: finish,
-                                       prefix: settings.prefix)
+            replay = try ArchiveReplay(
+                archive: archive, instance: instance, start: start, finish: finish,
+                prefix: settings.prefix)
         } catch {
             complain("\(error)")
             return Status.failure
         }
         if let warning = replay.warning { complain(warning) }
-        var printer = RecordPrinter(ids: replay.parameterIDs, stdout: OutputBuffer(.standardOutput),
-                                    stderr: OutputBuffer(.standardError, capacity: 64 << 10), verbose: settings.verbose,
-                                    window: replay.window)
+        var printer = RecordPrinter(
+            ids: replay.parameterIDs, stdout: OutputBuffer(.standardOutput),
+            stderr: OutputBuffer(.standardError, capacity: 64 << 10), verbose: settings.verbose,
+            window: replay.window)
         while true {
             if let sig = TerminationSignals.caught {
                 try? printer.out.flush()
@@ -388,8 +408,9 @@ public enum Pmpipe {
     private static func finish(_ printer: borrowing RecordPrinter, label: String, verbose: Bool) -> Int32 {
         let status = printer.exitStatus ?? 0
         if printer.endedBeforeWindow {
-            complain("'\(label)' had ended before pmpipe attached (status \(status)); "
-                     + "--from start prints the lines the agent still keeps")
+            complain(
+                "'\(label)' had ended before pmpipe attached (status \(status)); "
+                    + "--from start prints the lines the agent still keeps")
         }
         if let reason = printer.endReason, verbose || !reason.hasPrefix("exited") {
             complain("'\(label)' \(reason) (status \(status))")

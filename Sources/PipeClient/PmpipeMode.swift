@@ -67,8 +67,9 @@ public struct PmpipeArguments: Sendable, Equatable {
         if stop != nil { chosen.append("--stop") }
         if archive != nil { chosen.append("-a") }
         guard chosen.count <= 1 else {
-            throw UsageError("\(chosen[0]) and \(chosen[1]) cannot be combined: choose one of "
-                             + "--list, --explain, --shared, --attach, --runs, --stop and -a")
+            throw UsageError(
+                "\(chosen[0]) and \(chosen[1]) cannot be combined: choose one of "
+                    + "--list, --explain, --shared, --attach, --runs, --stop and -a")
         }
         if from != nil && attach == nil { throw UsageError("--from goes with --attach RUN") }
         if (start != nil || finish != nil) && archive == nil {

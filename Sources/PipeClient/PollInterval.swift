@@ -35,7 +35,8 @@ public struct PollInterval: Sendable, Equatable, CustomStringConvertible {
         // 0.001 to something just under a millisecond.
         let parts = number.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count <= 2, parts.allSatisfy({ $0.allSatisfy { $0.isASCII && $0.isNumber } }),
-              !(parts.first?.isEmpty ?? true) || (parts.count == 2 && !parts[1].isEmpty) else {
+            !(parts.first?.isEmpty ?? true) || (parts.count == 2 && !parts[1].isEmpty)
+        else {
             throw .notAnInterval(text)
         }
         let perUnit: Int64

@@ -45,8 +45,10 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
     /// before pmpipe attached).
     public private(set) var endedBeforeWindow = false
 
-    public init(ids: EventParameterIDs, stdout: consuming OutputBuffer, stderr: consuming OutputBuffer,
-                verbose: Bool, window: RecordWindow? = nil) {
+    public init(
+        ids: EventParameterIDs, stdout: consuming OutputBuffer, stderr: consuming OutputBuffer,
+        verbose: Bool, window: RecordWindow? = nil
+    ) {
         self.ids = ids
         self.out = stdout
         self.err = stderr
@@ -129,7 +131,8 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
     /// Reads a record's parameters: keeps what it says about the run's end
     /// (exit status, reason) and returns its line, if it has one.
     private mutating func noteParameters(of record: EventRecord)
-        -> (payload: UnsafeRawBufferPointer?, toStderr: Bool, continued: Bool, noeol: Bool) {
+        -> (payload: UnsafeRawBufferPointer?, toStderr: Bool, continued: Bool, noeol: Bool)
+    {
         var payload: UnsafeRawBufferPointer?
         var toStderr = false
         var continued = false
@@ -166,7 +169,10 @@ public struct RecordPrinter: ~Copyable, EventRecordHandler {
         lostLines += record.missed
         let noun = record.missed == 1 ? "line" : "lines"
         if verbose {
-            if openLine.out { try out.append(byte: 0x0A); openLine.out = false }
+            if openLine.out {
+                try out.append(byte: 0x0A)
+                openLine.out = false
+            }
             try out.append(prefix(record) + "\(record.missed) \(noun) \(Self.lostLinesSuffix)\n")
         }
         // At that point of the output: what came before is written first.

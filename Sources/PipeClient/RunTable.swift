@@ -13,8 +13,10 @@ public struct RunEntry: Sendable, Equatable {
     /// The configured command line (`pipe.run.command`).
     public var command: String
 
-    public init(name: String, owner: String, status: String, exitStatus: Int32? = nil, lines: UInt64,
-                parameters: String = "", command: String) {
+    public init(
+        name: String, owner: String, status: String, exitStatus: Int32? = nil, lines: UInt64,
+        parameters: String = "", command: String
+    ) {
         self.name = name
         self.owner = owner
         self.status = status
@@ -35,8 +37,10 @@ public enum RunTable {
         var rows = [header]
         for run in runs {
             let status = run.exitStatus.map { "\(run.status) (\($0))" } ?? run.status
-            rows.append([run.name, run.owner, status, "\(run.lines)",
-                         run.parameters.isEmpty ? "-" : run.parameters, run.command])
+            rows.append([
+                run.name, run.owner, status, "\(run.lines)",
+                run.parameters.isEmpty ? "-" : run.parameters, run.command,
+            ])
         }
         var widths = [Int](repeating: 0, count: header.count - 1)
         for row in rows {

@@ -71,28 +71,35 @@ struct PmpipeCommand: ParsableCommand {
             """,
         helpNames: [.long, .customShort("?")])
 
-    @Option(name: .customShort("h"),
-            help: ArgumentHelp("The pmcd to ask (default unix:, the local socket, which carries your credentials; "
-                               + "pcp://HOST?username=USER logs in with SASL).", valueName: "host"))
+    @Option(
+        name: .customShort("h"),
+        help: ArgumentHelp(
+            "The pmcd to ask (default unix:, the local socket, which carries your credentials; "
+                + "pcp://HOST?username=USER logs in with SASL).", valueName: "host"))
     // unix:, not local: (which falls back to TCP without credentials when the
     // socket connect fails, e.g. under a burst of connections).
     var host: String?
 
-    @Option(name: .shortAndLong,
-            help: ArgumentHelp("The configured command to run (see --list); with -a, the run to replay (NAME.SEQ).",
-                               valueName: "instance"))
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp(
+            "The configured command to run (see --list); with -a, the run to replay (NAME.SEQ).",
+            valueName: "instance"))
     var instance: String?
 
     // .unconditional: like pmval's -x, the next argument is the value even when
     // it starts with '-' (a parameter such as -5 for an instance that allows it).
-    @Option(name: .customShort("x"), parsing: .unconditional,
-            help: ArgumentHelp("The command's parameters, space separated.", valueName: "params"))
+    @Option(
+        name: .customShort("x"), parsing: .unconditional,
+        help: ArgumentHelp("The command's parameters, space separated.", valueName: "params"))
     var parameters: String?
 
-    @Option(name: .customShort("t"),
-            help: ArgumentHelp("How long to wait after a fetch that found nothing: seconds (0.5) or 250ms, 1s; at least 1ms.",
-                               valueName: "interval"),
-            transform: parseInterval)
+    @Option(
+        name: .customShort("t"),
+        help: ArgumentHelp(
+            "How long to wait after a fetch that found nothing: seconds (0.5) or 250ms, 1s; at least 1ms.",
+            valueName: "interval"),
+        transform: parseInterval)
     var interval: PollInterval = .default
 
     @Flag(help: "Prefix each line with its record's time and flags, and report lost lines in line.")
@@ -113,8 +120,10 @@ struct PmpipeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Follow the shared run RUN until it ends.", valueName: "run"))
     var attach: String?
 
-    @Option(help: ArgumentHelp("With --attach: print from now (default) or from the oldest line the agent keeps.",
-                               valueName: "now|start"))
+    @Option(
+        help: ArgumentHelp(
+            "With --attach: print from now (default) or from the oldest line the agent keeps.",
+            valueName: "now|start"))
     var from: AttachStart?
 
     @Flag(help: "List the shared runs you may read.")
@@ -123,18 +132,22 @@ struct PmpipeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Stop the shared run RUN (its owner or root).", valueName: "run"))
     var stop: String?
 
-    @Option(name: [.customShort("a"), .customLong("archive")],
-            help: ArgumentHelp("Replay -i's lines from this pmlogger archive instead of asking pmcd.",
-                               valueName: "archive"))
+    @Option(
+        name: [.customShort("a"), .customLong("archive")],
+        help: ArgumentHelp(
+            "Replay -i's lines from this pmlogger archive instead of asking pmcd.",
+            valueName: "archive"))
     var archive: String?
 
     // .unconditional: -T -10m (ten minutes before the archive's end).
-    @Option(name: [.customShort("S"), .customLong("start")], parsing: .unconditional,
-            help: ArgumentHelp("With -a: the start of the time window.", valueName: "time"))
+    @Option(
+        name: [.customShort("S"), .customLong("start")], parsing: .unconditional,
+        help: ArgumentHelp("With -a: the start of the time window.", valueName: "time"))
     var start: String?
 
-    @Option(name: [.customShort("T"), .customLong("finish")], parsing: .unconditional,
-            help: ArgumentHelp("With -a: the end of the time window.", valueName: "time"))
+    @Option(
+        name: [.customShort("T"), .customLong("finish")], parsing: .unconditional,
+        help: ArgumentHelp("With -a: the end of the time window.", valueName: "time"))
     var finish: String?
 
     var arguments: PmpipeArguments {
@@ -168,8 +181,11 @@ struct PmpipeCommand: ParsableCommand {
 
     func run() throws {
         let mode = try arguments.mode()
-        let status = Pmpipe.perform(mode, Pmpipe.Settings(host: host ?? "unix:", prefix: prefix,
-                                                          interval: interval, verbose: verbose))
+        let status = Pmpipe.perform(
+            mode,
+            Pmpipe.Settings(
+                host: host ?? "unix:", prefix: prefix,
+                interval: interval, verbose: verbose))
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -11,11 +11,13 @@ extension PipeIntegration {
 
         @Test func pminfoShowsTheMetricsOfPCPsAgentWithTheSamePMIDs() throws {
             let outcome = try run("pminfo", ["-m", "pipe"])
-            for (name, pmid) in [("pipe.numclients", "128.0.0"), ("pipe.maxmemory", "128.0.1"),
-                                 ("pipe.commands", "128.0.2"), ("pipe.line", "128.0.3"),
-                                 ("pipe.firehose", "128.0.4"), ("pipe.queue.memused", "128.0.5"),
-                                 ("pipe.queue.count", "128.0.6"), ("pipe.queue.bytes", "128.0.7"),
-                                 ("pipe.queue.numclients", "128.0.8")] {
+            for (name, pmid) in [
+                ("pipe.numclients", "128.0.0"), ("pipe.maxmemory", "128.0.1"),
+                ("pipe.commands", "128.0.2"), ("pipe.line", "128.0.3"),
+                ("pipe.firehose", "128.0.4"), ("pipe.queue.memused", "128.0.5"),
+                ("pipe.queue.count", "128.0.6"), ("pipe.queue.bytes", "128.0.7"),
+                ("pipe.queue.numclients", "128.0.8"),
+            ] {
                 #expect(outcome.out.contains("\(name) PMID: \(pmid)"), "\(name)")
             }
             let desc = try run("pminfo", ["-d", "pipe.firehose", "pipe.commands", "pipe.maxmemory"])
@@ -34,12 +36,15 @@ extension PipeIntegration {
 
         @Test func pipeCommandsListsTheConfiguredCommandLines() throws {
             let outcome = try run("pminfo", ["-f", "pipe.commands"])
-            #expect(outcome.out.contains("inst [") && outcome.out.contains("\"t_seq\"] value \"seq 1 $1\""), "\(outcome.out)")
+            #expect(
+                outcome.out.contains("inst [") && outcome.out.contains("\"t_seq\"] value \"seq 1 $1\""),
+                "\(outcome.out)")
         }
 
         @Test func pmvalWithParametersPrintsTheLinesAndExitsZeroAtTheEnd() throws {
-            let outcome = try run("pmval", ["-x", "hello from pmval", "-i", "t_echo", "-t", "0.2", "pipe.firehose"],
-                                  timeout: 30)
+            let outcome = try run(
+                "pmval", ["-x", "hello from pmval", "-i", "t_echo", "-t", "0.2", "pipe.firehose"],
+                timeout: 30)
             #expect(outcome.status == 0, "\(outcome)")
             #expect(outcome.out.contains("\"hello from pmval\""), "\(outcome)")
         }
@@ -54,7 +59,8 @@ extension PipeIntegration {
         }
 
         @Test func dbpmdaDescribesFetchesAndListsInstances() throws {
-            let log = FileManager.default.temporaryDirectory.appendingPathComponent("dbpmda-\(UUID().uuidString).log").path
+            let log = FileManager.default.temporaryDirectory.appendingPathComponent("dbpmda-\(UUID().uuidString).log")
+                .path
             let script = """
                 open pipe \(Integration.pmdasDir)/pipe/pmdapipe -d 128 -l \(log)
                 attr "userid" "65534"
@@ -133,8 +139,9 @@ extension PipeIntegration {
         @Test func stdoutAndStderrAreTheCommandsByteForByte() throws {
             let outcome = try run("pmpipe", ["-i", "t_exact"], timeout: 30)
             #expect(outcome.status == 0, "\(outcome)")
-            #expect(outcome.stdout == Data([0x61, 0x0D, 0x0A, 0x0D, 0x62, 0x00, 0x63, 0x0A, 0x0A, 0xFF, 0x0D]),
-                    "\(Array(outcome.stdout))")
+            #expect(
+                outcome.stdout == Data([0x61, 0x0D, 0x0A, 0x0D, 0x62, 0x00, 0x63, 0x0A, 0x0A, 0xFF, 0x0D]),
+                "\(Array(outcome.stdout))")
             #expect(outcome.stderr == Data("err\r\nlast".utf8), "\(Array(outcome.stderr))")
         }
 
@@ -156,7 +163,9 @@ extension PipeIntegration {
                 DispatchQueue.global().async {
                     defer { group.leave() }
                     let outcome = try? run("pmpipe", ["-i", "t_seq", "-x", "\(20_000 + client)"], timeout: 60)
-                    lock.lock(); results[client] = outcome; lock.unlock()
+                    lock.lock()
+                    results[client] = outcome
+                    lock.unlock()
                 }
             }
             group.wait()
@@ -194,9 +203,11 @@ extension PipeIntegration {
 
         @Test func parametersAreNeverSeenByAShell() throws {
             let marker = "/tmp/pmdapipe-pwned-\(UUID().uuidString)"
-            let hostile = ["$(touch \(marker))", "`touch \(marker)`", "; touch \(marker)", "| touch \(marker)",
-                           "&& touch \(marker)", "*", "~", "$HOME", "${IFS}", "a'b", "a\"b", "<x", ">\(marker)",
-                           "x#y", "!", "{a,b}", "[a]", "%", "="]
+            let hostile = [
+                "$(touch \(marker))", "`touch \(marker)`", "; touch \(marker)", "| touch \(marker)",
+                "&& touch \(marker)", "*", "~", "$HOME", "${IFS}", "a'b", "a\"b", "<x", ">\(marker)",
+                "x#y", "!", "{a,b}", "[a]", "%", "=",
+            ]
             // Each parameter is single-quoted for the client-side splitter; single quotes inside use "".
             let quoted = hostile.map { $0.contains("'") ? "\"\($0)\"" : "'\($0)'" }.joined(separator: " ")
             // A shell command line takes only letters and digits: every one is refused.
@@ -269,7 +280,10 @@ extension PipeIntegration {
 
         @Test func aPerUserLimitRefusesASecondRunWithAClearError() throws {
             let first = try launch("pmpipe", ["-i", "t_limit"], user: "pipetest_a")
-            defer { first.terminate(); waitForExit(first) }
+            defer {
+                first.terminate()
+                waitForExit(first)
+            }
             #expect(try eventually { try Agent.value(of: "pipe.runs.active", instance: "t_limit") == 1 })
             let second = try run("pmpipe", ["-i", "t_limit"], user: "pipetest_a", timeout: 10)
             #expect(second.status == 255, "\(second)")

@@ -37,7 +37,9 @@ final class Chromium {
     /// Starts the browser in a process group of its own (so that `close`
     /// can end every process it started) and opens one page of the given size.
     static func launch(width: Int = 1280, height: Int = 800) throws -> Chromium {
-        guard installed else { throw HarnessError("\(executable) is missing (apt-get install --no-install-recommends chromium)") }
+        guard installed else {
+            throw HarnessError("\(executable) is missing (apt-get install --no-install-recommends chromium)")
+        }
         // A write to a browser that died must fail with EPIPE, not kill the test process.
         signal(SIGPIPE, SIG_IGN)
         var template = Array("/tmp/pmdapipe-chromium-XXXXXX".utf8CString)
@@ -46,11 +48,13 @@ final class Chromium {
 
         let (browserReads, weWrite) = try makePipe()
         let (weRead, browserWrites) = try makePipe()
-        let arguments = [executable, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
-                         "--user-data-dir=\(directory)/profile", "--no-first-run", "--no-default-browser-check",
-                         "--disable-extensions", "--disable-background-networking", "--disable-component-update",
-                         "--disable-sync", "--mute-audio", "--hide-scrollbars", "--window-size=\(width),\(height)",
-                         "about:blank"]
+        let arguments = [
+            executable, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
+            "--user-data-dir=\(directory)/profile", "--no-first-run", "--no-default-browser-check",
+            "--disable-extensions", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--mute-audio", "--hide-scrollbars", "--window-size=\(width),\(height)",
+            "about:blank",
+        ]
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -70,14 +74,15 @@ final class Chromium {
         sigfillset(&all)
         posix_spawnattr_setsigdefault(&attributes, &all)
         posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        posix_spawnattr_setflags(
+            &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for pointer in argv { free(pointer) } }
         // Its crash handler keeps a database under $HOME/.config: keep it in the directory too.
         var environment = ProcessInfo.processInfo.environment
         for name in ["HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"] { environment[name] = directory }
         var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { envp.forEach { free($0) } }
+        defer { for pointer in envp { free(pointer) } }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, executable, &actions, &attributes, &argv, &envp)
         Glibc.close(browserReads)
@@ -112,16 +117,19 @@ final class Chromium {
         guard let session = attached["sessionId"] as? String else { throw HarnessError("no sessionId: \(attached)") }
         self.session = session
         for domain in ["Page", "Runtime", "Log"] { try call(domain + ".enable") }
-        try call("Emulation.setDeviceMetricsOverride",
-                 ["width": width, "height": height, "deviceScaleFactor": 1, "mobile": false])
+        try call(
+            "Emulation.setDeviceMetricsOverride",
+            ["width": width, "height": height, "deviceScaleFactor": 1, "mobile": false])
     }
 
     // MARK: - The protocol
 
     /// Sends one command (to the page unless `inPage` is false) and returns its result.
     @discardableResult
-    func call(_ method: String, _ parameters: [String: Any] = [:], inPage: Bool = true,
-              timeout: Double = 30) throws -> [String: Any] {
+    func call(
+        _ method: String, _ parameters: [String: Any] = [:], inPage: Bool = true,
+        timeout: Double = 30
+    ) throws -> [String: Any] {
         lastID += 1
         var message: [String: Any] = ["id": lastID, "method": method, "params": parameters]
         if inPage, let session { message["sessionId"] = session }
@@ -173,8 +181,11 @@ final class Chromium {
     /// Evaluates JavaScript in the page (awaiting a promise) and returns its JSON value.
     @discardableResult
     func evaluate(_ expression: String) throws -> Any? {
-        let result = try call("Runtime.evaluate", ["expression": expression, "returnByValue": true, "awaitPromise": true])
-        if let details = result["exceptionDetails"] { throw HarnessError("JavaScript exception in \(expression): \(details)") }
+        let result = try call(
+            "Runtime.evaluate", ["expression": expression, "returnByValue": true, "awaitPromise": true])
+        if let details = result["exceptionDetails"] {
+            throw HarnessError("JavaScript exception in \(expression): \(details)")
+        }
         return (result["result"] as? [String: Any])?["value"]
     }
 
@@ -195,21 +206,25 @@ final class Chromium {
     /// Clicks the middle of the element `selector` with the mouse, as a person would
     /// (so a hidden or covered element cannot be clicked).
     func click(_ selector: String) throws {
-        let box = try evaluate("""
-            (() => { const e = document.querySelector(\(Chromium.literal(selector)));
-                     if (!e) return null; e.scrollIntoView({block: 'center'});
-                     const r = e.getBoundingClientRect();
-                     return r.width > 0 && r.height > 0 ? [r.x + r.width / 2, r.y + r.height / 2] : null; })()
-            """) as? [Double]
+        let box =
+            try evaluate(
+                """
+                (() => { const e = document.querySelector(\(Chromium.literal(selector)));
+                         if (!e) return null; e.scrollIntoView({block: 'center'});
+                         const r = e.getBoundingClientRect();
+                         return r.width > 0 && r.height > 0 ? [r.x + r.width / 2, r.y + r.height / 2] : null; })()
+                """) as? [Double]
         guard let box, box.count == 2 else { throw HarnessError("no visible element \(selector) to click") }
         for type in ["mousePressed", "mouseReleased"] {
-            try call("Input.dispatchMouseEvent", ["type": type, "x": box[0], "y": box[1], "button": "left", "clickCount": 1])
+            try call(
+                "Input.dispatchMouseEvent", ["type": type, "x": box[0], "y": box[1], "button": "left", "clickCount": 1])
         }
     }
 
     /// Focuses the input `selector`, empties it and types `text` into it.
     func type(_ text: String, into selector: String) throws {
-        let found = try bool("""
+        let found = try bool(
+            """
             (() => { const e = document.querySelector(\(Chromium.literal(selector)));
                      if (!e) return false; e.focus(); e.select(); return document.activeElement === e; })()
             """)
@@ -293,7 +308,8 @@ final class Chromium {
     /// A process's state letter from /proc (nil once it is reaped).
     private static func state(of pid: pid_t) -> String? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
         return stat[stat.index(after: close)...].split(separator: " ").first.map(String.init)
     }
 

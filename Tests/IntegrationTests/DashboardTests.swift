@@ -15,26 +15,38 @@ extension PipeIntegration {
         func theCommandListShowsWhatTheLoginMayRunAndNothingElse() throws {
             try withDashboard { page in
                 let alice = try Account("pipetest_a")
-                let commands = try page.strings("[...document.querySelectorAll('#command-list [data-command]')].map(e => e.dataset.command)")
-                #expect(commands.contains("dash_count") && commands.contains("dash_html") && commands.contains("t_echo"),
-                        "\(commands)")
+                let commands = try page.strings(
+                    "[...document.querySelectorAll('#command-list [data-command]')].map(e => e.dataset.command)")
+                #expect(
+                    commands.contains("dash_count") && commands.contains("dash_html") && commands.contains("t_echo"),
+                    "\(commands)")
                 #expect(!commands.contains("dash_secret"), "no rule names dash_secret: root only")
                 #expect(!commands.contains("t_secret"), "disallow user * : t_secret")
 
                 let card = "#command-list [data-command=\"dash_count\"]"
-                #expect(try page.string("document.querySelector('\(card) .command-line').textContent")
+                #expect(
+                    try page.string("document.querySelector('\(card) .command-line').textContent")
                         == DashboardConfiguration.countCommand)
-                #expect(try page.strings("[...document.querySelectorAll('\(card) .types li')].map(e => e.textContent)")
+                #expect(
+                    try page.strings("[...document.querySelectorAll('\(card) .types li')].map(e => e.textContent)")
                         == ["$1 integer 1..100"])
 
                 // A command line is shown as text, never as markup.
                 let html = "#command-list [data-command=\"dash_html\"] .command-line"
-                #expect(try page.string("document.querySelector('\(html)').textContent") == DashboardConfiguration.htmlCommand)
-                #expect(try page.bool("document.getElementById('injected') === null && document.querySelectorAll('main img, main b').length === 0"))
+                #expect(
+                    try page.string("document.querySelector('\(html)').textContent")
+                        == DashboardConfiguration.htmlCommand)
+                #expect(
+                    try page.bool(
+                        "document.getElementById('injected') === null && document.querySelectorAll('main img, main b').length === 0"
+                    ))
 
-                #expect(try page.string("document.getElementById('session').textContent")
+                #expect(
+                    try page.string("document.getElementById('session').textContent")
                         .contains("as pipetest_a (uid \(alice.uid))"))
-                #expect(try page.string("document.getElementById('password').value") == "", "the page keeps no password in the form")
+                #expect(
+                    try page.string("document.getElementById('password').value") == "",
+                    "the page keeps no password in the form")
                 #expect(try page.bool("localStorage.length === 0 && sessionStorage.length === 0"))
                 try saveScreenshot(of: page, as: "dashboard-commands.png")
             }
@@ -47,18 +59,22 @@ extension PipeIntegration {
                 let card = "#command-list [data-command=\"dash_count\"]"
                 try page.type("100", into: "\(card) input")
                 try page.click("\(card) button")
-                let started = try page.waitUntil("/tick2\\n/.test(document.getElementById('output').textContent)"
-                                                 + " || !document.getElementById('error').hidden", timeout: 20)
+                let started = try page.waitUntil(
+                    "/tick2\\n/.test(document.getElementById('output').textContent)"
+                        + " || !document.getElementById('error').hidden", timeout: 20)
                 let refused = try !page.bool("document.getElementById('error').hidden")
                 try #require(started && !refused, "no lines: \(pageState(page))")
                 let run = try page.string("document.getElementById('run-name').textContent")
                 #expect(run.hasPrefix("dash_count."), "\(run)")
                 #expect(try page.string("document.getElementById('run-status').textContent") == "running")
-                #expect(try page.waitUntil("document.querySelector('#run-rows tr[data-run=\"\(run)\"]') !== null", timeout: 10),
-                        "the run is not in the list of runs")
+                #expect(
+                    try page.waitUntil(
+                        "document.querySelector('#run-rows tr[data-run=\"\(run)\"]') !== null", timeout: 10),
+                    "the run is not in the list of runs")
 
                 try page.click("#stop-button")
-                let finished = try page.waitUntil("document.getElementById('run-view').dataset.finished === 'true'", timeout: 20)
+                let finished = try page.waitUntil(
+                    "document.getElementById('run-view').dataset.finished === 'true'", timeout: 20)
                 #expect(finished, "the run did not end: \(pageState(page))")
                 let status = try page.string("document.getElementById('run-status').textContent")
                 #expect(["exited", "failed"].contains(status), "\(status)")
@@ -66,35 +82,45 @@ extension PipeIntegration {
                 let lines = try outputLines(page)
                 #expect(lines.count >= 3 && lines.count < 100, "\(lines.count) lines")
                 #expect(lines == (0..<lines.count).map { "tick\($0)" }, "\(lines)")
-                #expect(try page.bool("document.getElementById('error').hidden"),
-                        "\(pageState(page))")
+                #expect(
+                    try page.bool("document.getElementById('error').hidden"),
+                    "\(pageState(page))")
                 #expect(try page.bool("document.getElementById('stop-button').disabled"))
                 try saveScreenshot(of: page, as: "dashboard.png")
 
                 // A run left to finish: every line, then exit status 0.
                 try page.type("3", into: "\(card) input")
                 try page.click("\(card) button")
-                #expect(try page.waitUntil("document.getElementById('run-name').textContent !== \(Chromium.literal(run))"
-                                           + " && document.getElementById('run-view').dataset.finished === 'true'", timeout: 20),
-                        "\(pageState(page))")
+                #expect(
+                    try page.waitUntil(
+                        "document.getElementById('run-name').textContent !== \(Chromium.literal(run))"
+                            + " && document.getElementById('run-view').dataset.finished === 'true'", timeout: 20),
+                    "\(pageState(page))")
                 #expect(try outputLines(page) == ["tick0", "tick1", "tick2"])
                 #expect(try page.string("document.getElementById('run-status').textContent") == "exited")
                 #expect(try page.string("document.getElementById('run-exit').textContent") == "0")
 
                 // Output that looks like markup stays text.
                 try page.click("#command-list [data-command=\"dash_html\"] button")
-                #expect(try page.waitUntil("document.getElementById('run-name').textContent.startsWith('dash_html.')"
-                                           + " && document.getElementById('run-view').dataset.finished === 'true'", timeout: 20),
-                        "\(pageState(page))")
+                #expect(
+                    try page.waitUntil(
+                        "document.getElementById('run-name').textContent.startsWith('dash_html.')"
+                            + " && document.getElementById('run-view').dataset.finished === 'true'", timeout: 20),
+                    "\(pageState(page))")
                 #expect(try outputLines(page) == ["<img src=x id=injected>", "<b>bold</b>"])
-                #expect(try page.bool("document.getElementById('injected') === null && document.querySelectorAll('main img, main b').length === 0"))
+                #expect(
+                    try page.bool(
+                        "document.getElementById('injected') === null && document.querySelectorAll('main img, main b').length === 0"
+                    ))
 
                 // A refused start says why, in the agent's words, and starts nothing.
                 try page.type("1000", into: "\(card) input")
                 try page.click("\(card) button")
-                #expect(try page.waitUntil("!document.getElementById('error').hidden", timeout: 10), "\(pageState(page))")
+                #expect(
+                    try page.waitUntil("!document.getElementById('error').hidden", timeout: 10), "\(pageState(page))")
                 let refusal = try page.string("document.getElementById('error').textContent")
-                #expect(refusal.hasPrefix("dash_count: ") && refusal.contains("outside the range 1 to 100"), "\(refusal)")
+                #expect(
+                    refusal.hasPrefix("dash_count: ") && refusal.contains("outside the range 1 to 100"), "\(refusal)")
                 #expect(try page.string("document.getElementById('run-name').textContent").hasPrefix("dash_html."))
             }
         }
@@ -119,8 +145,9 @@ extension PipeIntegration {
             try page.type("pipetest_a", into: "#user")
             try page.type(SASL.password, into: "#password")
             try page.click("#connect-button")
-            let listed = try page.waitUntil("document.querySelectorAll('#command-list [data-command]').length > 0"
-                                            + " || !document.getElementById('error').hidden", timeout: 20)
+            let listed = try page.waitUntil(
+                "document.querySelectorAll('#command-list [data-command]').length > 0"
+                    + " || !document.getElementById('error').hidden", timeout: 20)
             #expect(listed, "nothing happened: \(pageState(page))")
             #expect(try page.bool("document.getElementById('error').hidden"), "\(pageState(page))")
             try body(page)
@@ -136,7 +163,8 @@ extension PipeIntegration {
 
         /// What the page shows, for failure messages.
         private func pageState(_ page: Chromium) -> String {
-            ((try? page.string("""
+            ((try? page.string(
+                """
                 ['session', 'error', 'run-name', 'run-status', 'run-exit', 'output']
                   .map(id => id + ': ' + (document.getElementById(id) || {}).textContent).join('\\n')
                 """)) ?? "(the page does not answer)") + "\nbrowser problems: \(page.problems)"
@@ -206,13 +234,14 @@ final class DashboardServer {
     static func start(pmproxy: String) throws -> DashboardServer {
         let nobody = try Account("nobody")
         var lastError: any Error = HarnessError("serve.py did not start")
-        for _ in 1...3 {    // a free port can be taken between the probe and the bind
+        for _ in 1...3 {  // a free port can be taken between the probe and the bind
             var template = Array("/tmp/pmdapipe-dashboard-XXXXXX".utf8CString)
             guard let made = mkdtemp(&template) else { throw HarnessError("mkdtemp failed: errno \(errno)") }
             let directory = String(cString: made)
             chmod(directory, 0o755)
             for name in ["index.html", "app.js", "style.css", "serve.py"] {
-                try FileManager.default.copyItem(atPath: Integration.sourceRoot + "/web/" + name, toPath: directory + "/" + name)
+                try FileManager.default.copyItem(
+                    atPath: Integration.sourceRoot + "/web/" + name, toPath: directory + "/" + name)
             }
             let logPath = directory + "/serve.log"
             FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -220,7 +249,8 @@ final class DashboardServer {
             let port = try PMProxy.freeLoopbackPort()
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = try setprivArguments("nobody")
+            process.arguments =
+                try setprivArguments("nobody")
                 + ["/usr/bin/python3", directory + "/serve.py", "--port", "\(port)", "--pmproxy", pmproxy]
             process.standardInput = FileHandle.nullDevice
             process.standardOutput = FileHandle.nullDevice

@@ -39,14 +39,18 @@ struct Outcome: CustomStringConvertible {
 
     var out: String { String(decoding: stdout, as: UTF8.self) }
     var err: String { String(decoding: stderr, as: UTF8.self) }
-    var description: String { "status \(status)\(timedOut ? " (timed out)" : "")\nstdout: \(out.prefix(2000))\nstderr: \(err.prefix(2000))" }
+    var description: String {
+        "status \(status)\(timedOut ? " (timed out)" : "")\nstdout: \(out.prefix(2000))\nstderr: \(err.prefix(2000))"
+    }
 }
 
 /// Runs a program and waits for it, bounded by `timeout` (then SIGKILL).
 /// `user` runs it as that unprivileged user through setpriv, with the user's groups.
 @discardableResult
-func run(_ program: String, _ arguments: [String], user: String? = nil, timeout: Double = 60,
-         environment: [String: String]? = nil, input: String? = nil) throws -> Outcome {
+func run(
+    _ program: String, _ arguments: [String], user: String? = nil, timeout: Double = 60,
+    environment: [String: String]? = nil, input: String? = nil
+) throws -> Outcome {
     let process = Process()
     if let user {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
@@ -87,10 +91,12 @@ func run(_ program: String, _ arguments: [String], user: String? = nil, timeout:
     process.waitUntilExit()
     try outHandle.close()
     try errHandle.close()
-    return Outcome(status: process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus
-                                                                           : process.terminationStatus,
-                   stdout: try Data(contentsOf: outFile), stderr: try Data(contentsOf: errFile),
-                   timedOut: timedOut)
+    return Outcome(
+        status: process.terminationReason == .uncaughtSignal
+            ? 128 + process.terminationStatus
+            : process.terminationStatus,
+        stdout: try Data(contentsOf: outFile), stderr: try Data(contentsOf: errFile),
+        timedOut: timedOut)
 }
 
 /// Starts a program without waiting (for clients that are killed mid-run).
@@ -220,7 +226,9 @@ enum Agent {
 
     /// Lines of the agent's log written since `offset` bytes.
     static func log(since offset: Int) -> String {
-        guard let data = FileManager.default.contents(atPath: Integration.agentLog), data.count > offset else { return "" }
+        guard let data = FileManager.default.contents(atPath: Integration.agentLog), data.count > offset else {
+            return ""
+        }
         return String(decoding: data[offset...], as: UTF8.self)
     }
 
@@ -244,8 +252,9 @@ func processes() throws -> [ProcessEntry] {
     var entries: [ProcessEntry] = []
     for name in try FileManager.default.contentsOfDirectory(atPath: "/proc") {
         guard let pid = Int32(name),
-              let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
+            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")")
+        else { continue }
         let comm = String(stat[stat.index(after: open)..<close])
         let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
         guard fields.count > 3 else { continue }
@@ -254,11 +263,14 @@ func processes() throws -> [ProcessEntry] {
             .trimmingCharacters(in: .whitespaces)
         var uid: UInt32 = 0
         if let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }) {
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") })
+        {
             uid = UInt32(line.split(separator: "\t")[1]) ?? 0
         }
-        entries.append(ProcessEntry(pid: pid, ppid: Int32(fields[1]) ?? 0, pgid: Int32(fields[2]) ?? 0,
-                                    state: String(fields[0]), comm: comm, command: command, uid: uid))
+        entries.append(
+            ProcessEntry(
+                pid: pid, ppid: Int32(fields[1]) ?? 0, pgid: Int32(fields[2]) ?? 0,
+                state: String(fields[0]), comm: comm, command: command, uid: uid))
     }
     return entries
 }
@@ -299,8 +311,9 @@ enum TestSetup {
     }
 
     static func installConfiguration(_ text: String) throws {
-        try FileManager.default.createDirectory(atPath: Integration.dropInDir, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(
+            atPath: Integration.dropInDir, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o755])
         try text.write(toFile: Integration.testConfigPath, atomically: true, encoding: .utf8)
         chmod(Integration.testConfigPath, 0o644)
         try Agent.reload()
@@ -316,17 +329,20 @@ enum TestSetup {
         /// Writes the file (root's, 0644, as the agent demands) and reloads
         /// the agent; throws with the agent's log if it refused the file.
         func install(_ text: String, expecting instance: String) throws {
-            try FileManager.default.createDirectory(atPath: Integration.dropInDir, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o755])
+            try FileManager.default.createDirectory(
+                atPath: Integration.dropInDir, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o755])
             let failures = try Agent.value(of: "pipe.config.failures")
             try text.write(toFile: path, atomically: true, encoding: .utf8)
             chown(path, 0, 0)
             chmod(path, 0o644)
             try Agent.reload()
             guard try Agent.value(of: "pipe.config.failures") == failures,
-                  try run("pminfo", ["-f", "pipe.commands"]).out.contains("\"\(instance)\"") else {
+                try run("pminfo", ["-f", "pipe.commands"]).out.contains("\"\(instance)\"")
+            else {
                 remove()
-                throw HarnessError("the agent refused \(path); its log:\n\(Agent.log(since: max(0, Agent.logSize() - 4000)))")
+                throw HarnessError(
+                    "the agent refused \(path); its log:\n\(Agent.log(since: max(0, Agent.logSize() - 4000)))")
             }
         }
 
@@ -345,172 +361,172 @@ enum TestSetup {
     static func testConfiguration() throws -> String {
         let echoPath = "/bin/echo"
         return """
-        # Instances of the pmdapipe integration tests (removed after the tests).
-        t_echo      nobody  echo $0
-        t_any       nobody  echo $0
-        t_seq       nobody  seq 1 $1
-        t_args      nobody  printf '%s\\n' $0
-        t_whoami    nobody  id -un
-        t_root      root    id -u
-        t_secret    root    echo secret
-        t_group     nobody  echo group-ok
-        t_stderr    nobody  sh -c 'echo out; echo err >&2; echo out2'
-        t_exit      nobody  sh -c 'echo bye; exit 3'
-        t_nul       nobody  printf 'a\\000b\\nlast-without-newline'
-        t_long      nobody  head -c 300000 /dev/zero | tr '\\0' x
-        t_crlf      nobody  printf 'one\\r\\ntwo\\r\\n'
-        t_exact     nobody  printf 'a\\r\\n\\rb\\000c\\n\\n\\377\\r'; printf 'err\\r\\nlast' >&2
-        t_drop      nobody  seq 1 $1
-        t_timeout   nobody  sleep 100
-        t_fork      nobody  sh -c 'sleep 31415 & sleep 31415 & wait'
-        t_trap      nobody  sh -c 'trap "" TERM; while :; do sleep 0.1; done; echo 27182'
-        t_sleep     nobody  sleep $1
-        t_validate  nobody  echo $1 $2
-        t_dash      nobody  echo $1
-        t_env       nobody  env
-        t_pinned    nobody  \(echoPath) pinned
-        t_badpin    nobody  \(echoPath) never
-        t_limit     nobody  sleep 30
-        t_maxout    nobody  yes
-        p_viewlog   root    cat /var/log/$1
-        p_lsdir     root    ls /srv/$1
-        p_tail      root    tail -n 2 /var/log/$1
-        p_catpipe   root    cat /var/log/$1 | head -n 3
-        p_sed       root    sed -n "/$1/p" /etc/hostname
-        p_awk       root    awk '/$1/' /etc/hostname
-        p_awkfield  nobody  awk '{print $2}' /etc/hostname
-        p_shc       root    sh -c "ls /srv/$1"
-        p_su        root    su -s /bin/sh nobody -c "ls /srv/$1"
-        p_loop      root    for f in /var/log/$1; do tail -n 2 $f; done
-        p_xargs     root    echo $1 | xargs ls
-        p_logpath   root    cat $1
-        p_redos     nobody  echo $1
-        r_escape    nobody  sh -c 'setsid sleep 3141 & echo started'
-        r_escapefd  nobody  sh -c 'setsid sh -c "exec >/dev/null 2>&1 </dev/null; sleep 2718" & echo started'
-        r_escape_t  nobody  sh -c 'setsid sleep 1618 & sleep 1618'
-        r_unfetched nobody  seq 1 1000000000
-        r_bigline   nobody  head -c 20000000 /dev/zero | tr '\\0' x
-        r_stream    nobody  sh -c 'i=0; while [ $i -lt 200 ]; do echo line$i; i=$((i+1)); sleep 0.01; done'
-        r_spew      nobody  sh -c 'seq 1 100000 >&2'
-        r_crlf      nobody  printf 'one\\r\\ntwo\\rthree\\r\\nlast'
-        r_tasks     nobody  sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 2 & done; wait; echo waited'
-        r_memory    nobody  sh -c 'head -c 200m /dev/zero | tail -c 100m | wc -c'
-        r_cpu       nobody  sh -c 'timeout 2 md5sum /dev/zero; times'
-        s_tick      nobody  sh -c 'i=0; while [ $i -lt $1 ]; do echo tick$i; i=$((i+1)); sleep 0.1; done'
-        s_fast      nobody  seq 1 $1
-        s_later     nobody  sh -c 'sleep 1; seq 1 200000'
-        s_idle      nobody  sleep 60
-        t_mine_root nobody  echo root $1
-        t_mine_a    nobody  echo pipetest_a $1
-        t_mine_b    nobody  echo pipetest_b $1
-        t_mine_c    nobody  echo pipetest_c $1
+            # Instances of the pmdapipe integration tests (removed after the tests).
+            t_echo      nobody  echo $0
+            t_any       nobody  echo $0
+            t_seq       nobody  seq 1 $1
+            t_args      nobody  printf '%s\\n' $0
+            t_whoami    nobody  id -un
+            t_root      root    id -u
+            t_secret    root    echo secret
+            t_group     nobody  echo group-ok
+            t_stderr    nobody  sh -c 'echo out; echo err >&2; echo out2'
+            t_exit      nobody  sh -c 'echo bye; exit 3'
+            t_nul       nobody  printf 'a\\000b\\nlast-without-newline'
+            t_long      nobody  head -c 300000 /dev/zero | tr '\\0' x
+            t_crlf      nobody  printf 'one\\r\\ntwo\\r\\n'
+            t_exact     nobody  printf 'a\\r\\n\\rb\\000c\\n\\n\\377\\r'; printf 'err\\r\\nlast' >&2
+            t_drop      nobody  seq 1 $1
+            t_timeout   nobody  sleep 100
+            t_fork      nobody  sh -c 'sleep 31415 & sleep 31415 & wait'
+            t_trap      nobody  sh -c 'trap "" TERM; while :; do sleep 0.1; done; echo 27182'
+            t_sleep     nobody  sleep $1
+            t_validate  nobody  echo $1 $2
+            t_dash      nobody  echo $1
+            t_env       nobody  env
+            t_pinned    nobody  \(echoPath) pinned
+            t_badpin    nobody  \(echoPath) never
+            t_limit     nobody  sleep 30
+            t_maxout    nobody  yes
+            p_viewlog   root    cat /var/log/$1
+            p_lsdir     root    ls /srv/$1
+            p_tail      root    tail -n 2 /var/log/$1
+            p_catpipe   root    cat /var/log/$1 | head -n 3
+            p_sed       root    sed -n "/$1/p" /etc/hostname
+            p_awk       root    awk '/$1/' /etc/hostname
+            p_awkfield  nobody  awk '{print $2}' /etc/hostname
+            p_shc       root    sh -c "ls /srv/$1"
+            p_su        root    su -s /bin/sh nobody -c "ls /srv/$1"
+            p_loop      root    for f in /var/log/$1; do tail -n 2 $f; done
+            p_xargs     root    echo $1 | xargs ls
+            p_logpath   root    cat $1
+            p_redos     nobody  echo $1
+            r_escape    nobody  sh -c 'setsid sleep 3141 & echo started'
+            r_escapefd  nobody  sh -c 'setsid sh -c "exec >/dev/null 2>&1 </dev/null; sleep 2718" & echo started'
+            r_escape_t  nobody  sh -c 'setsid sleep 1618 & sleep 1618'
+            r_unfetched nobody  seq 1 1000000000
+            r_bigline   nobody  head -c 20000000 /dev/zero | tr '\\0' x
+            r_stream    nobody  sh -c 'i=0; while [ $i -lt 200 ]; do echo line$i; i=$((i+1)); sleep 0.01; done'
+            r_spew      nobody  sh -c 'seq 1 100000 >&2'
+            r_crlf      nobody  printf 'one\\r\\ntwo\\rthree\\r\\nlast'
+            r_tasks     nobody  sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 2 & done; wait; echo waited'
+            r_memory    nobody  sh -c 'head -c 200m /dev/zero | tail -c 100m | wc -c'
+            r_cpu       nobody  sh -c 'timeout 2 md5sum /dev/zero; times'
+            s_tick      nobody  sh -c 'i=0; while [ $i -lt $1 ]; do echo tick$i; i=$((i+1)); sleep 0.1; done'
+            s_fast      nobody  seq 1 $1
+            s_later     nobody  sh -c 'sleep 1; seq 1 200000'
+            s_idle      nobody  sleep 60
+            t_mine_root nobody  echo root $1
+            t_mine_a    nobody  echo pipetest_a $1
+            t_mine_b    nobody  echo pipetest_b $1
+            t_mine_c    nobody  echo pipetest_c $1
 
-        [instance t_drop]
-        overflow = drop
-        queue = 64k
-        max_line = 4k
+            [instance t_drop]
+            overflow = drop
+            queue = 64k
+            max_line = 4k
 
-        [instance t_long]
-        max_line = 64k
+            [instance t_long]
+            max_line = 64k
 
-        [instance t_timeout]
-        timeout = 1s
+            [instance t_timeout]
+            timeout = 1s
 
-        [instance t_trap]
-        grace = 1s
+            [instance t_trap]
+            grace = 1s
 
-        [instance t_validate]
-        param 1 = integer 1..10
-        param 2 = oneof sda sdb
+            [instance t_validate]
+            param 1 = integer 1..10
+            param 2 = oneof sda sdb
 
-        [instance t_dash]
-        allow_dash = yes
-        param 1 = any
+            [instance t_dash]
+            allow_dash = yes
+            param 1 = any
 
-        [instance t_any]
-        allow_dash = yes
-        \((1...20).map { "param \($0) = any" }.joined(separator: "\n"))
+            [instance t_any]
+            allow_dash = yes
+            \((1...20).map { "param \($0) = any" }.joined(separator: "\n"))
 
-        [instance t_pinned]
-        sha256 = \(try sha256(of: echoPath))
+            [instance t_pinned]
+            sha256 = \(try sha256(of: echoPath))
 
-        [instance t_badpin]
-        sha256 = \(String(repeating: "0", count: 64))
+            [instance t_badpin]
+            sha256 = \(String(repeating: "0", count: 64))
 
-        [instance p_logpath]
-        param 1 = path under /var/log
+            [instance p_logpath]
+            param 1 = path under /var/log
 
-        [instance p_redos]
-        param 1 = pattern (a|a)*b
+            [instance p_redos]
+            param 1 = pattern (a|a)*b
 
-        [instance r_escape_t]
-        timeout = 2s
-        grace = 1s
+            [instance r_escape_t]
+            timeout = 2s
+            grace = 1s
 
-        [instance r_unfetched]
-        idle_timeout = 2s
-        queue = 64k
-        max_line = 4k
+            [instance r_unfetched]
+            idle_timeout = 2s
+            queue = 64k
+            max_line = 4k
 
-        [instance r_bigline]
-        max_line = 8m
+            [instance r_bigline]
+            max_line = 8m
 
-        [instance r_tasks]
-        tasks = 4
+            [instance r_tasks]
+            tasks = 4
 
-        [instance r_memory]
-        memory = 32m
+            [instance r_memory]
+            memory = 32m
 
-        [instance r_cpu]
-        cpu = 10
+            [instance r_cpu]
+            cpu = 10
 
-        [instance r_spew]
-        stderr = log
+            [instance r_spew]
+            stderr = log
 
-        [instance s_tick]
-        param 1 = integer 1..10000
-        shared = yes
-        retain = 3s
+            [instance s_tick]
+            param 1 = integer 1..10000
+            shared = yes
+            retain = 3s
 
-        [instance s_fast]
-        param 1 = integer 1..10000000
-        shared = yes
-        buffer = 64k
+            [instance s_fast]
+            param 1 = integer 1..10000000
+            shared = yes
+            buffer = 64k
 
-        [instance s_later]
-        shared = yes
-        buffer = 64k
+            [instance s_later]
+            shared = yes
+            buffer = 64k
 
-        [instance s_idle]
-        shared = yes
-        idle_expiry = 2s
+            [instance s_idle]
+            shared = yes
+            idle_expiry = 2s
 
-        [instance t_limit]
-        max_per_user = 1
+            [instance t_limit]
+            max_per_user = 1
 
-        [instance t_maxout]
-        max_output = 100k
+            [instance t_maxout]
+            max_output = 100k
 
-        [access]
-        allow user * : t_echo, t_any, t_seq, t_args, t_whoami, t_root, t_stderr, t_exit, t_nul, t_long
-        allow user * : t_crlf, t_exact, t_drop, t_timeout, t_fork, t_trap, t_sleep, t_validate, t_dash, t_env
-        allow user * : t_pinned, t_badpin, t_limit, t_maxout
-        allow user * : p_viewlog, p_lsdir, p_tail, p_catpipe, p_sed, p_awk, p_awkfield, p_shc, p_su, p_loop, p_xargs
-        allow user * : p_logpath, p_redos
-        allow user * : r_escape, r_escapefd, r_escape_t, r_unfetched, r_bigline, r_stream, r_spew, r_crlf
-        allow user * : r_tasks, r_memory, r_cpu
-        allow user pipetest_a : s_tick, s_fast, s_later, s_idle
-        allow user pipetest_b : s_tick
-        read user pipetest_b : s_tick
-        disallow user * : t_secret
-        allow group \(group) : t_group
-        allow user root : t_mine_root
-        allow user pipetest_a : t_mine_a
-        allow user pipetest_b : t_mine_b
-        allow user pipetest_c : t_mine_c
-        disallow user * : t_mine_root, t_mine_a, t_mine_b, t_mine_c
-        disallow user pipetest_b : t_group
-        """
+            [access]
+            allow user * : t_echo, t_any, t_seq, t_args, t_whoami, t_root, t_stderr, t_exit, t_nul, t_long
+            allow user * : t_crlf, t_exact, t_drop, t_timeout, t_fork, t_trap, t_sleep, t_validate, t_dash, t_env
+            allow user * : t_pinned, t_badpin, t_limit, t_maxout
+            allow user * : p_viewlog, p_lsdir, p_tail, p_catpipe, p_sed, p_awk, p_awkfield, p_shc, p_su, p_loop, p_xargs
+            allow user * : p_logpath, p_redos
+            allow user * : r_escape, r_escapefd, r_escape_t, r_unfetched, r_bigline, r_stream, r_spew, r_crlf
+            allow user * : r_tasks, r_memory, r_cpu
+            allow user pipetest_a : s_tick, s_fast, s_later, s_idle
+            allow user pipetest_b : s_tick
+            read user pipetest_b : s_tick
+            disallow user * : t_secret
+            allow group \(group) : t_group
+            allow user root : t_mine_root
+            allow user pipetest_a : t_mine_a
+            allow user pipetest_b : t_mine_b
+            allow user pipetest_c : t_mine_c
+            disallow user * : t_mine_root, t_mine_a, t_mine_b, t_mine_c
+            disallow user pipetest_b : t_group
+            """
     }
 }
 

@@ -22,7 +22,8 @@ extension PipeIntegration {
             try Self.secret.write(toFile: "/etc/pipetest-shadow", atomically: true, encoding: .utf8)
             chmod("/etc/pipetest-shadow", 0o600)
             try? FileManager.default.removeItem(atPath: "/var/log/pipetest-link")
-            try FileManager.default.createSymbolicLink(atPath: "/var/log/pipetest-link", withDestinationPath: "/etc/pipetest-shadow")
+            try FileManager.default.createSymbolicLink(
+                atPath: "/var/log/pipetest-link", withDestinationPath: "/etc/pipetest-shadow")
             try FileManager.default.createDirectory(atPath: "/srv", withIntermediateDirectories: true)
         }
 
@@ -38,8 +39,10 @@ extension PipeIntegration {
 
         /// The commands of the test configuration as PCP's agent would have
         /// had them (no types).
-        static let commands = ["p_viewlog", "p_lsdir", "p_tail", "p_catpipe", "p_sed", "p_awk", "p_awkfield", "p_shc",
-                               "p_su", "p_loop", "p_xargs"]
+        static let commands = [
+            "p_viewlog", "p_lsdir", "p_tail", "p_catpipe", "p_sed", "p_awk", "p_awkfield", "p_shc",
+            "p_su", "p_loop", "p_xargs",
+        ]
 
         /// One parameter for pmpipe's -x: single quotes, and a single quote as
         /// '\'' (close, escaped quote, reopen), as the agent's splitter reads them.
@@ -52,10 +55,13 @@ extension PipeIntegration {
                 let parameters = instance == "p_awkfield" ? "1 \(Self.quote(payload))" : Self.quote(payload)
                 let outcome = try run("pmpipe", ["-i", instance, "-x", parameters], user: "pipetest_c", timeout: 20)
                 #expect(outcome.status == 255, "\(instance) \(payload.debugDescription): \(outcome)")
-                #expect(outcome.err.contains("bad parameters"), "\(instance) \(payload.debugDescription): \(outcome.err)")
+                #expect(
+                    outcome.err.contains("bad parameters"), "\(instance) \(payload.debugDescription): \(outcome.err)")
                 #expect(!outcome.out.contains(Self.secret) && !outcome.err.contains(Self.secret))
                 #expect(!outcome.out.contains("root:"), "\(instance) printed a password file")
-                #expect(!FileManager.default.fileExists(atPath: Self.marker), "\(instance) \(payload.debugDescription) ran code")
+                #expect(
+                    !FileManager.default.fileExists(atPath: Self.marker),
+                    "\(instance) \(payload.debugDescription) ran code")
             }
         }
 
@@ -72,8 +78,10 @@ extension PipeIntegration {
             #expect(ok.status == 0 && ok.out == "ok line\n", "\(ok)")
             let absolute = try run("pmpipe", ["-i", "p_logpath", "-x", Self.okFile], user: "pipetest_c")
             #expect(absolute.out == "ok line\n", "\(absolute)")
-            for payload in ["../../etc/pipetest-shadow", "/etc/pipetest-shadow", "pipetest-link", "../etc/passwd",
-                            "/var/log/../../etc/pipetest-shadow", ""] {
+            for payload in [
+                "../../etc/pipetest-shadow", "/etc/pipetest-shadow", "pipetest-link", "../etc/passwd",
+                "/var/log/../../etc/pipetest-shadow", "",
+            ] {
                 let outcome = try run("pmpipe", ["-i", "p_logpath", "-x", Self.quote(payload)], user: "pipetest_c")
                 #expect(outcome.status == 255, "\(payload): \(outcome)")
                 #expect(!outcome.out.contains(Self.secret), "\(payload) printed the secret")
@@ -102,15 +110,33 @@ extension PipeIntegration {
         /// What the issue measured could not be written at all: a wider type
         /// where the value would be spliced, `eval` in any spelling, `sh -c $1`.
         @Test(arguments: [
-            ("viewlog root cat /var/log/$1\n[instance viewlog]\nparam 1 = path under /var/log", "$1 stands inside the word '/var/log/$1'"),
+            (
+                "viewlog root cat /var/log/$1\n[instance viewlog]\nparam 1 = path under /var/log",
+                "$1 stands inside the word '/var/log/$1'"
+            ),
             ("lsdir root ls /srv/$1\n[instance lsdir]\nparam 1 = any", "$1 stands inside the word '/srv/$1'"),
-            ("s root sed -n \"/$1/p\" /etc/hostname\n[instance s]\nparam 1 = word", "$1 stands inside a double-quoted string with other text"),
+            (
+                "s root sed -n \"/$1/p\" /etc/hostname\n[instance s]\nparam 1 = word",
+                "$1 stands inside a double-quoted string with other text"
+            ),
             ("a root awk '/$1/' /etc/hostname\n[instance a]\nparam 1 = any", "$1 stands inside single quotes"),
-            ("c root sh -c \"ls /srv/$1\"\n[instance c]\nparam 1 = word", "$1 stands inside the script that 'sh -c' runs"),
-            ("u root su -s /bin/sh nobody -c \"ls /srv/$1\"\n[instance u]\nparam 1 = any", "inside the script that 'su -c' runs"),
+            (
+                "c root sh -c \"ls /srv/$1\"\n[instance c]\nparam 1 = word",
+                "$1 stands inside the script that 'sh -c' runs"
+            ),
+            (
+                "u root su -s /bin/sh nobody -c \"ls /srv/$1\"\n[instance u]\nparam 1 = any",
+                "inside the script that 'su -c' runs"
+            ),
             ("t root trap \"rm -f /tmp/x.$1\" EXIT; sleep 1", "in the arguments of 'trap' would be run as shell code"),
-            ("l root for f in /var/log/$1; do tail -n 2 $f; done\n[instance l]\nparam 1 = any", "$1 stands inside a larger word"),
-            ("x root echo $1 | xargs prog\n[instance x]\nparam 1 = any", "$1 stands as a whole word of a shell command line"),
+            (
+                "l root for f in /var/log/$1; do tail -n 2 $f; done\n[instance l]\nparam 1 = any",
+                "$1 stands inside a larger word"
+            ),
+            (
+                "x root echo $1 | xargs prog\n[instance x]\nparam 1 = any",
+                "$1 stands as a whole word of a shell command line"
+            ),
             ("e root \"eval\" $1", "in the arguments of 'eval' would be run as shell code"),
             ("e root e\\val \"$1\"", "in the arguments of 'eval' would be run as shell code"),
             ("e root sh -c $1", "would be the whole script that 'sh -c' runs"),
@@ -137,8 +163,11 @@ extension PipeIntegration {
                 (";34@#bleurg  root        /bin/true", 0, "configuration OK: 1 commands"),
                 ("instance", 1, ":1: missing user name"),
                 ("instance user ", 1, ":1: missing a command"),
-                ("instance root /bin/true and parameters\n[access]\nallow user root : instance\ndisallow user root : instance\n"
-                    + "allow group root : instance\ndisallow group root : instance", 0, "configuration OK: 1 commands, 4 access rules"),
+                (
+                    "instance root /bin/true and parameters\n[access]\nallow user root : instance\ndisallow user root : instance\n"
+                        + "allow group root : instance\ndisallow group root : instance", 0,
+                    "configuration OK: 1 commands, 4 access rules"
+                ),
                 ("instance root /bin/true\n[access]\nallow user", 1, ":3: missing user name"),
                 ("instance root /bin/true\n[access]\nallow group root ", 1, ":3: missing instance"),
                 ("instance root /bin/true\n[access]\nallow group root : ", 1, ":3: missing instance"),
@@ -160,16 +189,16 @@ extension PipeIntegration {
         func qa878OutputCapture() throws {
             let dropIn = Integration.dropInDir + "/zz-pmdapipe-qa878.conf"
             try """
-                # instance   user   command
-                empty-line   root   echo
-                echo-all     root   echo $0
-                echo-two     root   echo $1 $2
-                ls-pipe      root   ls \(Integration.pmdasDir)/pipe | LC_COLLATE=POSIX sort
-                noop         nobody exit
-                [access]
-                disallow user pipetest_c : noop
+            # instance   user   command
+            empty-line   root   echo
+            echo-all     root   echo $0
+            echo-two     root   echo $1 $2
+            ls-pipe      root   ls \(Integration.pmdasDir)/pipe | LC_COLLATE=POSIX sort
+            noop         nobody exit
+            [access]
+            disallow user pipetest_c : noop
 
-                """.write(toFile: dropIn, atomically: true, encoding: .utf8)
+            """.write(toFile: dropIn, atomically: true, encoding: .utf8)
             chmod(dropIn, 0o644)
             defer {
                 try? FileManager.default.removeItem(atPath: dropIn)
@@ -178,25 +207,31 @@ extension PipeIntegration {
             try Agent.reload()
 
             func pmval(_ parameters: String, _ instance: String, user: String? = nil) throws -> Outcome {
-                try run("pmval", ["-x", parameters, "-i", instance, "-t", "0.25", "-s", "8", "pipe.firehose"],
-                        user: user, timeout: 30)
+                try run(
+                    "pmval", ["-x", parameters, "-i", instance, "-t", "0.25", "-s", "8", "pipe.firehose"],
+                    user: user, timeout: 30)
             }
             let empty = try pmval("", "empty-line")
             #expect(empty.out.contains("flags 0x6 (start,end)") && empty.out.contains("pipe.line \"\""), "\(empty)")
-            #expect(empty.out.contains("pipe.exitstatus 0") && empty.out.contains("pipe.endreason \"exited\""), "\(empty)")
+            #expect(
+                empty.out.contains("pipe.exitstatus 0") && empty.out.contains("pipe.endreason \"exited\""), "\(empty)")
             #expect(try pmval("hello", "echo-all").out.contains("pipe.line \"hello\""))
             #expect(try pmval("1 two 3", "echo-two").out.contains("pipe.line \"1 two\""))
             let bad = try pmval("1;2", "echo-all")
             #expect((bad.out + bad.err).contains("store value \"1;2\" failed: Bad input to pmstore"), "\(bad)")
             let few = try pmval("one", "echo-two")
             #expect((few.out + few.err).contains("store value \"one\" failed: Bad input to pmstore"), "\(few)")
-            let denied = try run("pmval", ["-x", "", "-i", "noop", "-s", "3", "pipe.firehose"], user: "pipetest_c", timeout: 20)
-            #expect((denied.out + denied.err).contains("store value \"\" failed: No permission to perform requested operation"),
-                    "\(denied)")
+            let denied = try run(
+                "pmval", ["-x", "", "-i", "noop", "-s", "3", "pipe.firehose"], user: "pipetest_c", timeout: 20)
+            #expect(
+                (denied.out + denied.err).contains(
+                    "store value \"\" failed: No permission to perform requested operation"),
+                "\(denied)")
             let noop = try run("pmpipe", ["-i", "noop"])
             #expect(noop.status == 0, "noop nobody exit loads and runs: \(noop)")
             let listing = try run("pmpipe", ["-i", "ls-pipe"])
-            #expect(listing.out.split(separator: "\n").contains("pmdapipe") && listing.out.contains("pmns"), "\(listing)")
+            #expect(
+                listing.out.split(separator: "\n").contains("pmdapipe") && listing.out.contains("pmns"), "\(listing)")
         }
     }
 }

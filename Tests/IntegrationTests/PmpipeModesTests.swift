@@ -18,9 +18,11 @@ extension PipeIntegration {
             let started = try Agent.value(of: "pipe.runs.started", instance: "pp_tick")
             let outcome = try run("pmpipe", ["--explain", "-i", "pp_tick", "-x", "5"], user: "pipetest_a", timeout: 30)
             #expect(outcome.status == 0, "\(outcome)")
-            for line in ["command: pp_tick", "runs as: nobody", "through a shell: yes",
-                         "access: allowed by \(ModesDropIn.path)", "parameter 1 '5': integer 1..1000: accepted",
-                         "program: /bin/sh", "verdict: would run"] {
+            for line in [
+                "command: pp_tick", "runs as: nobody", "through a shell: yes",
+                "access: allowed by \(ModesDropIn.path)", "parameter 1 '5': integer 1..1000: accepted",
+                "program: /bin/sh", "verdict: would run",
+            ] {
                 #expect(outcome.out.contains(line), "\(line): \(outcome)")
             }
             #expect(outcome.out.hasSuffix("verdict: would run\n"), "\(outcome)")
@@ -38,7 +40,8 @@ extension PipeIntegration {
             for hidden in ["sh -c", "nobody", "argv", "program:"] {
                 #expect(!denied.out.contains(hidden), "a refused user sees '\(hidden)': \(denied)")
             }
-            let badParameter = try run("pmpipe", ["--explain", "-i", "pp_tick", "-x", "0"], user: "pipetest_a", timeout: 30)
+            let badParameter = try run(
+                "pmpipe", ["--explain", "-i", "pp_tick", "-x", "0"], user: "pipetest_a", timeout: 30)
             #expect(badParameter.status == 255, "\(badParameter)")
             #expect(badParameter.out.contains("parameter 1 '0': integer 1..1000: refused"), "\(badParameter)")
             #expect(badParameter.out.contains("verdict: refused: bad parameters"), "\(badParameter)")
@@ -51,10 +54,12 @@ extension PipeIntegration {
             let carol = try run("pmpipe", ["--list"], user: "pipetest_c", timeout: 30)
             #expect(root.status == 0 && carol.status == 0, "\(root)\n\(carol)")
             func names(_ outcome: Outcome) -> Set<String> {
-                Set(outcome.out.split(separator: "\n").filter { !$0.hasPrefix(" ") }
-                    .compactMap { $0.split(separator: "\t").first.map(String.init) })
+                Set(
+                    outcome.out.split(separator: "\n").filter { !$0.hasPrefix(" ") }
+                        .compactMap { $0.split(separator: "\t").first.map(String.init) })
             }
-            let rootNames = names(root), carolNames = names(carol)
+            let rootNames = names(root)
+            let carolNames = names(carol)
             #expect(carolNames.isSubset(of: rootNames))
             #expect(carolNames.count < rootNames.count)
             #expect(carolNames.contains("t_echo"))
@@ -104,8 +109,10 @@ extension PipeIntegration {
             owner.signal(SIGINT)
             let detached = owner.wait()
             #expect(detached.status == 130, "\(detached)")
-            #expect(detached.err.contains("detached from \(runName), which goes on running: pmpipe --attach \(runName) "
-                                          + "follows it again, pmpipe --stop \(runName) stops it"), "\(detached)")
+            #expect(
+                detached.err.contains(
+                    "detached from \(runName), which goes on running: pmpipe --attach \(runName) "
+                        + "follows it again, pmpipe --stop \(runName) stops it"), "\(detached)")
 
             let listed = try run("pmpipe", ["--runs"], user: "pipetest_a", timeout: 30)
             let row = listed.out.split(separator: "\n").first { $0.hasPrefix(runName + " ") }
@@ -115,7 +122,11 @@ extension PipeIntegration {
             let again = try Background(["--attach", runName], user: "pipetest_a")
             let reader = try Background(["--attach", runName], user: "pipetest_b")
             let fromStart = try Background(["--attach", runName, "--from", "start"], user: "pipetest_b")
-            defer { again.kill(); reader.kill(); fromStart.kill() }
+            defer {
+                again.kill()
+                reader.kill()
+                fromStart.kill()
+            }
             let stranger = try run("pmpipe", ["--attach", runName], user: "pipetest_c", timeout: 30)
             #expect(stranger.status == 255, "\(stranger)")
             #expect(stranger.err.contains("you may not read '\(runName)'"), "\(stranger)")
@@ -153,7 +164,9 @@ extension PipeIntegration {
 
             let refused = try run("pmpipe", ["--stop", runName], user: "pipetest_b", timeout: 30)
             #expect(refused.status == 255, "\(refused)")
-            #expect(refused.err == "pmpipe: cannot stop '\(runName)': permission denied: only the user who started \(runName) "
+            #expect(
+                refused.err
+                    == "pmpipe: cannot stop '\(runName)': permission denied: only the user who started \(runName) "
                     + "and root may stop it\n", "\(refused)")
             #expect(owner.isRunning)
             let unknown = try run("pmpipe", ["--stop", "pp_tick.999999"], user: "pipetest_a", timeout: 30)
@@ -179,10 +192,16 @@ extension PipeIntegration {
             defer { owner.kill() }
             let runName = try owner.waitForRunName(of: "pp_tick")
             let archive = directory + "/archive"
-            let logger = try run("/usr/bin/pmlogger", ["-c", directory + "/pmlogger.conf", "-T", "4sec",
-                                                            "-l", directory + "/pmlogger.log", archive],
-                                      user: "pcp", timeout: 30)
-            #expect(logger.status == 0, "\(logger)\n\((try? String(contentsOfFile: directory + "/pmlogger.log", encoding: .utf8)) ?? "")")
+            let logger = try run(
+                "/usr/bin/pmlogger",
+                [
+                    "-c", directory + "/pmlogger.conf", "-T", "4sec",
+                    "-l", directory + "/pmlogger.log", archive,
+                ],
+                user: "pcp", timeout: 30)
+            #expect(
+                logger.status == 0,
+                "\(logger)\n\((try? String(contentsOfFile: directory + "/pmlogger.log", encoding: .utf8)) ?? "")")
             let live = owner.wait(timeout: 30)
             let all = (0..<20).map { "tick\($0)\n" }.joined()
             #expect(live.status == 0 && live.out == all, "\(live)")
@@ -198,7 +217,8 @@ extension PipeIntegration {
             try #require(times.count == 20, "\(verbose)")
             let start = ModesDropIn.timeOfDay((times[4] + times[5]) / 2)
             let finish = ModesDropIn.timeOfDay((times[12] + times[13]) / 2)
-            let window = try run("pmpipe", ["-a", archive, "-i", runName, "-S", "@" + start, "-T", "@" + finish], timeout: 30)
+            let window = try run(
+                "pmpipe", ["-a", archive, "-i", runName, "-S", "@" + start, "-T", "@" + finish], timeout: 30)
             #expect(window.status == 0, "\(window)")
             #expect(window.out == (5...12).map { "tick\($0)\n" }.joined(), "-S @\(start) -T @\(finish): \(window)")
             let tail = try run("pmpipe", ["-a", archive, "-i", runName, "-S", "@" + finish], timeout: 30)
@@ -221,12 +241,15 @@ extension PipeIntegration {
             init() throws { try TestSetup.prepare() }
 
             @Test func aClientWithoutCredentialsIsToldBothRemedies() throws {
-                let outcome = try run("pmpipe", ["-h", "pcp://127.0.0.1", "-i", "t_echo", "-x", "x"],
-                                      user: "pipetest_a", timeout: 30)
+                let outcome = try run(
+                    "pmpipe", ["-h", "pcp://127.0.0.1", "-i", "t_echo", "-x", "x"],
+                    user: "pipetest_a", timeout: 30)
                 #expect(outcome.status == 255, "\(outcome)")
                 #expect(outcome.err.contains("the client has no credentials"), "\(outcome)")
-                #expect(outcome.err.contains("use -h unix: on the agent's host, or log in with "
-                                             + "-h 'pcp://127.0.0.1?username=USER'"), "\(outcome)")
+                #expect(
+                    outcome.err.contains(
+                        "use -h unix: on the agent's host, or log in with "
+                            + "-h 'pcp://127.0.0.1?username=USER'"), "\(outcome)")
                 #expect(outcome.err.split(separator: "\n").count == 1, "\(outcome)")
                 // The agent shows such a client no commands: pmpipe says why.
                 let list = try run("pmpipe", ["-h", "pcp://127.0.0.1", "--list"], user: "pipetest_a", timeout: 30)
@@ -277,8 +300,9 @@ enum ModesDropIn {
         """
 
     static func install() throws {
-        try FileManager.default.createDirectory(atPath: Integration.dropInDir, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(
+            atPath: Integration.dropInDir, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o755])
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         guard chown(path, 0, 0) == 0, chmod(path, 0o644) == 0 else { throw HarnessError("cannot set up \(path)") }
         try Agent.reload()
@@ -331,8 +355,10 @@ enum ModesDropIn {
 struct PmpipeModesDropIn: SuiteTrait, TestScoping {
     var isRecursive: Bool { false }
 
-    func provideScope(for test: Test, testCase: Test.Case?,
-                      performing function: @Sendable () async throws -> Void) async throws {
+    func provideScope(
+        for test: Test, testCase: Test.Case?,
+        performing function: @Sendable () async throws -> Void
+    ) async throws {
         guard Integration.enabled else { return try await function() }
         try TestSetup.prepare()
         try ModesDropIn.install()
@@ -396,8 +422,10 @@ final class Background: @unchecked Sendable {
     /// Waits for pmpipe to exit (SIGKILL after `timeout`), then its outcome.
     func wait(timeout: Double = 15) -> Outcome {
         let exited = waitForExit(process, timeout: timeout)
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus
-                                                                   : process.terminationStatus
+        let status =
+            process.terminationReason == .uncaughtSignal
+            ? 128 + process.terminationStatus
+            : process.terminationStatus
         return Outcome(status: status, stdout: Data(stdout.utf8), stderr: Data(stderr.utf8), timedOut: !exited)
     }
 

@@ -11,9 +11,11 @@ extension PipeIntegration {
         init() throws { try TestSetup.prepare() }
 
         /// `pmval -x PARAMETERS -i INSTANCE pipe.firehose` against `host`.
-        private func pmval(_ parameters: String, instance: String, host: String, user: String? = nil) throws -> Outcome {
-            try run("pmval", ["-h", host, "-x", parameters, "-i", instance, "-t", "0.2", "pipe.firehose"],
-                    user: user, timeout: 30)
+        private func pmval(_ parameters: String, instance: String, host: String, user: String? = nil) throws -> Outcome
+        {
+            try run(
+                "pmval", ["-h", host, "-x", parameters, "-i", instance, "-t", "0.2", "pipe.firehose"],
+                user: user, timeout: 30)
         }
 
         /// The agent's audit lines about `instance` written since `offset`.
@@ -32,18 +34,23 @@ extension PipeIntegration {
         @Test func pmvalOverTCPWithAPasswordRunsAnAllowedCommandAsTheSASLUser() throws {
             let alice = try Account("pipetest_a")
             let offset = Agent.logSize()
-            let outcome = try pmval("hello over sasl", instance: "t_echo",
-                                    host: SASL.hostspec(user: alice.name, password: SASL.password), user: alice.name)
+            let outcome = try pmval(
+                "hello over sasl", instance: "t_echo",
+                host: SASL.hostspec(user: alice.name, password: SASL.password), user: alice.name)
             #expect(outcome.status == 0, "\(outcome)")
             #expect(outcome.out.contains("pipe.line \"hello over sasl\""), "\(outcome)")
             let lines = auditLines(since: offset, instance: "t_echo")
-            #expect(lines.contains { $0.contains("started: ") && $0.contains(identity(alice)) && $0.contains("decision=allowed") },
-                    "\(lines)")
+            #expect(
+                lines.contains {
+                    $0.contains("started: ") && $0.contains(identity(alice)) && $0.contains("decision=allowed")
+                },
+                "\(lines)")
         }
 
         @Test func pmpipeOverTCPWithAPasswordPrintsExactlyTheCommandsOutput() throws {
             let host = SASL.hostspec(user: "pipetest_a", password: SASL.password)
-            let outcome = try run("pmpipe", ["-h", host, "-i", "t_echo", "-x", "hello"], user: "pipetest_a", timeout: 30)
+            let outcome = try run(
+                "pmpipe", ["-h", host, "-i", "t_echo", "-x", "hello"], user: "pipetest_a", timeout: 30)
             #expect(outcome.status == 0, "\(outcome)")
             #expect(outcome.out == "hello\n", "\(outcome)")
         }
@@ -55,8 +62,9 @@ extension PipeIntegration {
             let local = try run("pmpipe", ["-i", "t_group"], timeout: 30)
             #expect(local.status == 0 && local.out == "group-ok\n", "\(local)")
             let offset = Agent.logSize()
-            let remote = try run("pmpipe", ["-h", SASL.hostspec(user: bob.name, password: SASL.password), "-i", "t_group"],
-                                 timeout: 30)
+            let remote = try run(
+                "pmpipe", ["-h", SASL.hostspec(user: bob.name, password: SASL.password), "-i", "t_group"],
+                timeout: 30)
             #expect(remote.status == 255, "\(remote)")
             #expect(remote.err.contains("permission denied for 't_group'"), "\(remote)")
             let lines = auditLines(since: offset, instance: "t_group")
@@ -66,21 +74,29 @@ extension PipeIntegration {
         @Test func aSASLUserIsRefusedTheCommandsTheRulesForbid() throws {
             let alice = try Account("pipetest_a")
             let offset = Agent.logSize()
-            let secret = try pmval("x", instance: "t_secret",
-                                   host: SASL.hostspec(user: alice.name, password: SASL.password), user: alice.name)
+            let secret = try pmval(
+                "x", instance: "t_secret",
+                host: SASL.hostspec(user: alice.name, password: SASL.password), user: alice.name)
             #expect(secret.status == 1, "\(secret)")
-            #expect(secret.err.contains("store value \"x\" failed: No permission to perform requested operation"), "\(secret)")
+            #expect(
+                secret.err.contains("store value \"x\" failed: No permission to perform requested operation"),
+                "\(secret)")
             #expect(!secret.out.contains("secret"), "\(secret)")
             let lines = auditLines(since: offset, instance: "t_secret")
-            #expect(lines.contains { $0.contains(identity(alice)) && $0.contains("decision=refused")
-                                     && $0.contains("disallow user * : t_secret") }, "\(lines)")
+            #expect(
+                lines.contains {
+                    $0.contains(identity(alice)) && $0.contains("decision=refused")
+                        && $0.contains("disallow user * : t_secret")
+                }, "\(lines)")
 
             let bob = try Account("pipetest_b")
-            let group = try run("pmpipe", ["-h", SASL.hostspec(user: bob.name, password: SASL.password), "-i", "t_group"],
-                                user: bob.name, timeout: 30)
+            let group = try run(
+                "pmpipe", ["-h", SASL.hostspec(user: bob.name, password: SASL.password), "-i", "t_group"],
+                user: bob.name, timeout: 30)
             #expect(group.status == 255, "\(group)")
-            #expect(group.err.contains("permission denied for 't_group'") && group.err.contains("disallow user pipetest_b"),
-                    "\(group)")
+            #expect(
+                group.err.contains("permission denied for 't_group'") && group.err.contains("disallow user pipetest_b"),
+                "\(group)")
             #expect(group.out.isEmpty, "\(group)")
         }
 
@@ -88,17 +104,23 @@ extension PipeIntegration {
             let offset = Agent.logSize()
             let pmvalOutcome = try pmval("anonymous", instance: "t_echo", host: "pcp://127.0.0.1", user: "pipetest_a")
             #expect(pmvalOutcome.status == 1, "\(pmvalOutcome)")
-            #expect(pmvalOutcome.err.contains("store value \"anonymous\" failed: No permission to perform requested operation"),
-                    "\(pmvalOutcome)")
-            let pmpipeOutcome = try run("pmpipe", ["-h", "pcp://127.0.0.1", "-i", "t_echo", "-x", "anonymous"],
-                                        user: "pipetest_a", timeout: 30)
+            #expect(
+                pmvalOutcome.err.contains(
+                    "store value \"anonymous\" failed: No permission to perform requested operation"),
+                "\(pmvalOutcome)")
+            let pmpipeOutcome = try run(
+                "pmpipe", ["-h", "pcp://127.0.0.1", "-i", "t_echo", "-x", "anonymous"],
+                user: "pipetest_a", timeout: 30)
             #expect(pmpipeOutcome.status == 255, "\(pmpipeOutcome)")
             #expect(pmpipeOutcome.err.contains("the client has no credentials"), "\(pmpipeOutcome)")
             // pmcd let the stores through (loopback is this host); the agent refused both, naming no user.
             let refused = auditLines(since: offset, instance: "t_echo")
             #expect(refused.count == 2, "\(refused)")
-            #expect(refused.allSatisfy { $0.contains("decision=refused") && $0.contains("the client has no credentials")
-                                         && !$0.contains(" uid=") }, "\(refused)")
+            #expect(
+                refused.allSatisfy {
+                    $0.contains("decision=refused") && $0.contains("the client has no credentials")
+                        && !$0.contains(" uid=")
+                }, "\(refused)")
         }
 
         @Test func aWrongPasswordIsRefusedByPmcdBeforeTheAgentHearsOfIt() throws {
@@ -123,15 +145,20 @@ extension PipeIntegration {
 
         @Test func aPasswordInTheHostSpecIsVisibleInTheClientsProcessList() throws {
             let alice = try Account("pipetest_a")
-            let client = try launch("pmpipe", ["-h", SASL.hostspec(user: alice.name, password: SASL.password),
-                                               "-i", "t_sleep", "-x", "5"], user: alice.name)
+            let client = try launch(
+                "pmpipe",
+                [
+                    "-h", SASL.hostspec(user: alice.name, password: SASL.password),
+                    "-i", "t_sleep", "-x", "5",
+                ], user: alice.name)
             defer {
                 kill(client.processIdentifier, SIGKILL)
                 waitForExit(client)
             }
-            #expect(try eventually {
-                try processes().contains { $0.uid == alice.uid && $0.command.contains("password=\(SASL.password)") }
-            })
+            #expect(
+                try eventually {
+                    try processes().contains { $0.uid == alice.uid && $0.command.contains("password=\(SASL.password)") }
+                })
         }
 
         // MARK: - pmcd's host rules: loopback is this host, other hosts may not store
@@ -145,8 +172,9 @@ extension PipeIntegration {
 
         @Test(arguments: ["127.0.0.1", "[::1]"])
         func loopbackCountsAsThisHostSoASASLUserMayStore(address: String) throws {
-            let outcome = try pmval("via \(address)", instance: "t_any",
-                                    host: SASL.hostspec(host: address, user: "pipetest_a", password: SASL.password))
+            let outcome = try pmval(
+                "via \(address)", instance: "t_any",
+                host: SASL.hostspec(host: address, user: "pipetest_a", password: SASL.password))
             #expect(outcome.status == 0, "\(outcome)")
             #expect(outcome.out.contains("pipe.line \"via \(address)\""), "\(outcome)")
         }
@@ -176,7 +204,9 @@ extension PipeIntegration {
                 // Opened to that host, a client there without a password still runs nothing.
                 let anonymous = try other.run("pmval", ["-h", "pcp://\(other.hostAddress)"] + store.dropFirst(2))
                 #expect(anonymous.status == 1, "\(anonymous)")
-                #expect(auditLines(since: offset, instance: "t_echo").last?.contains("the client has no credentials") == true)
+                #expect(
+                    auditLines(since: offset, instance: "t_echo").last?.contains("the client has no credentials")
+                        == true)
             }
 
             offset = Agent.logSize()
@@ -202,7 +232,8 @@ extension PipeIntegration {
             let pmcdPID = try run("pgrep", ["-x", "pmcd"]).out
             defer { _ = try? SASL.removeUser(name: carol) }
             let login = { (password: String) in
-                try run("pminfo", ["-h", SASL.hostspec(user: carol, password: password), "-f", "pmcd.version"], timeout: 30)
+                try run(
+                    "pminfo", ["-h", SASL.hostspec(user: carol, password: password), "-f", "pmcd.version"], timeout: 30)
             }
             try SASL.ensureUser(name: carol, password: "first-\(SASL.password)")
             #expect(try login("first-\(SASL.password)").status == 0)
@@ -227,8 +258,9 @@ extension PipeIntegration {
             let empty = try run(SASL.script, ["pipetest_c"], input: "\n")
             #expect(empty.status == 1 && empty.err.contains("empty password"), "\(empty)")
             let users = try SASL.users()
-            #expect(!users.contains("root") && !users.contains("pipetest_nosuchuser") && !users.contains("pipetest_c"),
-                    "\(users)")
+            #expect(
+                !users.contains("root") && !users.contains("pipetest_nosuchuser") && !users.contains("pipetest_c"),
+                "\(users)")
         }
 
         @Test func installSaslRunsAloneAndLeavesTheRunningAgentAlone() throws {
@@ -240,8 +272,12 @@ extension PipeIntegration {
             #expect(outcome.out.contains("SASL user 'pipetest_c'"), "\(outcome)")
             #expect(outcome.out.contains("What this means:"), "\(outcome)")
             #expect(try Agent.pid() == agent, "the agent was restarted")
-            let login = try run("pmpipe", ["-h", SASL.hostspec(user: "pipetest_c", password: SASL.password),
-                                           "-i", "t_echo", "-x", "installed"], timeout: 30)
+            let login = try run(
+                "pmpipe",
+                [
+                    "-h", SASL.hostspec(user: "pipetest_c", password: SASL.password),
+                    "-i", "t_echo", "-x", "installed",
+                ], timeout: 30)
             #expect(login.status == 0 && login.out == "installed\n", "\(login)")
 
             let combined = try run(install, ["--sasl", "pipetest_c", "--no-demo"], input: SASL.password + "\n")
@@ -272,23 +308,28 @@ extension PipeIntegration {
             let proxy = try PMProxy.start()
             defer { proxy.stop() }
             // One run as alice, so that pipe.runs.started[t_echo] is not zero.
-            let ran = try pmval("counted", instance: "t_echo", host: SASL.hostspec(user: alice.name, password: SASL.password))
+            let ran = try pmval(
+                "counted", instance: "t_echo", host: SASL.hostspec(user: alice.name, password: SASL.password))
             #expect(ran.status == 0, "\(ran)")
 
-            let created = try HTTP.get(proxy.baseURL + "/pmapi/context?hostspec=localhost&polltimeout=30",
-                                       user: alice.name, password: SASL.password)
+            let created = try HTTP.get(
+                proxy.baseURL + "/pmapi/context?hostspec=localhost&polltimeout=30",
+                user: alice.name, password: SASL.password)
             #expect(created.status == 200, "\(created)")
             let labels = created.json?["labels"] as? [String: Any]
             #expect(labels?["userid"] as? Int == Int(alice.uid), "\(created)")
             #expect(labels?["groupid"] as? Int == Int(alice.gid), "\(created)")
             let context = try #require(created.json?["context"] as? Int, "\(created)")
 
-            let indom = try HTTP.get(proxy.baseURL + "/pmapi/\(context)/indom?name=pipe.runs.started",
-                                     user: alice.name, password: SASL.password)
+            let indom = try HTTP.get(
+                proxy.baseURL + "/pmapi/\(context)/indom?name=pipe.runs.started",
+                user: alice.name, password: SASL.password)
             let instances = indom.json?["instances"] as? [[String: Any]] ?? []
-            let echo = try #require(instances.first { $0["name"] as? String == "t_echo" }?["instance"] as? Int, "\(indom)")
-            let fetched = try HTTP.get(proxy.baseURL + "/pmapi/\(context)/fetch?names=pipe.runs.started",
-                                       user: alice.name, password: SASL.password)
+            let echo = try #require(
+                instances.first { $0["name"] as? String == "t_echo" }?["instance"] as? Int, "\(indom)")
+            let fetched = try HTTP.get(
+                proxy.baseURL + "/pmapi/\(context)/fetch?names=pipe.runs.started",
+                user: alice.name, password: SASL.password)
             #expect(fetched.status == 200, "\(fetched)")
             let values = ((fetched.json?["values"] as? [[String: Any]])?.first?["instances"] as? [[String: Any]]) ?? []
             let started = values.first { $0["instance"] as? Int == echo }?["value"] as? Int
@@ -327,10 +368,12 @@ extension PipeIntegration {
         func aWrongBasicAuthPasswordGetsNoContext() throws {
             let proxy = try PMProxy.start()
             defer { proxy.stop() }
-            let refused = try HTTP.get(proxy.baseURL + "/pmapi/context?hostspec=localhost",
-                                       user: "pipetest_a", password: "wrong")
+            let refused = try HTTP.get(
+                proxy.baseURL + "/pmapi/context?hostspec=localhost",
+                user: "pipetest_a", password: "wrong")
             #expect(refused.status == 400, "\(refused)")
-            #expect(refused.body.contains("cannot connect to PMCD: Authentication - authentication failure"), "\(refused)")
+            #expect(
+                refused.body.contains("cannot connect to PMCD: Authentication - authentication failure"), "\(refused)")
             #expect(refused.json?["context"] == nil, "\(refused)")
         }
     }
@@ -345,8 +388,10 @@ struct SASLLogins: SuiteTrait, TestScoping {
     let users: [String]
     var isRecursive: Bool { false }
 
-    func provideScope(for test: Test, testCase: Test.Case?,
-                      performing function: @Sendable () async throws -> Void) async throws {
+    func provideScope(
+        for test: Test, testCase: Test.Case?,
+        performing function: @Sendable () async throws -> Void
+    ) async throws {
         guard Integration.enabled else { return try await function() }
         try TestSetup.prepare()
         let databaseExisted = FileManager.default.fileExists(atPath: SASL.databasePath)

@@ -73,8 +73,9 @@ extension PipeIntegration {
             let outcome = try run("pmpipe", ["-i", instance], user: "pipetest_c", timeout: 30)
             #expect(outcome.status == 0 && outcome.out == "started\n", "\(outcome)")
             #expect(Date().timeIntervalSince(start) < 10, "the run waited for its leftovers")
-            #expect(try eventually(timeout: 10) { try processes().allSatisfy { !$0.command.contains(sleeper) } },
-                    "\(sleeper) outlived the run")
+            #expect(
+                try eventually(timeout: 10) { try processes().allSatisfy { !$0.command.contains(sleeper) } },
+                "\(sleeper) outlived the run")
             #expect(try eventually { try Agent.value(of: "pipe.runs.active", instance: instance) == 0 })
         }
 
@@ -96,12 +97,19 @@ extension PipeIntegration {
         func anUnfetchedRunIsStoppedAfterItsIdleTimeout() throws {
             let offset = Agent.logSize()
             let client = try launch(try HostileClient.path(), ["noread", "r_unfetched", "", "20"], user: "pipetest_c")
-            defer { client.terminate(); waitForExit(client) }
-            #expect(try eventually(timeout: 3) { try Agent.value(of: "pipe.runs.active", instance: "r_unfetched") == 1 })
-            #expect(try eventually(timeout: 10) { try Agent.value(of: "pipe.runs.active", instance: "r_unfetched") == 0 },
-                    "the unfetched run kept its slot")
-            #expect(Agent.log(since: offset).contains("stop=\"nothing fetched for 2s while the command waited on a full queue\""),
-                    "\(Agent.log(since: offset))")
+            defer {
+                client.terminate()
+                waitForExit(client)
+            }
+            #expect(
+                try eventually(timeout: 3) { try Agent.value(of: "pipe.runs.active", instance: "r_unfetched") == 1 })
+            #expect(
+                try eventually(timeout: 10) { try Agent.value(of: "pipe.runs.active", instance: "r_unfetched") == 0 },
+                "the unfetched run kept its slot")
+            #expect(
+                Agent.log(since: offset).contains(
+                    "stop=\"nothing fetched for 2s while the command waited on a full queue\""),
+                "\(Agent.log(since: offset))")
         }
 
         /// N unfetched runs of a command whose lines are huge cost about N
@@ -111,9 +119,15 @@ extension PipeIntegration {
             Thread.sleep(forTimeInterval: 2.5)
             let before = try Agent.anonymousKilobytes()
             var clients: [Process] = []
-            defer { for client in clients { client.terminate(); waitForExit(client) } }
+            defer {
+                for client in clients {
+                    client.terminate()
+                    waitForExit(client)
+                }
+            }
             for _ in 0..<4 {
-                clients.append(try launch(try HostileClient.path(), ["noread", "r_bigline", "", "30"], user: "pipetest_c"))
+                clients.append(
+                    try launch(try HostileClient.path(), ["noread", "r_bigline", "", "30"], user: "pipetest_c"))
             }
             #expect(try eventually(timeout: 10) { try Agent.value(of: "pipe.runs.active", instance: "r_bigline") == 4 })
             Thread.sleep(forTimeInterval: 2)
@@ -132,8 +146,9 @@ extension PipeIntegration {
             #expect(HostileClient.fields(outcome)["refused"] == 3000, "\(outcome)")
             let grown = Agent.logSize() - before
             #expect(grown < 64 << 10, "the log grew by \(grown) bytes")
-            #expect(eventually(timeout: 15) { Agent.log(since: before).contains("more refusals for uid") },
-                    "the suppressed refusals are counted")
+            #expect(
+                eventually(timeout: 15) { Agent.log(since: before).contains("more refusals for uid") },
+                "the suppressed refusals are counted")
         }
 
         /// A command's stderr in the log is escaped: no raw control byte.
@@ -146,7 +161,12 @@ extension PipeIntegration {
             try dropIn.install("[limits]\nmax_running = 4\n", expecting: "t_sleep")
             defer { dropIn.remove() }
             var clients: [Process] = []
-            defer { for client in clients { client.terminate(); waitForExit(client) } }
+            defer {
+                for client in clients {
+                    client.terminate()
+                    waitForExit(client)
+                }
+            }
             for user in TestSetup.users {
                 clients.append(try launch("pmpipe", ["-i", "t_sleep", "-x", "30"], user: user))
             }
@@ -167,8 +187,9 @@ extension PipeIntegration {
             let memory = try run("pmpipe", ["-i", "r_memory"], user: "pipetest_c", timeout: 30)
             // Unlimited, this prints 104857600; the kernel's OOM killer ends
             // tail (or the whole pipeline) first.
-            #expect(memory.out.trimmingCharacters(in: .whitespacesAndNewlines) != "\(100 << 20)",
-                    "tail held 100 MiB within 32m: \(memory)")
+            #expect(
+                memory.out.trimmingCharacters(in: .whitespacesAndNewlines) != "\(100 << 20)",
+                "tail held 100 MiB within 32m: \(memory)")
             let cpu = try run("pmpipe", ["-i", "r_cpu"], user: "pipetest_c", timeout: 30)
             // times(1): the shell's user and system time, then its children's.
             let children = cpu.out.split(separator: "\n").last.map { String($0) } ?? ""
@@ -196,13 +217,15 @@ extension PipeIntegration {
         /// every line and the end record.
         @Test(.timeLimit(.minutes(1)))
         func aReloadRemovingARunningCommandLetsItsClientFinish() throws {
-            let output = FileManager.default.temporaryDirectory.appendingPathComponent("stream-\(UUID().uuidString)").path
+            let output = FileManager.default.temporaryDirectory.appendingPathComponent("stream-\(UUID().uuidString)")
+                .path
             let client = try launch("sh", ["-c", "pmpipe -i r_stream > \(output)"])
             defer { try? FileManager.default.removeItem(atPath: output) }
             #expect(try eventually(timeout: 5) { try Agent.value(of: "pipe.runs.active", instance: "r_stream") == 1 })
             let original = try TestSetup.testConfiguration()
-            try TestSetup.installConfiguration(original.split(separator: "\n").filter { !$0.hasPrefix("r_stream") }
-                .joined(separator: "\n").replacingOccurrences(of: "r_stream, ", with: ""))
+            try TestSetup.installConfiguration(
+                original.split(separator: "\n").filter { !$0.hasPrefix("r_stream") }
+                    .joined(separator: "\n").replacingOccurrences(of: "r_stream, ", with: ""))
             defer { try? TestSetup.installConfiguration(original) }
             #expect(waitForExit(client, timeout: 20), "the client hung after its command was removed")
             let lines = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
@@ -231,7 +254,8 @@ extension PipeIntegration {
             let home = "/tmp/pmdapipe-userdir-\(UUID().uuidString)"
             try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false)
             defer { try? FileManager.default.removeItem(atPath: home) }
-            try "u root echo user-owned\n[access]\nallow user * : u\n".write(toFile: home + "/x.conf", atomically: true, encoding: .utf8)
+            try "u root echo user-owned\n[access]\nallow user * : u\n".write(
+                toFile: home + "/x.conf", atomically: true, encoding: .utf8)
             let account = try #require(getpwnam("pipetest_a"))
             chown(home, account.pointee.pw_uid, account.pointee.pw_gid)
             chmod(home + "/x.conf", 0o644)

@@ -99,14 +99,21 @@ enum HTTP {
         var description: String { "HTTP \(status): \(body.prefix(2000))" }
     }
 
-    static func get(_ url: String, user: String? = nil, password: String? = nil, timeout: Double = 15) throws -> Response {
+    static func get(_ url: String, user: String? = nil, password: String? = nil, timeout: Double = 15) throws
+        -> Response
+    {
         var config = ""
         if let user { config += "user = \"\(quoted(user)):\(quoted(password ?? ""))\"\n" }
-        let outcome = try run("curl", ["--silent", "--show-error", "--max-time", "\(Int(timeout))",
-                                       "--write-out", "\n%{http_code}", "--config", "-", url],
-                              timeout: timeout + 5, input: config)
+        let outcome = try run(
+            "curl",
+            [
+                "--silent", "--show-error", "--max-time", "\(Int(timeout))",
+                "--write-out", "\n%{http_code}", "--config", "-", url,
+            ],
+            timeout: timeout + 5, input: config)
         guard outcome.status == 0, let split = outcome.out.lastIndex(of: "\n"),
-              let status = Int(outcome.out[outcome.out.index(after: split)...]) else {
+            let status = Int(outcome.out[outcome.out.index(after: split)...])
+        else {
             throw HarnessError("curl \(url) failed: \(outcome)")
         }
         return Response(status: status, body: String(outcome.out[..<split]))
@@ -167,16 +174,19 @@ final class PMProxy {
     static func start() throws -> PMProxy {
         let pcp = try Account("pcp")
         var lastError: any Error = HarnessError("pmproxy did not start")
-        for _ in 1...3 {    // a free port can be taken between the probe and pmproxy's bind
+        for _ in 1...3 {  // a free port can be taken between the probe and pmproxy's bind
             let directory = try makeDirectory(owner: pcp)
             let port = try freeLoopbackPort()
             try configuration.write(toFile: directory + "/pmproxy.conf", atomically: true, encoding: .utf8)
             let process = try withSignalsUnblocked {
-                try launch(Integration.binadmDir + "/pmproxy",
-                           ["-f", "-A", "-p", "\(port)", "-i", "127.0.0.1",
-                            "-s", directory + "/pmproxy.socket", "-c", directory + "/pmproxy.conf",
-                            "-l", directory + "/pmproxy.log"],
-                           user: "pcp")
+                try launch(
+                    Integration.binadmDir + "/pmproxy",
+                    [
+                        "-f", "-A", "-p", "\(port)", "-i", "127.0.0.1",
+                        "-s", directory + "/pmproxy.socket", "-c", directory + "/pmproxy.conf",
+                        "-l", directory + "/pmproxy.log",
+                    ],
+                    user: "pcp")
             }
             let proxy = PMProxy(port: port, directory: directory, process: process)
             let answering = eventually(timeout: 20) {
@@ -265,7 +275,7 @@ final class RemoteHost {
     private let remoteLink = "pipetest_r"
 
     init() throws {
-        teardown()    // a namespace left by an interrupted run
+        teardown()  // a namespace left by an interrupted run
         let steps: [[String]] = [
             ["netns", "add", namespace],
             ["link", "add", hostLink, "type", "veth", "peer", "name", remoteLink],
@@ -355,7 +365,9 @@ enum PMCDAccess {
 /// `answer` once `prompt` has appeared: what a person does when a program asks
 /// for a password. Typing earlier would not do: turning echo off for a
 /// password flushes what was typed ahead.
-func runOnTerminal(_ command: String, typing answer: String, after prompt: String, timeout: Double = 30) throws -> Outcome {
+func runOnTerminal(_ command: String, typing answer: String, after prompt: String, timeout: Double = 30) throws
+    -> Outcome
+{
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
     process.arguments = ["--quiet", "--return", "--command", command, "/dev/null"]

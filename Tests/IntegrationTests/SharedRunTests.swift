@@ -10,9 +10,12 @@ extension PipeIntegration {
 
         /// Stores PARAMS into pipe.control.start[INSTANCE] with pmval -x and
         /// returns the run's name from the reply pmval then fetches.
-        static func start(_ instance: String, _ parameters: String, user: String? = nil) throws -> (run: String?, outcome: Outcome) {
-            let outcome = try run("pmval", ["-x", parameters, "-i", instance, "-s", "1", "pipe.control.start"],
-                                  user: user, timeout: 20)
+        static func start(_ instance: String, _ parameters: String, user: String? = nil) throws -> (
+            run: String?, outcome: Outcome
+        ) {
+            let outcome = try run(
+                "pmval", ["-x", parameters, "-i", instance, "-s", "1", "pipe.control.start"],
+                user: user, timeout: 20)
             guard let range = outcome.out.range(of: "{\"run\":\"") else { return (nil, outcome) }
             let rest = outcome.out[range.upperBound...]
             return (rest.firstIndex(of: "\"").map { String(rest[..<$0]) }, outcome)
@@ -54,12 +57,14 @@ extension PipeIntegration {
             #expect(try Self.value("pipe.run.lines", name, user: "pipetest_c") == nil)
             #expect(try Self.value("pipe.run.text", name, user: "pipetest_c") == nil)
             let refused = try HostileClient.run(["readrun", name, "0"], user: "pipetest_c", timeout: 5)
-            #expect(HostileClient.fields(refused)["records"] == nil || HostileClient.fields(refused)["records"] == 0,
-                    "\(refused)")
+            #expect(
+                HostileClient.fields(refused)["records"] == nil || HostileClient.fields(refused)["records"] == 0,
+                "\(refused)")
             // Nor may pipetest_b stop it: only its owner and root.
             let stop = try run("pmval", ["-x", name, "-s", "1", "pipe.control.stop"], user: "pipetest_b", timeout: 10)
             #expect((stop.out + stop.err).contains("No permission"), "\(stop)")
-            let ownerStop = try run("pmval", ["-x", name, "-s", "1", "pipe.control.stop"], user: "pipetest_a", timeout: 10)
+            let ownerStop = try run(
+                "pmval", ["-x", name, "-s", "1", "pipe.control.stop"], user: "pipetest_a", timeout: 10)
             #expect(ownerStop.out.contains("{\"stopped\":\"\(name)\"}"), "\(ownerStop)")
             #expect(try eventually { try Self.value("pipe.run.status", name) == "failed" })
         }
@@ -76,7 +81,8 @@ extension PipeIntegration {
             let reader = try HostileClient.run(["readrun", name, "3"], user: "pipetest_a")
             let fields = HostileClient.fields(reader)
             #expect(fields["end"] == 1, "\(reader)")
-            #expect((fields["missed"] ?? 0) > 0 && (fields["missed"] ?? 0) + (fields["lines"] ?? 0) == 200_000, "\(reader)")
+            #expect(
+                (fields["missed"] ?? 0) > 0 && (fields["missed"] ?? 0) + (fields["lines"] ?? 0) == 200_000, "\(reader)")
             let dropped = Int(try Self.value("pipe.run.dropped", name, user: "pipetest_a") ?? "") ?? -1
             #expect(dropped == fields["missed"], "pipe.run.dropped \(dropped)")
 
@@ -105,15 +111,19 @@ extension PipeIntegration {
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("text-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: file) }
             // One pmval, so one context, reading across the reload.
-            let reader = try launch("sh", ["-c", "pmval -t 0.5 -s 14 -i \(name) pipe.run.text > \(file)"], user: "pipetest_a")
+            let reader = try launch(
+                "sh", ["-c", "pmval -t 0.5 -s 14 -i \(name) pipe.run.text > \(file)"], user: "pipetest_a")
             Thread.sleep(forTimeInterval: 2)
             try Agent.reload()
             #expect(waitForExit(reader, timeout: 20))
-            let text = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").replacingOccurrences(of: name, with: "")
+            let text = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").replacingOccurrences(
+                of: name, with: "")
             // Every tick once: pmval prints each fetch's new lines.
             let ticks = text.components(separatedBy: "tick").count - 1
             #expect(ticks == 40, "\(text)")
-            for tick in 0..<40 { #expect(text.contains("tick\(tick)\n") || text.contains("tick\(tick)\""), "tick\(tick)") }
+            for tick in 0..<40 {
+                #expect(text.contains("tick\(tick)\n") || text.contains("tick\(tick)\""), "tick\(tick)")
+            }
         }
 
         /// An autostart command taken out of the configuration stops; put
@@ -154,7 +164,8 @@ extension PipeIntegration {
             // An autostart run of its own: running all the time, it would keep
             // the agent from ever being idle in the other tests.
             let dropIn = TestSetup.DropIn("autostart")
-            try dropIn.install("""
+            try dropIn.install(
+                """
                 s_auto  nobody  sh -c 'i=0; while :; do echo sauto$i; i=$((i+1)); sleep 0.05; done'
                 [instance s_auto]
                 shared = yes
@@ -164,7 +175,8 @@ extension PipeIntegration {
                 """, expecting: "s_auto")
             defer { dropIn.remove() }
             let groups = Integration.varDir + "/config/pmlogconf/pipe"
-            let conf = try run("pmlogconf", ["-c", "-q", "-h", "local:", "-d", groups, directory + "/config"], timeout: 30)
+            let conf = try run(
+                "pmlogconf", ["-c", "-q", "-h", "local:", "-d", groups, directory + "/config"], timeout: 30)
             #expect(conf.status == 0, "\(conf)")
             let config = try String(contentsOfFile: directory + "/config", encoding: .utf8)
             #expect(config.contains("pipe.run.records") && config.contains("on 1 second"), "\(config)")
@@ -172,21 +184,29 @@ extension PipeIntegration {
             // finished ones, retained and archived too).
             let runs = try run("pminfo", ["-f", "pipe.run.status"], user: "pcp").out
             let running = runs.split(separator: "\n").filter { $0.contains("\"s_auto.") && $0.hasSuffix("\"running\"") }
-            let name = try #require(running.first.flatMap { line in
-                line.split(separator: "\"").first { $0.hasPrefix("s_auto.") }.map(String.init)
-            }, "no running s_auto run: \(runs)")
-            let logger = try run("pmlogger", ["-c", directory + "/config", "-T", "5sec", "-l", directory + "/log",
-                                              directory + "/archive"], user: "pcp", timeout: 30)
+            let name = try #require(
+                running.first.flatMap { line in
+                    line.split(separator: "\"").first { $0.hasPrefix("s_auto.") }.map(String.init)
+                }, "no running s_auto run: \(runs)")
+            let logger = try run(
+                "pmlogger",
+                [
+                    "-c", directory + "/config", "-T", "5sec", "-l", directory + "/log",
+                    directory + "/archive",
+                ], user: "pcp", timeout: 30)
             #expect(logger.status == 0, "\(logger)")
-            let replay = try run("pmevent", ["-a", directory + "/archive", "-i", name, "pipe.run.records"], timeout: 30)
+            let replay = try run(
+                "pmevent", ["-a", directory + "/archive", "-i", name, "pipe.run.records"], timeout: 30)
             let lines = replay.out.split(separator: "\n").filter { $0.contains("pipe.line \"sauto") }
                 .map { $0.trimmingCharacters(in: .whitespaces) }
             #expect(lines.count > 50, "\(replay.out.prefix(2000))")
             let numbers = lines.compactMap { Int($0.dropFirst("pipe.line \"sauto".count).dropLast()) }
             let first = numbers.first ?? 0
             let gap = zip(numbers, numbers.dropFirst()).first { $1 != $0 + 1 }
-            #expect(gap == nil && numbers.count == lines.count,
-                    "every line once, in order: \(numbers.count) lines from sauto\(first), first break at \(String(describing: gap))")
+            #expect(
+                gap == nil && numbers.count == lines.count,
+                "every line once, in order: \(numbers.count) lines from sauto\(first), first break at \(String(describing: gap))"
+            )
         }
 
     }
@@ -205,8 +225,9 @@ extension PipeIntegration {
             defer { proxy.stop() }
             let base = proxy.baseURL
             func context(_ hostspec: String, user: String? = nil) throws -> Int {
-                let response = try HTTP.get("\(base)/pmapi/context?hostspec=\(hostspec)&polltimeout=30",
-                                            user: user, password: user.map { _ in SASL.password })
+                let response = try HTTP.get(
+                    "\(base)/pmapi/context?hostspec=\(hostspec)&polltimeout=30",
+                    user: user, password: user.map { _ in SASL.password })
                 let json = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any]
                 return try #require(json?["context"] as? Int, "\(response.body)")
             }
@@ -224,8 +245,9 @@ extension PipeIntegration {
             let stored = try get("store?name=pipe.control.launch&value=s_tick%2030")
             #expect(stored.contains("\"success\":true"), "\(stored)")
             let reply = try get("fetch?names=pipe.control.launch")
-            let name = try #require(reply.range(of: "s_tick\\.[0-9]+", options: .regularExpression).map { String(reply[$0]) },
-                                    "\(reply)")
+            let name = try #require(
+                reply.range(of: "s_tick\\.[0-9]+", options: .regularExpression).map { String(reply[$0]) },
+                "\(reply)")
             var text = ""
             for _ in 0..<10 where !text.contains("tick5") {
                 text += try get("fetch?names=pipe.run.text")

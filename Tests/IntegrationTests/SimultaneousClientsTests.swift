@@ -85,14 +85,17 @@ extension PipeIntegration {
             for round in 0..<30 {
                 for (index, user) in users.enumerated() {
                     let own = round < 24
-                    let instance = own ? Self.ownInstance(of: user) : Self.ownInstance(of: users[(index + 1) % users.count])
+                    let instance =
+                        own ? Self.ownInstance(of: user) : Self.ownInstance(of: users[(index + 1) % users.count])
                     let token = "k\(round)x\(index)"
                     let host = round % 2 == 0 ? "unix:" : "local:"
                     let (process, out, err) = try launchCapturing(
                         "flock", ["-s", gate.file, pmpipe, "-h", host, "-i", instance, "-x", token],
                         user: user == "root" ? nil : user, environment: environment)
-                    clients.append(Client(user: user, host: host, instance: instance, token: token, ownInstance: own,
-                                          process: process, stdout: out, stderr: err))
+                    clients.append(
+                        Client(
+                            user: user, host: host, instance: instance, token: token, ownInstance: own,
+                            process: process, stdout: out, stderr: err))
                 }
             }
             // Every client waits in flock(1) for the gate, then all go at once.
@@ -123,13 +126,16 @@ extension PipeIntegration {
                         failures.append("\(who): status \(status), stdout \(out.debugDescription), stderr \(err)")
                     }
                 } else if status != 255 || !out.isEmpty
-                            || !err.contains("permission denied for '\(client.instance)': denied by") {
-                    failures.append("\(who) was not refused as itself: status \(status), stdout \(out.debugDescription), "
-                                    + "stderr \(err)")
+                    || !err.contains("permission denied for '\(client.instance)': denied by")
+                {
+                    failures.append(
+                        "\(who) was not refused as itself: status \(status), stdout \(out.debugDescription), "
+                            + "stderr \(err)")
                 }
             }
-            #expect(failures.isEmpty,
-                    "\(failures.count) of \(clients.count) clients:\n\(failures.prefix(12).joined(separator: "\n"))")
+            #expect(
+                failures.isEmpty,
+                "\(failures.count) of \(clients.count) clients:\n\(failures.prefix(12).joined(separator: "\n"))")
 
             // The agent's side: every run started under its client's user,
             // and every refusal logged in full names the refused user.
@@ -194,8 +200,9 @@ final class Gate {
     init() throws {
         directory = "/tmp/pmdapipe-gate-\(UUID().uuidString)"
         // Not world-writable, so protected_regular lets other users open the file.
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false,
-                                                attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: false,
+            attributes: [.posixPermissions: 0o755])
         file = directory + "/gate"
         FileManager.default.createFile(atPath: file, contents: nil, attributes: [.posixPermissions: 0o644])
         descriptor = Glibc.open(file, O_RDONLY | O_CLOEXEC)
@@ -211,8 +218,10 @@ final class Gate {
 }
 
 /// Starts a program without waiting, its stdout and stderr going to files.
-func launchCapturing(_ program: String, _ arguments: [String], user: String? = nil,
-                     environment: [String: String]? = nil) throws -> (Process, URL, URL) {
+func launchCapturing(
+    _ program: String, _ arguments: [String], user: String? = nil,
+    environment: [String: String]? = nil
+) throws -> (Process, URL, URL) {
     let process = Process()
     if let user {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")

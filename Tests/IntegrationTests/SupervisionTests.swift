@@ -17,8 +17,9 @@ extension PipeIntegration {
             #expect(try eventually { try grandchildren().count == 2 }, "the command's grandchildren started")
             kill(client.processIdentifier, SIGKILL)
             waitForExit(client)
-            #expect(try eventually(timeout: 10) { try grandchildren().isEmpty && leftovers("sleep 31415").isEmpty },
-                    "still running: \((try? leftovers("sleep 31415"))?.map(\.command) ?? [])")
+            #expect(
+                try eventually(timeout: 10) { try grandchildren().isEmpty && leftovers("sleep 31415").isEmpty },
+                "still running: \((try? leftovers("sleep 31415"))?.map(\.command) ?? [])")
         }
 
         @Test func aCommandIgnoringSIGTERMIsKilledAfterItsGracePeriod() throws {
@@ -94,7 +95,7 @@ extension PipeIntegration {
                 switch round % 8 {
                 case 0: _ = try run("pmpipe", ["-i", "t_echo", "-x", "r\(round)"])
                 case 1: _ = try run("pmpipe", ["-i", "t_exit"])
-                case 2: _ = try run("pmpipe", ["-i", "t_validate", "-x", "0 sda"])   // refused
+                case 2: _ = try run("pmpipe", ["-i", "t_validate", "-x", "0 sda"])  // refused
                 case 3: try killedClient("t_sleep", ["-x", "60"])
                 case 4: _ = try run("pmpipe", ["-i", "t_seq", "-x", "500"])
                 case 5: try killedClient("t_fork")
@@ -103,14 +104,18 @@ extension PipeIntegration {
                 }
             }
             for instance in ["t_sleep", "t_fork", "t_trap"] {
-                #expect(try eventually(timeout: 15) { try Agent.value(of: "pipe.runs.active", instance: instance) == 0 },
-                        "\(instance) still has runs")
+                #expect(
+                    try eventually(timeout: 15) { try Agent.value(of: "pipe.runs.active", instance: instance) == 0 },
+                    "\(instance) still has runs")
             }
             #expect(try eventually { try processes().filter { $0.command.contains("sleep 31415") }.isEmpty })
             let agent = try Agent.pid()
-            #expect(try eventually {
-                try processes().filter { $0.ppid == agent }.isEmpty
-            }, "children left: \((try? processes())?.filter { $0.ppid == agent }.map { "\($0.pid) \($0.state) \($0.command)" } ?? [])")
+            #expect(
+                try eventually {
+                    try processes().filter { $0.ppid == agent }.isEmpty
+                },
+                "children left: \((try? processes())?.filter { $0.ppid == agent }.map { "\($0.pid) \($0.state) \($0.command)" } ?? [])"
+            )
             #expect(try Agent.openDescriptors() == descriptorsBefore)
             let rssAfter = try Agent.anonymousKilobytes()
             #expect(rssAfter - rssBefore < 2048, "anonymous RSS grew from \(rssBefore) kB to \(rssAfter) kB")
@@ -136,8 +141,9 @@ extension PipeIntegration {
             let good = try TestSetup.testConfiguration()
             let number = try instanceNumber("t_seq")
             let failuresBefore = try Agent.value(of: "pipe.config.failures")
-            try (good + "\nthis is not a valid line\n[nonsense]\n").write(toFile: Integration.testConfigPath,
-                                                                         atomically: true, encoding: .utf8)
+            try (good + "\nthis is not a valid line\n[nonsense]\n").write(
+                toFile: Integration.testConfigPath,
+                atomically: true, encoding: .utf8)
             try Agent.reload()
             #expect(try Agent.value(of: "pipe.config.failures") == failuresBefore + 1)
             #expect(try run("pmpipe", ["-i", "t_seq", "-x", "2"]).out == "1\n2\n")
@@ -169,8 +175,9 @@ extension PipeIntegration {
         @Test(.timeLimit(.minutes(2)))
         func aReloadWithBigPinnedProgramsKeepsTheAgentAnswering() throws {
             let directory = "/var/tmp/pmdapipe-bigpins-\(getpid())"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o755])
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o755])
             defer { try? FileManager.default.removeItem(atPath: directory) }
             var instances = "\n"
             var options = "\n"
@@ -186,8 +193,10 @@ extension PipeIntegration {
                 options += "[instance b_big\(n)]\nsha256 = \(try TestSetup.sha256(of: path))\n"
             }
             let good = try TestSetup.testConfiguration()
-            let withPins = good.replacingOccurrences(of: "t_echo      nobody  echo $0",
-                                                     with: "t_echo      nobody  echo $0" + instances) + options
+            let withPins =
+                good.replacingOccurrences(
+                    of: "t_echo      nobody  echo $0",
+                    with: "t_echo      nobody  echo $0" + instances) + options
             defer { try? TestSetup.installConfiguration(good) }
 
             // Cold caches, so the hashing really reads the files.
@@ -211,9 +220,10 @@ extension PipeIntegration {
             }
             #expect(slowest < 1, "pmcd waited \(slowest) s for the agent during the reload")
             for n in 1...6 {
-                #expect(try eventually(timeout: 30) {
-                    try run("pmpipe", ["-i", "b_big\(n)"], timeout: 20).out == "big\(n)\n"
-                }, "b_big\(n) runs once its hash is known")
+                #expect(
+                    try eventually(timeout: 30) {
+                        try run("pmpipe", ["-i", "b_big\(n)"], timeout: 20).out == "big\(n)\n"
+                    }, "b_big\(n) runs once its hash is known")
             }
             #expect(done.wait(timeout: .now() + 120) == .success)
             #expect(streamed?.status == 0)
@@ -224,8 +234,10 @@ extension PipeIntegration {
             let good = try TestSetup.testConfiguration()
             let number = try instanceNumber("t_seq")
             let running = try launch("pmpipe", ["-i", "t_sleep", "-x", "3"])
-            try TestSetup.installConfiguration(good.replacingOccurrences(
-                of: "t_echo      nobody  echo $0", with: "t_echo      nobody  echo $0\nt_added     nobody  echo added"))
+            try TestSetup.installConfiguration(
+                good.replacingOccurrences(
+                    of: "t_echo      nobody  echo $0",
+                    with: "t_echo      nobody  echo $0\nt_added     nobody  echo added"))
             #expect(try instanceNumber("t_seq") == number)
             #expect(try run("pmpipe", ["-i", "t_added"]).out == "added\n")
             #expect(waitForExit(running, timeout: 30))

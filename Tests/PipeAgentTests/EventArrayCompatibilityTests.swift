@@ -26,11 +26,13 @@ import Testing
         Line(seconds: 1_700_000_000, microseconds: 2, flags: 1, bytes: []),
         Line(seconds: 1_700_000_001, microseconds: 3, flags: 1, bytes: Array("abcd".utf8)),
         Line(seconds: 1_700_000_001, microseconds: 4, flags: 1, bytes: Array("hello, world".utf8), continued: true),
-        Line(seconds: 1_700_000_002, microseconds: 5, flags: 1, bytes: [0x61, 0x00, 0x62, 0xFF, 0xFE], aggregate: true),
+        Line(
+            seconds: 1_700_000_002, microseconds: 5, flags: 1, bytes: [0x61, 0x00, 0x62, 0xFF, 0xFE], aggregate: true),
         Line(seconds: 1_700_000_002, microseconds: 6, flags: 1, bytes: Array("dos\r".utf8)),
         Line(seconds: 1_700_000_002, microseconds: 7, flags: 1, bytes: Array("no newline\r".utf8), noeol: true),
-        Line(seconds: 1_700_000_003, microseconds: 999_999, flags: 5, bytes: Array("last".utf8),
-             exit: (status: 137, reason: "killed by signal 9 (time limit 1s)")),
+        Line(
+            seconds: 1_700_000_003, microseconds: 999_999, flags: 5, bytes: Array("last".utf8),
+            exit: (status: 137, reason: "killed by signal 9 (time limit 1s)")),
     ]
 
     /// Parameter PMIDs as pmdaInit would make them for domain 128.
@@ -53,8 +55,9 @@ import Testing
                 let size = Int(PM_VAL_HDR_SIZE) + sample.bytes.count
                 let block = UnsafeMutableRawPointer.allocate(byteCount: max(size, 8), alignment: 8)
                 defer { block.deallocate() }
-                cpcp_valueblock_set_header(block.assumingMemoryBound(to: pmValueBlock.self),
-                                           PM_TYPE_AGGREGATE, Int32(size))
+                cpcp_valueblock_set_header(
+                    block.assumingMemoryBound(to: pmValueBlock.self),
+                    PM_TYPE_AGGREGATE, Int32(size))
                 sample.bytes.withUnsafeBytes { (block + 4).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
                 atom.vbp = block.assumingMemoryBound(to: pmValueBlock.self)
                 #expect(pmdaEventAddParam(array, raw, PM_TYPE_AGGREGATE, &atom) == 0)
@@ -95,7 +98,8 @@ import Testing
             for sample in lines {
                 array.beginRecord(seconds: sample.seconds, microseconds: sample.microseconds, flags: sample.flags)
                 sample.bytes.withUnsafeBytes {
-                    array.addBytes($0, pmid: sample.aggregate ? raw : line, type: sample.aggregate ? .aggregate : .string)
+                    array.addBytes(
+                        $0, pmid: sample.aggregate ? raw : line, type: sample.aggregate ? .aggregate : .string)
                 }
                 if sample.continued { array.addInteger(1, pmid: continued, type: .uint32) }
                 if sample.noeol { array.addInteger(1, pmid: noeol, type: .uint32) }

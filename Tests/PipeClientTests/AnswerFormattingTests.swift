@@ -1,5 +1,6 @@
-@testable import PipeClient
 import Testing
+
+@testable import PipeClient
 
 /// What pmpipe prints for --list, --runs and --explain, the control
 /// replies it reads, and its sentences about credentials and time windows.
@@ -8,17 +9,19 @@ import Testing
 
     @Test func theListKeepsNameTabCommandFirstAndIndentsTheParameterTypes() {
         let text = CommandListing.format([
-            CommandEntry(name: "bdev_trace", commandLine: "btrace -w $1 /dev/$2",
-                         parameterTypes: ["$1 integer 1..60", "$2 pattern (sd[a-z])"]),
+            CommandEntry(
+                name: "bdev_trace", commandLine: "btrace -w $1 /dev/$2",
+                parameterTypes: ["$1 integer 1..60", "$2 pattern (sd[a-z])"]),
             CommandEntry(name: "slabinfo", commandLine: "cat /proc/slabinfo"),
         ])
-        #expect(text == """
-            bdev_trace\tbtrace -w $1 /dev/$2
-                $1 integer 1..60
-                $2 pattern (sd[a-z])
-            slabinfo\tcat /proc/slabinfo
+        #expect(
+            text == """
+                bdev_trace\tbtrace -w $1 /dev/$2
+                    $1 integer 1..60
+                    $2 pattern (sd[a-z])
+                slabinfo\tcat /proc/slabinfo
 
-            """)
+                """)
         // What a script reads: the lines that do not start with a blank.
         let firstLines = text.split(separator: "\n").filter { !$0.hasPrefix(" ") }
         #expect(firstLines == ["bdev_trace\tbtrace -w $1 /dev/$2", "slabinfo\tcat /proc/slabinfo"])
@@ -34,17 +37,20 @@ import Testing
 
     @Test func theRunTableHasAHeaderAndAlignedColumnsWithTheCommandLast() {
         let text = RunTable.format([
-            RunEntry(name: "bdev_trace.3", owner: "bob", status: "running", lines: 1234,
-                     parameters: "'5' 'sda'", command: "btrace -w $1 /dev/$2"),
-            RunEntry(name: "tick.12", owner: "pmdapipe (autostart)", status: "failed", exitStatus: 143, lines: 7,
-                     command: "sh -c 'echo x'"),
+            RunEntry(
+                name: "bdev_trace.3", owner: "bob", status: "running", lines: 1234,
+                parameters: "'5' 'sda'", command: "btrace -w $1 /dev/$2"),
+            RunEntry(
+                name: "tick.12", owner: "pmdapipe (autostart)", status: "failed", exitStatus: 143, lines: 7,
+                command: "sh -c 'echo x'"),
         ])
-        #expect(text == """
-            RUN           OWNER                 STATUS        LINES  PARAMS     COMMAND
-            bdev_trace.3  bob                   running        1234  '5' 'sda'  btrace -w $1 /dev/$2
-            tick.12       pmdapipe (autostart)  failed (143)      7  -          sh -c 'echo x'
+        #expect(
+            text == """
+                RUN           OWNER                 STATUS        LINES  PARAMS     COMMAND
+                bdev_trace.3  bob                   running        1234  '5' 'sda'  btrace -w $1 /dev/$2
+                tick.12       pmdapipe (autostart)  failed (143)      7  -          sh -c 'echo x'
 
-            """)
+                """)
     }
 
     @Test func noRunsIsTheHeaderAlone() {
@@ -56,13 +62,16 @@ import Testing
     @Test func theAgentsRepliesAreRead() {
         #expect(ControlReply.parse(#"{"run":"tick.3"}"#) == .run("tick.3"))
         #expect(ControlReply.parse(#"{"stopped":"tick.3"}"#) == .stopped("tick.3"))
-        #expect(ControlReply.parse(#" { "error" : "no shared run is named \"x\"\n\u00e9\ud83d\ude00" } "#)
+        #expect(
+            ControlReply.parse(#" { "error" : "no shared run is named \"x\"\n\u00e9\ud83d\ude00" } "#)
                 == .error("no shared run is named \"x\"\né😀"))
     }
 
     @Test func anythingElseIsNoReply() {
-        for text in ["", "tick.3", "{", #"{"run":}"#, #"{"run":"x""#, #"{"other":"x"}"#, #"{"run":"x"} trailing"#,
-                     #"{"run":"\q"}"#] {
+        for text in [
+            "", "tick.3", "{", #"{"run":}"#, #"{"run":"x""#, #"{"other":"x"}"#, #"{"run":"x"} trailing"#,
+            #"{"run":"\q"}"#,
+        ] {
             #expect(ControlReply.parse(text) == nil, "\(text)")
         }
     }
@@ -83,16 +92,21 @@ import Testing
     @Test func theAdviceNamesBothRemediesWithTheHost() {
         let advice = HostSpec("pcp://db1.example:44321").credentialsAdvice(
             agentSentence: "permission denied: the client has no credentials (a TCP connection without SASL)")
-        #expect(advice == "over TCP pmcd passes your identity only after a SASL login: use -h unix: on the agent's "
+        #expect(
+            advice == "over TCP pmcd passes your identity only after a SASL login: use -h unix: on the agent's "
                 + "host, or log in with -h 'pcp://db1.example:44321?username=USER'")
-        #expect(HostSpec("localhost").credentialsAdvice(agentSentence: nil)?.contains("'pcp://localhost?username=USER'") == true)
+        #expect(
+            HostSpec("localhost").credentialsAdvice(agentSentence: nil)?.contains("'pcp://localhost?username=USER'")
+                == true)
     }
 
     @Test func noAdviceWhenTheConnectionCarriedCredentials() {
         // A SASL user refused by the rules: the agent's sentence names the rule.
         let sasl = HostSpec("pcp://127.0.0.1?username=bob&password=x")
         #expect(sasl.namesUser)
-        #expect(sasl.credentialsAdvice(agentSentence: "permission denied: denied by pipe.conf:3 (disallow user bob : x)") == nil)
+        #expect(
+            sasl.credentialsAdvice(agentSentence: "permission denied: denied by pipe.conf:3 (disallow user bob : x)")
+                == nil)
         #expect(sasl.credentialsAdvice(agentSentence: nil) == nil)
         #expect(HostSpec("pcp://h?user=bob").namesUser)
         // The unix socket always carries them.
@@ -100,20 +114,25 @@ import Testing
         #expect(HostSpec("local:").credentialsAdvice(agentSentence: nil) == nil)
         #expect(HostSpec("local:").credentialsAdvice(agentSentence: "permission denied: denied by pipe.conf:3") == nil)
         // The agent said who it saw: a rule refused, not a missing login.
-        #expect(HostSpec("pcp://h").credentialsAdvice(agentSentence: "permission denied: no access rule allows uid 5") == nil)
+        #expect(
+            HostSpec("pcp://h").credentialsAdvice(agentSentence: "permission denied: no access rule allows uid 5")
+                == nil)
     }
 
     @Test func localWithoutCredentialsFellBackToTCPAndUnixIsTheRemedy() {
         // libpcp turns local: into a TCP connection when the socket is not
         // there or its queue is full; the agent then refuses it as anonymous.
         let advice = HostSpec("local:").credentialsAdvice(
-            agentSentence: "permission denied: the client has no credentials (a TCP connection without SASL authentication)")
-        #expect(advice == "with -h local: libpcp falls back to TCP, which carries no credentials, when pmcd's unix "
+            agentSentence:
+                "permission denied: the client has no credentials (a TCP connection without SASL authentication)")
+        #expect(
+            advice == "with -h local: libpcp falls back to TCP, which carries no credentials, when pmcd's unix "
                 + "socket is missing or does not take the connection; use -h unix:")
     }
 
     @Test func aRefusalCarriesTheAdviceOnlyWhenThereIsSome() {
-        let bare = PipeClientError.permissionDenied(instance: "t", detail: "permission denied: denied by rule", advice: nil)
+        let bare = PipeClientError.permissionDenied(
+            instance: "t", detail: "permission denied: denied by rule", advice: nil)
         #expect(bare.description == "permission denied for 't': denied by rule")
         let advised = PipeClientError.permissionDenied(instance: "t", detail: nil, advice: "use -h unix:")
         #expect(advised.description == "permission denied for 't' (use -h unix:)")
@@ -122,15 +141,18 @@ import Testing
     // MARK: - Time windows and notes
 
     @Test func pmParseTimeWindowsCaretBecomesOneSentence() {
-        #expect(ArchiveReplay.oneLine("21:29:99\n      ^ -- unexpected value\n")
+        #expect(
+            ArchiveReplay.oneLine("21:29:99\n      ^ -- unexpected value\n")
                 == "unexpected value at '99' in '21:29:99'")
         #expect(ArchiveReplay.oneLine("foo\n^ -- unexpected value\n") == "unexpected value in 'foo'")
-        #expect(ArchiveReplay.oneLine("start time is after end\n  of archive\n") == "start time is after end of archive")
+        #expect(
+            ArchiveReplay.oneLine("start time is after end\n  of archive\n") == "start time is after end of archive")
         #expect(ArchiveReplay.oneLine("") == "")
     }
 
     @Test func theDetachNoteSaysHowToComeBackAndHowToStop() {
-        #expect(Pmpipe.detachNote("tick.3") == "detached from tick.3, which goes on running: "
+        #expect(
+            Pmpipe.detachNote("tick.3") == "detached from tick.3, which goes on running: "
                 + "pmpipe --attach tick.3 follows it again, pmpipe --stop tick.3 stops it")
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import Glibc
-@testable import PipeClient
 import Testing
+
+@testable import PipeClient
 
 /// A unix socket that stands in for pmcd's: it listens with a queue of one
 /// pending connection, which a connection of its own fills, so that every

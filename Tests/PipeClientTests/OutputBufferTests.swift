@@ -1,4 +1,5 @@
 import Testing
+
 @testable import PipeClient
 
 @Suite struct OutputBufferTests {
@@ -12,7 +13,8 @@ import Testing
                         OutputBuffer.copy(dst.baseAddress! + 3, from: src.baseAddress! + offset, count: length)
                     }
                 }
-                let expected = [UInt8](repeating: 0xEE, count: 3) + source[offset..<(offset + length)]
+                let expected =
+                    [UInt8](repeating: 0xEE, count: 3) + source[offset..<(offset + length)]
                     + [UInt8](repeating: 0xEE, count: 61 - length)
                 #expect(destination == expected, "length \(length) offset \(offset)")
             }

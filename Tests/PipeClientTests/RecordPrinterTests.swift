@@ -1,13 +1,17 @@
-import Testing
-@testable import PipeClient
 import PipeCore
+import Testing
+
+@testable import PipeClient
 
 /// Decodes `array` into a printer whose stdout and stderr go to `out` and
 /// `err` (the same file shows the order of the two streams).
-private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFile? = nil,
-                   _ check: (borrowing RecordPrinter) -> Void = { _ in }) throws {
-    var printer = RecordPrinter(ids: testIDs, stdout: OutputBuffer(out.descriptor),
-                                stderr: OutputBuffer((err ?? out).descriptor), verbose: false)
+private func print(
+    _ array: EventArrayBuilder, out: ScratchFile, err: ScratchFile? = nil,
+    _ check: (borrowing RecordPrinter) -> Void = { _ in }
+) throws {
+    var printer = RecordPrinter(
+        ids: testIDs, stdout: OutputBuffer(out.descriptor),
+        stderr: OutputBuffer((err ?? out).descriptor), verbose: false)
     try array.bytes.withUnsafeBytes {
         _ = try EventArrayDecoder.decode($0, layout: array.layout, into: &printer)
     }
@@ -26,7 +30,8 @@ private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFil
         array.line(String(repeating: "x", count: 100))
         let file = ScratchFile()
         try print(array, out: file)
-        #expect(file.contents == Array("1\n\n".utf8) + [0x61, 0x00, 0x62, 0x0A]
+        #expect(
+            file.contents == Array("1\n\n".utf8) + [0x61, 0x00, 0x62, 0x0A]
                 + Array("twelve bytes\n\(String(repeating: "x", count: 100))\n".utf8))
     }
 
@@ -47,7 +52,8 @@ private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFil
         var array = EventArrayBuilder()
         array.line("out")
         array.record([(testIDs.errline, Array("err".utf8))])
-        let out = ScratchFile(), err = ScratchFile()
+        let out = ScratchFile()
+        let err = ScratchFile()
         try print(array, out: out, err: err)
         #expect(out.text == "out\n")
         #expect(err.text == "err\n")
@@ -68,8 +74,12 @@ private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFil
         var array = EventArrayBuilder()
         array.line("last")
         array.record(flags: EventRecordLayout.endFlag, [(testIDs.line, Array("final".utf8))])
-        array.record(flags: EventRecordLayout.endFlag, [(testIDs.exitstatus, int32Bytes(3)),
-                                                  (testIDs.endreason, Array("exited".utf8))])
+        array.record(
+            flags: EventRecordLayout.endFlag,
+            [
+                (testIDs.exitstatus, int32Bytes(3)),
+                (testIDs.endreason, Array("exited".utf8)),
+            ])
         let file = ScratchFile()
         // #expect cannot look into a noncopyable value: copy out first.
         var end: (saw: Bool, status: Int32?, reason: String?) = (false, nil, nil)
@@ -105,12 +115,13 @@ private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFil
         var array = EventArrayBuilder()
         array.line("good")
         array.line("good too")
-        array.raw(int32Bytes(0) + int32Bytes(0) + int32Bytes(0) + int32Bytes(5))   // claims 5 parameters
+        array.raw(int32Bytes(0) + int32Bytes(0) + int32Bytes(0) + int32Bytes(5))  // claims 5 parameters
         let file = ScratchFile()
         var bytes = array.bytes
         bytes.withUnsafeMutableBytes { $0.storeBytes(of: Int32(3), toByteOffset: 4, as: Int32.self) }
-        var printer = RecordPrinter(ids: testIDs, stdout: OutputBuffer(file.descriptor),
-                                    stderr: OutputBuffer(file.descriptor), verbose: false)
+        var printer = RecordPrinter(
+            ids: testIDs, stdout: OutputBuffer(file.descriptor),
+            stderr: OutputBuffer(file.descriptor), verbose: false)
         #expect(throws: EventArrayError.self) {
             try bytes.withUnsafeBytes { _ = try EventArrayDecoder.decode($0, layout: array.layout, into: &printer) }
         }
@@ -125,7 +136,8 @@ private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFil
         array.line("first")
         array.record([(testIDs.line, Array("last".utf8)), (testIDs.noeol, int32Bytes(1))])
         array.record([(testIDs.errline, Array("warning".utf8)), (testIDs.noeol, int32Bytes(1))])
-        let out = ScratchFile(), err = ScratchFile()
+        let out = ScratchFile()
+        let err = ScratchFile()
         try print(array, out: out, err: err)
         #expect(out.text == "first\nlast")
         #expect(err.text == "warning")
@@ -146,10 +158,12 @@ private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFil
     @Test func theEndRecordCanBeALastLineWithoutNewline() throws {
         var array = EventArrayBuilder()
         array.line("one")
-        array.record(flags: EventRecordLayout.endFlag, [
-            (testIDs.line, Array("two".utf8)), (testIDs.noeol, int32Bytes(1)),
-            (testIDs.exitstatus, int32Bytes(0)), (testIDs.endreason, Array("exited".utf8)),
-        ])
+        array.record(
+            flags: EventRecordLayout.endFlag,
+            [
+                (testIDs.line, Array("two".utf8)), (testIDs.noeol, int32Bytes(1)),
+                (testIDs.exitstatus, int32Bytes(0)), (testIDs.endreason, Array("exited".utf8)),
+            ])
         let file = ScratchFile()
         var end: (saw: Bool, status: Int32?) = (false, nil)
         try print(array, out: file) { end = ($0.sawEnd, $0.exitStatus) }
@@ -165,8 +179,9 @@ private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFil
         array.line("a")
         array.record([(testIDs.line, Array("b".utf8)), (testIDs.noeol, int32Bytes(1))])
         let file = ScratchFile()
-        var printer = RecordPrinter(ids: ids, stdout: OutputBuffer(file.descriptor), stderr: OutputBuffer(file.descriptor),
-                                    verbose: false)
+        var printer = RecordPrinter(
+            ids: ids, stdout: OutputBuffer(file.descriptor), stderr: OutputBuffer(file.descriptor),
+            verbose: false)
         try array.bytes.withUnsafeBytes { _ = try EventArrayDecoder.decode($0, layout: array.layout, into: &printer) }
         try printer.out.flush()
         #expect(file.text == "a\nb\n")
@@ -190,15 +205,18 @@ private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFil
                 if round % 4 == 0 { bytes += [UInt8](repeating: 0x79, count: 2 * maxLineLength) }
                 inputs[stream] = bytes + endings[round % endings.count]
             }
-            let out = ScratchFile(), err = ScratchFile()
-            var printer = RecordPrinter(ids: format.parameters, stdout: OutputBuffer(out.descriptor, capacity: 64),
-                                        stderr: OutputBuffer(err.descriptor, capacity: 64), verbose: false)
+            let out = ScratchFile()
+            let err = ScratchFile()
+            var printer = RecordPrinter(
+                ids: format.parameters, stdout: OutputBuffer(out.descriptor, capacity: 64),
+                stderr: OutputBuffer(err.descriptor, capacity: 64), verbose: false)
             var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: maxLineLength, format: format)
             func fetch() throws {
                 writer.reset()
                 writer.encode {
-                    _ = run.encodeBatch(into: &$0, maxRecords: Int.random(in: 1...20, using: &rng),
-                                        maxBytes: Int.random(in: 0...200, using: &rng), endReason: "exited")
+                    _ = run.encodeBatch(
+                        into: &$0, maxRecords: Int.random(in: 1...20, using: &rng),
+                        maxBytes: Int.random(in: 0...200, using: &rng), endReason: "exited")
                 }
                 try EventArrayDecoder.decode(writer.finish(), layout: format.layout, into: &printer)
                 try printer.out.flush()
@@ -206,7 +224,8 @@ private func print(_ array: EventArrayBuilder, out: ScratchFile, err: ScratchFil
             }
             var offsets: [StreamKind: Int] = [.stdout: 0, .stderr: 0]
             while let stream = [StreamKind.stdout, .stderr].filter({ offsets[$0]! < inputs[$0]!.count })
-                .randomElement(using: &rng) {
+                .randomElement(using: &rng)
+            {
                 let start = offsets[stream]!
                 let end = min(inputs[stream]!.count, start + (round % 3 == 0 ? 1 : Int.random(in: 1...50, using: &rng)))
                 inputs[stream]![start..<end].withUnsafeBytes { run.ingest($0, from: stream, at: .zero) }

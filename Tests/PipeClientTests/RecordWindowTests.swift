@@ -1,22 +1,28 @@
-@testable import PipeClient
 import PipeCore
 import Testing
+
+@testable import PipeClient
 
 /// RecordPrinter with a time window: what --attach (from now, or from the
 /// oldest line kept) and -a with -S/-T print.
 @Suite struct RecordWindowTests {
-    private func print(_ array: EventArrayBuilder, window: RecordWindow, out: ScratchFile, err: ScratchFile,
-                       _ check: (Summary) -> Void) throws {
-        var printer = RecordPrinter(ids: testIDs, stdout: OutputBuffer(out.descriptor),
-                                    stderr: OutputBuffer(err.descriptor), verbose: false, window: window)
+    private func print(
+        _ array: EventArrayBuilder, window: RecordWindow, out: ScratchFile, err: ScratchFile,
+        _ check: (Summary) -> Void
+    ) throws {
+        var printer = RecordPrinter(
+            ids: testIDs, stdout: OutputBuffer(out.descriptor),
+            stderr: OutputBuffer(err.descriptor), verbose: false, window: window)
         try array.bytes.withUnsafeBytes {
             _ = try EventArrayDecoder.decode($0, layout: array.layout, into: &printer)
         }
         try printer.out.flush()
         try printer.err.flush()
-        check(Summary(lostLines: printer.lostLines, unretainedLines: printer.unretainedLines, sawEnd: printer.sawEnd,
-                      endedBeforeWindow: printer.endedBeforeWindow, exitStatus: printer.exitStatus,
-                      endReason: printer.endReason))
+        check(
+            Summary(
+                lostLines: printer.lostLines, unretainedLines: printer.unretainedLines, sawEnd: printer.sawEnd,
+                endedBeforeWindow: printer.endedBeforeWindow, exitStatus: printer.exitStatus,
+                endReason: printer.endReason))
     }
 
     /// What the printer kept, copied out (#expect cannot read a noncopyable value).
@@ -54,7 +60,8 @@ import Testing
         array.line("new1", at: at(10))
         array.record(at: at(11), [(testIDs.errline, Array("err".utf8))])
         array.line("new2", at: at(12))
-        let out = ScratchFile(), err = ScratchFile()
+        let out = ScratchFile()
+        let err = ScratchFile()
         try print(array, window: RecordWindow(notBefore: time(10)), out: out, err: err) { printer in
             #expect(printer.lostLines == 0)
             #expect(!printer.sawEnd)
@@ -66,10 +73,14 @@ import Testing
     @Test func anEndBeforeTheWindowStillEndsTheStreamWithItsStatus() throws {
         var array = EventArrayBuilder()
         array.line("a", at: at(1))
-        array.record(flags: EventRecordLayout.endFlag, at: at(2),
-                     [(testIDs.line, Array("last".utf8)), (testIDs.exitstatus, int32Bytes(3)),
-                      (testIDs.endreason, Array("exited".utf8))])
-        let out = ScratchFile(), err = ScratchFile()
+        array.record(
+            flags: EventRecordLayout.endFlag, at: at(2),
+            [
+                (testIDs.line, Array("last".utf8)), (testIDs.exitstatus, int32Bytes(3)),
+                (testIDs.endreason, Array("exited".utf8)),
+            ])
+        let out = ScratchFile()
+        let err = ScratchFile()
         try print(array, window: RecordWindow(notBefore: time(10)), out: out, err: err) { printer in
             #expect(printer.sawEnd && printer.endedBeforeWindow)
             #expect(printer.exitStatus == 3)
@@ -82,9 +93,11 @@ import Testing
         var array = EventArrayBuilder()
         array.line("in", at: at(5))
         array.missed(2, at: at(30))
-        array.record(flags: EventRecordLayout.endFlag, at: at(31),
-                     [(testIDs.line, Array("late".utf8)), (testIDs.exitstatus, int32Bytes(1))])
-        let out = ScratchFile(), err = ScratchFile()
+        array.record(
+            flags: EventRecordLayout.endFlag, at: at(31),
+            [(testIDs.line, Array("late".utf8)), (testIDs.exitstatus, int32Bytes(1))])
+        let out = ScratchFile()
+        let err = ScratchFile()
         try print(array, window: RecordWindow(notAfter: time(20)), out: out, err: err) { printer in
             #expect(!printer.sawEnd)
             #expect(printer.exitStatus == nil)
@@ -98,7 +111,8 @@ import Testing
         array.line("a", at: at(11))
         array.missed(5, at: at(12))
         array.line("b", at: at(12))
-        let out = ScratchFile(), err = ScratchFile()
+        let out = ScratchFile()
+        let err = ScratchFile()
         try print(array, window: RecordWindow(notBefore: time(10)), out: out, err: err) { printer in
             #expect(printer.lostLines == 5)
         }
@@ -112,7 +126,8 @@ import Testing
         array.line("kept1", at: at(1))
         array.missed(3, at: at(2))
         array.line("kept2", at: at(2))
-        let out = ScratchFile(), err = ScratchFile()
+        let out = ScratchFile()
+        let err = ScratchFile()
         try print(array, window: RecordWindow(leadingGapIsHistory: true), out: out, err: err) { printer in
             #expect(printer.unretainedLines == 100)
             #expect(printer.lostLines == 3)
@@ -125,10 +140,14 @@ import Testing
         array.record(at: at(11), [(testIDs.line, Array("ab".utf8)), (testIDs.continued, int32Bytes(1))])
         array.record(at: at(11), [(testIDs.line, Array("cd".utf8))])
         array.record(at: at(12), [(testIDs.rawline, [0x61, 0x00, 0x0D])])
-        array.record(flags: EventRecordLayout.endFlag, at: at(13),
-                     [(testIDs.line, Array("tail".utf8)), (testIDs.noeol, int32Bytes(1)),
-                      (testIDs.exitstatus, int32Bytes(0))])
-        let out = ScratchFile(), err = ScratchFile()
+        array.record(
+            flags: EventRecordLayout.endFlag, at: at(13),
+            [
+                (testIDs.line, Array("tail".utf8)), (testIDs.noeol, int32Bytes(1)),
+                (testIDs.exitstatus, int32Bytes(0)),
+            ])
+        let out = ScratchFile()
+        let err = ScratchFile()
         try print(array, window: RecordWindow(notBefore: time(10), notAfter: time(20)), out: out, err: err) { printer in
             #expect(printer.sawEnd && !printer.endedBeforeWindow)
         }

@@ -1,6 +1,7 @@
 import Glibc
-@testable import PipeClient
 import Testing
+
+@testable import PipeClient
 
 @Suite struct StoreRequestTests {
     @Test func thePDUSizeIsHeaderValueSetAndThePaddedValueBlock() {
@@ -25,7 +26,8 @@ import Testing
 
     @Test func theRefusalIsOneSentenceNamingTheLimitAndTheSize() {
         let error = PipeClientError.requestTooLarge(parameterBytes: 70_000, pduBytes: 70_060, limit: 65_536)
-        #expect(error.description == "the parameters are too long: their 70000 bytes make a request of 70060 bytes, "
+        #expect(
+            error.description == "the parameters are too long: their 70000 bytes make a request of 70060 bytes, "
                 + "more than the 65536 bytes pmcd accepts from a client")
         #expect(!error.description.contains("\n"))
     }
@@ -36,13 +38,15 @@ import Testing
         let stderr = ScratchFile()
         let saved = dup(2)
         dup2(stderr.fd, 2)
-        let status = Pmpipe.run(Pmpipe.Options(
-            host: "unix:/nonexistent/pmcd.socket", prefix: "pipe", instance: "echo",
-            parameters: String(repeating: "x", count: 70_000), interval: .default, verbose: false))
+        let status = Pmpipe.run(
+            Pmpipe.Options(
+                host: "unix:/nonexistent/pmcd.socket", prefix: "pipe", instance: "echo",
+                parameters: String(repeating: "x", count: 70_000), interval: .default, verbose: false))
         dup2(saved, 2)
         close(saved)
         #expect(status == Pmpipe.Status.failure)
-        #expect(stderr.text == "pmpipe: the parameters are too long: their 70000 bytes make a request of 70060 bytes, "
+        #expect(
+            stderr.text == "pmpipe: the parameters are too long: their 70000 bytes make a request of 70060 bytes, "
                 + "more than the 65536 bytes pmcd accepts from a client\n")
     }
 }

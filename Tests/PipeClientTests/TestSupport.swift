@@ -1,7 +1,8 @@
 import Glibc
-@testable import PipeClient
 import PipeCore
 import PipeSystem
+
+@testable import PipeClient
 
 /// An unlinked temporary file to stand in for stdout/stderr.
 final class ScratchFile {
@@ -36,8 +37,9 @@ final class ScratchFile {
 }
 
 /// Parameter IDs for hand-built records (any distinct values do).
-let testIDs = EventParameterIDs(line: 101, errline: 102, rawline: 103, rawerrline: 104,
-                                continued: 105, noeol: 108, exitstatus: 106, endreason: 107)
+let testIDs = EventParameterIDs(
+    line: 101, errline: 102, rawline: 103, rawerrline: 104,
+    continued: 105, noeol: 108, exitstatus: 106, endreason: 107)
 
 /// Builds a packed pmEventArray as pmFetch leaves it (host byte order).
 struct EventArrayBuilder {
@@ -45,11 +47,13 @@ struct EventArrayBuilder {
     private var body: [UInt8] = []
     private var count: Int32 = 0
 
-    static let stringType: UInt32 = 6   // PM_TYPE_STRING
-    static let int32Type: UInt32 = 0    // PM_TYPE_32
+    static let stringType: UInt32 = 6  // PM_TYPE_STRING
+    static let int32Type: UInt32 = 0  // PM_TYPE_32
 
-    mutating func record(flags: UInt32 = 0, at time: (seconds: Int32, microseconds: Int32) = (1_700_000_000, 0),
-                         _ parameters: [(pmid: UInt32, value: [UInt8])]) {
+    mutating func record(
+        flags: UInt32 = 0, at time: (seconds: Int32, microseconds: Int32) = (1_700_000_000, 0),
+        _ parameters: [(pmid: UInt32, value: [UInt8])]
+    ) {
         append(time.seconds)
         append(time.microseconds)
         append(flags)
@@ -63,13 +67,18 @@ struct EventArrayBuilder {
         count += 1
     }
 
-    mutating func line(_ text: String, flags: UInt32 = 0,
-                       at time: (seconds: Int32, microseconds: Int32) = (1_700_000_000, 0)) {
+    mutating func line(
+        _ text: String, flags: UInt32 = 0,
+        at time: (seconds: Int32, microseconds: Int32) = (1_700_000_000, 0)
+    ) {
         record(flags: flags, at: time, [(testIDs.line, Array(text.utf8))])
     }
 
     mutating func missed(_ n: Int32, at time: (seconds: Int32, microseconds: Int32) = (0, 0)) {
-        append(time.seconds); append(time.microseconds); append(EventRecordLayout.missedFlag); append(n)
+        append(time.seconds)
+        append(time.microseconds)
+        append(EventRecordLayout.missedFlag)
+        append(n)
         count += 1
     }
 

@@ -27,12 +27,14 @@ public struct AccessPolicy: Sendable {
     public func decide(client: ClientIdentity, instance: String) -> AccessDecision {
         guard let uid = client.uid else {
             return AccessDecision(
-                allowed: false, reason: "the client has no credentials (a remote, unauthenticated connection)", rule: nil)
+                allowed: false, reason: "the client has no credentials (a remote, unauthenticated connection)",
+                rule: nil)
         }
         var best: (rank: (Int, Int), rule: AccessRule)?
         for rule in rules where rule.verdict != .read {
             guard let subjectRank = Self.subjectRank(rule.subject, client: client, uid: uid),
-                  let targetRank = Self.targetRank(rule.target, instance: instance) else { continue }
+                let targetRank = Self.targetRank(rule.target, instance: instance)
+            else { continue }
             let rank = (subjectRank, targetRank)
             if best == nil || rank >= best!.rank { best = (rank, rule) }
         }
@@ -82,11 +84,14 @@ public struct AccessPolicy: Sendable {
             return AccessDecision(allowed: false, reason: "the client has no credentials", rule: nil)
         }
         if uid == 0 { return AccessDecision(allowed: true, reason: "root may read every run", rule: nil) }
-        if let owner, owner == uid { return AccessDecision(allowed: true, reason: "the client started the run", rule: nil) }
+        if let owner, owner == uid {
+            return AccessDecision(allowed: true, reason: "the client started the run", rule: nil)
+        }
         var best: (rank: (Int, Int), rule: AccessRule)?
         for rule in rules where rule.verdict != .allow {
             guard let subjectRank = Self.subjectRank(rule.subject, client: client, uid: uid),
-                  let targetRank = Self.targetRank(rule.target, instance: instance) else { continue }
+                let targetRank = Self.targetRank(rule.target, instance: instance)
+            else { continue }
             let rank = (subjectRank, targetRank)
             if best == nil || rank >= best!.rank { best = (rank, rule) }
         }
@@ -96,6 +101,7 @@ public struct AccessPolicy: Sendable {
         if let rule = best?.rule {
             return AccessDecision(allowed: false, reason: "denied by \(rule.location) (\(rule.text))", rule: rule)
         }
-        return AccessDecision(allowed: false, reason: "no read rule lets \(client.summary) read runs of \(instance)", rule: nil)
+        return AccessDecision(
+            allowed: false, reason: "no read rule lets \(client.summary) read runs of \(instance)", rule: nil)
     }
 }

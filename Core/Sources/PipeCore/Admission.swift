@@ -19,8 +19,10 @@ public struct AdmissionLimits: Sendable, Equatable {
     /// runs are going.
     public var reserved: Int
 
-    public init(maxRunning: Int, maxPerUser: Int, instanceMaxRunning: Int? = nil, instanceMaxPerUser: Int? = nil,
-                reserved: Int = 0) {
+    public init(
+        maxRunning: Int, maxPerUser: Int, instanceMaxRunning: Int? = nil, instanceMaxPerUser: Int? = nil,
+        reserved: Int = 0
+    ) {
         self.maxRunning = maxRunning
         self.maxPerUser = maxPerUser
         self.instanceMaxRunning = instanceMaxRunning
@@ -58,7 +60,8 @@ public struct AdmissionRefusal: Error, Sendable, Equatable, CustomStringConverti
         case .instance(let instance, let running, let limit):
             return "instance \(instance) already has \(Self.count(running, "run", "runs")) (limit \(limit))"
         case .userOfInstance(let uid, let instance, let running, let limit):
-            return "user \(uid) already runs \(instance) \(Self.count(running, "time", "times")) (limit \(limit) per user)"
+            return
+                "user \(uid) already runs \(instance) \(Self.count(running, "time", "times")) (limit \(limit) per user)"
         }
     }
 
@@ -96,12 +99,14 @@ public struct Admission: Sendable {
     /// first limit reached, broadest first, so the message names the limit
     /// that would still refuse after the narrower ones were raised.
     public func check(instance: String, uid: UInt32, limits: AdmissionLimits, privileged: Bool = false)
-        -> AdmissionRefusal? {
+        -> AdmissionRefusal?
+    {
         if running >= limits.maxRunning {
             return AdmissionRefusal(.agent(running: running, limit: limits.maxRunning))
         }
         if !privileged && running >= limits.maxRunning - limits.reserved {
-            return AdmissionRefusal(.reservedForRoot(running: running, limit: limits.maxRunning, reserved: limits.reserved))
+            return AdmissionRefusal(
+                .reservedForRoot(running: running, limit: limits.maxRunning, reserved: limits.reserved))
         }
         let user = running(uid: uid)
         if user >= limits.maxPerUser {

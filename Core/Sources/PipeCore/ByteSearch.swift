@@ -18,12 +18,12 @@ enum ByteSearch {
             let matches = (word &- ones) & ~word & highs
             if matches != 0 {
                 #if _endian(little)
-                // The lowest flagged byte is exact (a false flag can only
-                // follow a true one), and on a little-endian machine it is
-                // the first in memory: no byte loop for short lines.
-                return index + matches.trailingZeroBitCount >> 3
+                    // The lowest flagged byte is exact (a false flag can only
+                    // follow a true one), and on a little-endian machine it is
+                    // the first in memory: no byte loop for short lines.
+                    return index + matches.trailingZeroBitCount >> 3
                 #else
-                break
+                    break
                 #endif
             }
             index += 8

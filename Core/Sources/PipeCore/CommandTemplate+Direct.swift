@@ -75,7 +75,8 @@ enum DirectCommandScanner {
                 case .parameter(let n): number = n
                 case .allParameters: number = 0
                 }
-                let placement: Placement = whole
+                let placement: Placement =
+                    whole
                     ? .wholeArgument : .embedded(context: "inside the word '\(word.text)'")
                 uses.append(PlaceholderUse(number: number, placement: placement))
             }

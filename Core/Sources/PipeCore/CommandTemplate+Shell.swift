@@ -277,7 +277,8 @@ struct ShellScriptRewriter {
             guard let next = peek() else { try danglingBackslash() }
             startWord()
             if frame.kind == .backquote, next == "$",
-               (try? PlaceholderSyntax.placeholder(in: input, at: index + 1)) != nil {
+                (try? PlaceholderSyntax.placeholder(in: input, at: index + 1)) != nil
+            {
                 try fail(Self.backquoteError)
             }
             if next != "\n" { frame.dequoted.append(next) }
@@ -305,11 +306,14 @@ struct ShellScriptRewriter {
         }
         switch peek() {
         case "@", "*":
-            try fail(TemplateError(
-                "'$\(peek()!)' would hand the client's parameters to the shell unquoted: write $0 for all parameters"))
+            try fail(
+                TemplateError(
+                    "'$\(peek()!)' would hand the client's parameters to the shell unquoted: write $0 for all parameters"
+                ))
         case "'":
-            try fail(TemplateError(
-                "$'...' quoting means different things to different shells: use ordinary quotes"))
+            try fail(
+                TemplateError(
+                    "$'...' quoting means different things to different shells: use ordinary quotes"))
         case "$":
             copy(2)
         case "(":
@@ -324,10 +328,12 @@ struct ShellScriptRewriter {
             var cursor = index + 2
             if cursor < input.count, input[cursor] == "#" || input[cursor] == "!" { cursor += 1 }
             if cursor < input.count,
-               PlaceholderSyntax.isDigit(input[cursor]) || input[cursor] == "@" || input[cursor] == "*" {
-                try fail(TemplateError(
-                    "'\(String(String.UnicodeScalarView(input[index..<min(index + 6, input.count)])))...' applies "
-                        + "shell operators to a client parameter, which the agent cannot quote: write a plain $N"))
+                PlaceholderSyntax.isDigit(input[cursor]) || input[cursor] == "@" || input[cursor] == "*"
+            {
+                try fail(
+                    TemplateError(
+                        "'\(String(String.UnicodeScalarView(input[index..<min(index + 6, input.count)])))...' applies "
+                            + "shell operators to a client parameter, which the agent cannot quote: write a plain $N"))
             }
             let inDouble = frame.kind == .doubleQuote || frame.kind == .braceInDouble
             push(inDouble ? .braceInDouble : .braceUnquoted)
@@ -369,7 +375,8 @@ struct ShellScriptRewriter {
             context = "inside a larger word"
         case .doubleQuote where stack.count >= 2 && stack[stack.count - 2].tracksWords:
             let parent = stack[stack.count - 2]
-            whole = parent.wordStart == frame.openedAt && frame.openedAt + 1 == index
+            whole =
+                parent.wordStart == frame.openedAt && frame.openedAt + 1 == index
                 && end < input.count && input[end] == "\"" && wordEnds(at: end + 1)
             words = parent
             context = "inside a double-quoted string with other text"
@@ -381,7 +388,8 @@ struct ShellScriptRewriter {
             break
         }
         if whole, let words, let shell = words.commandName, ShellWords.shells.contains(Self.baseName(shell)),
-           let previous = words.previousWord, ShellWords.isScriptFlag(previous) {
+            let previous = words.previousWord, ShellWords.isScriptFlag(previous)
+        {
             throw ShellWords.scriptError(shell: Self.baseName(shell), placeholder: "$\(number)")
         }
         if let embedding = frame.embedding { return .embedded(context: embedding) }
@@ -416,7 +424,8 @@ struct ShellScriptRewriter {
             if name == "let" { return Self.arithmeticError }
             if ShellWords.evaluating.contains(name) {
                 return TemplateError(
-                    "a placeholder in the arguments of '\(name)' would be run as shell code: pass it as an ordinary argument")
+                    "a placeholder in the arguments of '\(name)' would be run as shell code: pass it as an ordinary argument"
+                )
             }
         }
         return nil
@@ -426,7 +435,8 @@ struct ShellScriptRewriter {
         let parent = frame
         var child = Frame(kind: kind)
         child.openedAt = index
-        child.taintedAsCommand = parent.taintedAsCommand
+        child.taintedAsCommand =
+            parent.taintedAsCommand
             || (parent.tracksWords && parent.inWord && parent.wordIsCommand)
         child.forbidden = parent.forbidden ?? forbiddenHere(parent)
         child.embedding = parent.embedding ?? scriptEmbedding(parent)
@@ -436,8 +446,9 @@ struct ShellScriptRewriter {
     /// Text inside the script argument of `sh -c` is read by another shell.
     private func scriptEmbedding(_ parent: Frame) -> String? {
         guard parent.tracksWords, parent.inWord, !parent.wordIsCommand,
-              let shell = parent.commandName, ShellWords.shells.contains(Self.baseName(shell)),
-              let previous = parent.previousWord, ShellWords.isScriptFlag(previous) else { return nil }
+            let shell = parent.commandName, ShellWords.shells.contains(Self.baseName(shell)),
+            let previous = parent.previousWord, ShellWords.isScriptFlag(previous)
+        else { return nil }
         return "inside the script that '\(Self.baseName(shell)) -c' runs"
     }
 

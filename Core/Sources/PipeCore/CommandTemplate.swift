@@ -112,7 +112,8 @@ enum PlaceholderSyntax {
 
     /// Recognizes `$N` or `${N}` at `index` (which holds `$`): the number and
     /// the index just past the placeholder, or nil when it is something else.
-    static func placeholder(in text: [Unicode.Scalar], at index: Int) throws(TemplateError) -> (number: Int, end: Int)? {
+    static func placeholder(in text: [Unicode.Scalar], at index: Int) throws(TemplateError) -> (number: Int, end: Int)?
+    {
         var cursor = index + 1
         let braced = cursor < text.count && text[cursor] == "{"
         if braced { cursor += 1 }
@@ -124,7 +125,9 @@ enum PlaceholderSyntax {
         }
         let digits = String(String.UnicodeScalarView(text[digitsStart..<cursor]))
         guard digits.count <= 5, let number = Int(digits), number <= CommandTemplate.maximumPlaceholder else {
-            throw TemplateError("placeholder $\(digits) is too large: parameters are numbered 1 to \(CommandTemplate.maximumPlaceholder)")
+            throw TemplateError(
+                "placeholder $\(digits) is too large: parameters are numbered 1 to \(CommandTemplate.maximumPlaceholder)"
+            )
         }
         return (number, braced ? cursor + 1 : cursor)
     }

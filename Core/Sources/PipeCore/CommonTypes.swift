@@ -98,7 +98,8 @@ public struct ByteCount: Sendable, Hashable, Comparable, CustomStringConvertible
             digits.removeLast()
         }
         guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
-              let value = Int(digits) else { throw .notASize(text) }
+            let value = Int(digits)
+        else { throw .notASize(text) }
         let multiplier: Int
         switch suffix.lowercased() {
         case "", "b": multiplier = 1
@@ -127,7 +128,8 @@ extension StringProtocol {
     public func trimmingASCIIWhitespace() -> String {
         let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" }
         guard let first = firstIndex(where: { !isSpace($0) }),
-              let last = lastIndex(where: { !isSpace($0) }) else { return "" }
+            let last = lastIndex(where: { !isSpace($0) })
+        else { return "" }
         return String(self[first...last])
     }
 }

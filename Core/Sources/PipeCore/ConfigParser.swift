@@ -175,7 +175,8 @@ struct ConfigParser {
             return report("bad instance name '\(name)': \(ConfigText.instanceNameRule)", at: location)
         }
         guard name != "all" && name != "*" else {
-            return report("'\(name)' cannot be an instance name: in [access] rules it means every instance", at: location)
+            return report(
+                "'\(name)' cannot be an instance name: in [access] rules it means every instance", at: location)
         }
         guard !user.isEmpty else {
             return report("missing user name: expected 'NAME USER COMMAND'", at: location)
@@ -184,8 +185,9 @@ struct ConfigParser {
             return report("missing a command: expected 'NAME USER COMMAND'", at: location)
         }
         if let previous = commandIndex[name] {
-            return report("duplicate instance name '\(name)': already defined at \(commands[previous].location)",
-                          at: location)
+            return report(
+                "duplicate instance name '\(name)': already defined at \(commands[previous].location)",
+                at: location)
         }
         let template: CommandTemplate
         do {
@@ -194,8 +196,9 @@ struct ConfigParser {
             return report("instance \(name): \(error.message)", at: location)
         }
         commandIndex[name] = commands.count
-        commands.append(CommandSpec(
-            name: name, user: user, commandLine: commandText, template: template, location: location))
+        commands.append(
+            CommandSpec(
+                name: name, user: user, commandLine: commandText, template: template, location: location))
     }
 
     private mutating func accessLine(_ line: String, at location: SourceLocation) {
@@ -208,8 +211,9 @@ struct ConfigParser {
         case "disallow": verdict = .disallow
         case "read": verdict = .read
         default:
-            return report("bad access directive '\(verb)': expected allow, disallow or read "
-                          + "(as in 'allow user bob : bdev_trace;')", at: location)
+            return report(
+                "bad access directive '\(verb)': expected allow, disallow or read "
+                    + "(as in 'allow user bob : bdev_trace;')", at: location)
         }
         let (kind, afterKind) = ConfigText.splitFirstWord(afterVerb)
         guard kind == "user" || kind == "group" else {
@@ -227,20 +231,23 @@ struct ConfigParser {
             return report("missing \(kind) name: expected '\(verb) \(kind) NAME : INSTANCE'", at: location)
         }
         guard !who.unicodeScalars.contains(where: ConfigText.isBlank) else {
-            return report("bad \(kind) name '\(who)': expected one name, a number or *, then ':' and the instances",
-                          at: location)
+            return report(
+                "bad \(kind) name '\(who)': expected one name, a number or *, then ':' and the instances",
+                at: location)
         }
         let targets = ConfigText.splitList(instances)
         guard !targets.isEmpty else {
-            return report("missing instance: expected '\(verb) \(kind) \(who) : INSTANCE[,INSTANCE...]' "
-                          + "(an instance name, * or all)", at: location)
+            return report(
+                "missing instance: expected '\(verb) \(kind) \(who) : INSTANCE[,INSTANCE...]' "
+                    + "(an instance name, * or all)", at: location)
         }
         let subject: AccessRule.Subject = who == "*" ? .anyUser : kind == "user" ? .user(who) : .group(who)
         for target in targets {
             if target == "*" || target == "all" {
                 rules.append(AccessRule(verdict: verdict, subject: subject, target: .all, location: location))
             } else if ConfigText.isInstanceName(target) {
-                rules.append(AccessRule(verdict: verdict, subject: subject, target: .instance(target), location: location))
+                rules.append(
+                    AccessRule(verdict: verdict, subject: subject, target: .instance(target), location: location))
             } else {
                 report("bad instance '\(target)': expected an instance name, * or all", at: location)
             }
@@ -266,37 +273,44 @@ struct ConfigParser {
     mutating func finish() throws(ConfigurationErrors) -> Configuration {
         applyInstanceSettings()
         if limits.reservedSetting != nil && limits.reserved >= limits.maxRunning {
-            report("reserved (\(limits.reserved)) must be less than max_running (\(limits.maxRunning)), or nobody but "
-                   + "root could run anything", at: limitLocations[.reserved] ?? limitLocations[.maxRunning]
-                   ?? SourceLocation(file: "[limits]", line: 0))
+            report(
+                "reserved (\(limits.reserved)) must be less than max_running (\(limits.maxRunning)), or nobody but "
+                    + "root could run anything",
+                at: limitLocations[.reserved] ?? limitLocations[.maxRunning]
+                    ?? SourceLocation(file: "[limits]", line: 0))
         }
         for command in commands {
             checkPlacements(command)
             checkQueue(command)
             checkSharing(command)
             if command.template.highestParameter > limits.maxParameters {
-                report("instance \(command.name) needs \(command.template.highestParameter) parameters "
-                       + "but max_parameters is \(limits.maxParameters)", at: command.location)
+                report(
+                    "instance \(command.name) needs \(command.template.highestParameter) parameters "
+                        + "but max_parameters is \(limits.maxParameters)", at: command.location)
             }
         }
         let errors = diagnostics.filter { $0.severity == .error }
         guard errors.isEmpty else { throw ConfigurationErrors(errors: errors) }
         collectWarnings()
-        return Configuration(commands: commands, rules: rules, limits: limits,
-                             warnings: diagnostics.filter { $0.severity == .warning }.sorted())
+        return Configuration(
+            commands: commands, rules: rules, limits: limits,
+            warnings: diagnostics.filter { $0.severity == .warning }.sorted())
     }
 
     private mutating func applyInstanceSettings() {
         var seen: [String: [String: SourceLocation]] = [:]
         for block in blocks {
             guard let index = commandIndex[block.name] else {
-                report("[instance \(block.name)] names no instance: no commands line defines '\(block.name)'",
-                       at: block.location)
+                report(
+                    "[instance \(block.name)] names no instance: no commands line defines '\(block.name)'",
+                    at: block.location)
                 continue
             }
             for setting in block.settings {
                 if let previous = seen[block.name, default: [:]][setting.key] {
-                    report("'\(setting.key)' for instance \(block.name) is already set at \(previous)", at: setting.location)
+                    report(
+                        "'\(setting.key)' for instance \(block.name) is already set at \(previous)",
+                        at: setting.location)
                     continue
                 }
                 seen[block.name, default: [:]][setting.key] = setting.location
@@ -318,17 +332,19 @@ struct ConfigParser {
     private mutating func checkPlacements(_ command: CommandSpec) {
         let template = command.template
         for use in template.uses {
-            let numbers = use.number == 0
+            let numbers =
+                use.number == 0
                 ? command.options.parameterTypes.keys.sorted() : [use.number]
             for number in numbers {
                 let type = command.options.parameterType(number)
                 guard !type.isAllowed(at: use.placement) else { continue }
-                report("instance \(command.name): \(use.name) stands \(use.placement.description), where only a "
-                       + "plain word may go (letters and digits, the default; integer; oneof; pid; blockdev"
-                       + (use.placement == .wholeShellWord ? "; or path under DIR" : "")
-                       + "), but param \(number) is '\(type.text)': "
-                       + Self.placementFix(template: template, number: number, type: type),
-                       at: command.location)
+                report(
+                    "instance \(command.name): \(use.name) stands \(use.placement.description), where only a "
+                        + "plain word may go (letters and digits, the default; integer; oneof; pid; blockdev"
+                        + (use.placement == .wholeShellWord ? "; or path under DIR" : "")
+                        + "), but param \(number) is '\(type.text)': "
+                        + Self.placementFix(template: template, number: number, type: type),
+                    at: command.location)
             }
         }
         for warning in InterpreterCheck.warnings(for: command) {
@@ -356,8 +372,9 @@ struct ConfigParser {
         guard let queue = options.queueCapacity, let location = command.queueLocation else { return }
         let needed = max(4096, 2 * options.maxLineLength)
         if queue.bytes < needed {
-            report("queue must be at least \(ByteCount(bytes: needed)) (4k, and twice max_line "
-                   + "\(ByteCount(bytes: options.maxLineLength))), not \(queue)", at: location)
+            report(
+                "queue must be at least \(ByteCount(bytes: needed)) (4k, and twice max_line "
+                    + "\(ByteCount(bytes: options.maxLineLength))), not \(queue)", at: location)
         }
     }
 
@@ -369,12 +386,14 @@ struct ConfigParser {
             for setting in block.settings {
                 guard let (directive, _) = InstanceDirective.lookup(setting.key) else { continue }
                 if sharingOnly.contains(directive) && !options.shared {
-                    report("\(setting.key) applies to shared runs: add 'shared = yes' to [instance \(command.name)]",
-                           at: setting.location)
+                    report(
+                        "\(setting.key) applies to shared runs: add 'shared = yes' to [instance \(command.name)]",
+                        at: setting.location)
                 }
                 if (directive == .params || directive == .restart) && options.shared && !options.autostart {
-                    report("\(setting.key) applies to runs the agent starts itself: add 'autostart = yes'",
-                           at: setting.location)
+                    report(
+                        "\(setting.key) applies to runs the agent starts itself: add 'autostart = yes'",
+                        at: setting.location)
                 }
             }
         }
@@ -386,16 +405,19 @@ struct ConfigParser {
         }
         for rule in rules {
             if case .instance(let name) = rule.target, commandIndex[name] == nil {
-                warn("access rule '\(rule.text)' names instance \(name), which no commands line defines",
-                     at: rule.location)
+                warn(
+                    "access rule '\(rule.text)' names instance \(name), which no commands line defines",
+                    at: rule.location)
             }
         }
         let runRules = rules.filter { $0.verdict != .read }
         let coversAll = runRules.contains { $0.target == .all }
-        for command in commands where !coversAll && !runRules.contains(where: { $0.target == .instance(command.name) }) {
-            warn("instance \(command.name) is named by no access rule: only root may run it "
-                 + "(PCP's pipe agent let every client run it); add 'allow user * : \(command.name)' "
-                 + "to keep that behaviour", at: command.location)
+        for command in commands where !coversAll && !runRules.contains(where: { $0.target == .instance(command.name) })
+        {
+            warn(
+                "instance \(command.name) is named by no access rule: only root may run it "
+                    + "(PCP's pipe agent let every client run it); add 'allow user * : \(command.name)' "
+                    + "to keep that behaviour", at: command.location)
         }
     }
 }

@@ -90,7 +90,8 @@ public enum ConfigText {
     /// A whole number above zero, decimal digits only.
     static func positiveInteger(_ text: String) -> Int? {
         guard !text.isEmpty, text.unicodeScalars.allSatisfy(PlaceholderSyntax.isDigit),
-              let value = Int(text), value > 0 else { return nil }
+            let value = Int(text), value > 0
+        else { return nil }
         return value
     }
 
@@ -98,7 +99,9 @@ public enum ConfigText {
     /// `1.5s`, `5m`, `2h`.
     static func durationText(_ duration: Duration) -> String {
         let nanoseconds = duration.wholeNanoseconds
-        let units: [(UInt64, String)] = [(3_600_000_000_000, "h"), (60_000_000_000, "m"), (1_000_000_000, "s"), (1_000_000, "ms")]
+        let units: [(UInt64, String)] = [
+            (3_600_000_000_000, "h"), (60_000_000_000, "m"), (1_000_000_000, "s"), (1_000_000, "ms"),
+        ]
         for (size, suffix) in units where nanoseconds >= size && nanoseconds % size == 0 {
             return "\(nanoseconds / size)\(suffix)"
         }
@@ -122,7 +125,9 @@ public enum ConfigText {
     static func duration(_ text: String) -> Duration? {
         let scalars = Array(text.lowercased().unicodeScalars)
         var cursor = 0
-        while cursor < scalars.count, PlaceholderSyntax.isDigit(scalars[cursor]) || scalars[cursor] == "." { cursor += 1 }
+        while cursor < scalars.count, PlaceholderSyntax.isDigit(scalars[cursor]) || scalars[cursor] == "." {
+            cursor += 1
+        }
         let number = string(scalars[..<cursor])
         let unit = string(scalars[cursor...]).trimmingASCIIWhitespace()
         let nanosPerUnit: Int64

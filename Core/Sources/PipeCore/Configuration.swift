@@ -45,7 +45,8 @@ public struct Configuration: Sendable {
     /// Collects all errors from all files, never stops at the first.
     /// Patterns are compiled by `engine`, once.
     public static func parse(_ sources: [ConfigSource], engine: any PatternEngine) throws(ConfigurationErrors)
-        -> Configuration {
+        -> Configuration
+    {
         var parser = ConfigParser(engine: engine)
         for (order, source) in sources.enumerated() {
             parser.parseFile(source, order: order)
@@ -60,7 +61,8 @@ public struct Configuration: Sendable {
     /// too). Returns the configuration of the files that remain (possibly
     /// none) and the errors of each file left out, in load order.
     public static func parseSkippingBadFiles(_ sources: [ConfigSource], engine: any PatternEngine)
-        -> (configuration: Configuration, refused: [(file: String, errors: [Diagnostic])]) {
+        -> (configuration: Configuration, refused: [(file: String, errors: [Diagnostic])])
+    {
         var remaining = sources
         var refused: [(file: String, errors: [Diagnostic])] = []
         while true {

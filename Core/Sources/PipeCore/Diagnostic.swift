@@ -25,7 +25,7 @@ public struct Diagnostic: Error, Sendable, Equatable, Comparable, CustomStringCo
     /// In file and line order; messages about the whole configuration last.
     public static func < (lhs: Diagnostic, rhs: Diagnostic) -> Bool {
         switch (lhs.location, rhs.location) {
-        case let (left?, right?): return left < right
+        case (let left?, let right?): return left < right
         case (.some, nil): return true
         default: return false
         }

@@ -79,8 +79,10 @@ public struct EventRecord {
     @usableFromInline let layout: TypeLengthLayout
 
     @inlinable
-    init(seconds: Int32, microseconds: Int32, flags: UInt32, missed: Int, parameterCount: Int,
-         base: UnsafeRawBufferPointer, parametersOffset: Int, layout: TypeLengthLayout) {
+    init(
+        seconds: Int32, microseconds: Int32, flags: UInt32, missed: Int, parameterCount: Int,
+        base: UnsafeRawBufferPointer, parametersOffset: Int, layout: TypeLengthLayout
+    ) {
         self.seconds = seconds
         self.microseconds = microseconds
         self.flags = flags
@@ -197,9 +199,11 @@ public enum EventArrayDecoder {
                 guard flags == Layout.missedFlag else {
                     throw EventArrayError.badParameterCount(record: r, count: nparams)
                 }
-                try handler.handle(EventRecord(seconds: seconds, microseconds: micros, flags: flags,
-                                               missed: Int(nparams), parameterCount: 0,
-                                               base: array, parametersOffset: offset, layout: layout))
+                try handler.handle(
+                    EventRecord(
+                        seconds: seconds, microseconds: micros, flags: flags,
+                        missed: Int(nparams), parameterCount: 0,
+                        base: array, parametersOffset: offset, layout: layout))
                 continue
             }
 
@@ -219,9 +223,11 @@ public enum EventArrayDecoder {
                 }
                 offset += size
             }
-            try handler.handle(EventRecord(seconds: seconds, microseconds: micros, flags: flags,
-                                           missed: 0, parameterCount: Int(nparams),
-                                           base: array, parametersOffset: parametersOffset, layout: layout))
+            try handler.handle(
+                EventRecord(
+                    seconds: seconds, microseconds: micros, flags: flags,
+                    missed: 0, parameterCount: Int(nparams),
+                    base: array, parametersOffset: parametersOffset, layout: layout))
         }
         // Bytes after the last record are tolerated, as libpcp's own checker
         // (__pmCheckEventRecords) does.

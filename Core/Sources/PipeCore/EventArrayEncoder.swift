@@ -52,8 +52,9 @@ public struct EventArrayEncoder: ~Copyable {
     @inline(__always)
     public mutating func beginRecord(seconds: Int32, microseconds: Int32, flags: UInt32) {
         reserve(EventRecordLayout.recordHeaderSize)
-        Self.storeRecordHeader(seconds: seconds, microseconds: microseconds, flags: flags, parameters: 0,
-                               at: buffer + byteCount)
+        Self.storeRecordHeader(
+            seconds: seconds, microseconds: microseconds, flags: flags, parameters: 0,
+            at: buffer + byteCount)
         openRecord = byteCount
         byteCount += EventRecordLayout.recordHeaderSize
         recordCount += 1
@@ -94,8 +95,10 @@ public struct EventArrayEncoder: ~Copyable {
     /// `bytes`: parameters added next belong to it. Returns the offset of the
     /// first one in the array (for `setFlags`).
     @discardableResult
-    public mutating func appendEncodedRecords(_ bytes: UnsafeRawBufferPointer, records: Int,
-                                              lastRecordOffset: Int) -> Int {
+    public mutating func appendEncodedRecords(
+        _ bytes: UnsafeRawBufferPointer, records: Int,
+        lastRecordOffset: Int
+    ) -> Int {
         guard records > 0, let source = bytes.baseAddress else { return byteCount }
         reserve(bytes.count)
         let first = byteCount
@@ -131,8 +134,9 @@ public struct EventArrayEncoder: ~Copyable {
     }
 
     private func checkRecord(at offset: Int) {
-        precondition(offset >= EventRecordLayout.arrayHeaderSize
-                     && offset + EventRecordLayout.recordHeaderSize <= byteCount, "no record there")
+        precondition(
+            offset >= EventRecordLayout.arrayHeaderSize
+                && offset + EventRecordLayout.recordHeaderSize <= byteCount, "no record there")
     }
 
     @inline(__always)
@@ -162,8 +166,10 @@ public struct EventArrayEncoder: ~Copyable {
 extension EventArrayEncoder {
     /// Writes a record header with `parameters` parameters at `at`.
     @inline(__always)
-    static func storeRecordHeader(seconds: Int32, microseconds: Int32, flags: UInt32, parameters: Int32,
-                                  at: UnsafeMutableRawPointer) {
+    static func storeRecordHeader(
+        seconds: Int32, microseconds: Int32, flags: UInt32, parameters: Int32,
+        at: UnsafeMutableRawPointer
+    ) {
         at.storeBytes(of: seconds, toByteOffset: EventRecordLayout.secondsOffset, as: Int32.self)
         at.storeBytes(of: microseconds, toByteOffset: EventRecordLayout.microsecondsOffset, as: Int32.self)
         at.storeBytes(of: flags, toByteOffset: EventRecordLayout.flagsOffset, as: UInt32.self)
@@ -173,14 +179,17 @@ extension EventArrayEncoder {
     /// Writes a string or aggregate parameter at `at`, padding zeroed;
     /// returns its size.
     @inline(__always)
-    static func storeParameter(_ bytes: UnsafeRawBufferPointer, pmid: UInt32, type: EventValueType,
-                               layout: TypeLengthLayout, at: UnsafeMutableRawPointer) -> Int {
+    static func storeParameter(
+        _ bytes: UnsafeRawBufferPointer, pmid: UInt32, type: EventValueType,
+        layout: TypeLengthLayout, at: UnsafeMutableRawPointer
+    ) -> Int {
         let length = bytes.count
         let padded = EventRecordLayout.padded(length)
         let value = at + EventRecordLayout.parameterHeaderSize
         at.storeBytes(of: pmid, as: UInt32.self)
-        at.storeBytes(of: layout.word(type: type.rawValue, length: EventRecordLayout.parameterLengthOverhead + length),
-                      toByteOffset: EventRecordLayout.parameterWordOffset, as: UInt32.self)
+        at.storeBytes(
+            of: layout.word(type: type.rawValue, length: EventRecordLayout.parameterLengthOverhead + length),
+            toByteOffset: EventRecordLayout.parameterWordOffset, as: UInt32.self)
         if padded > 0 {
             // Zero the last word first, then copy over it: the padding ends up 0.
             (value + padded - 4).storeBytes(of: UInt32(0), as: UInt32.self)
@@ -193,12 +202,15 @@ extension EventArrayEncoder {
 
     /// Writes a PM_TYPE_32 or PM_TYPE_U32 parameter at `at`; returns its size.
     @inline(__always)
-    static func storeInteger(_ value: UInt32, pmid: UInt32, type: EventValueType,
-                             layout: TypeLengthLayout, at: UnsafeMutableRawPointer) -> Int {
+    static func storeInteger(
+        _ value: UInt32, pmid: UInt32, type: EventValueType,
+        layout: TypeLengthLayout, at: UnsafeMutableRawPointer
+    ) -> Int {
         precondition(type == .int32 || type == .uint32, "not a 32-bit integer type")
         at.storeBytes(of: pmid, as: UInt32.self)
-        at.storeBytes(of: layout.word(type: type.rawValue, length: EventRecordLayout.parameterLengthOverhead + 4),
-                      toByteOffset: EventRecordLayout.parameterWordOffset, as: UInt32.self)
+        at.storeBytes(
+            of: layout.word(type: type.rawValue, length: EventRecordLayout.parameterLengthOverhead + 4),
+            toByteOffset: EventRecordLayout.parameterWordOffset, as: UInt32.self)
         at.storeBytes(of: value, toByteOffset: EventRecordLayout.parameterHeaderSize, as: UInt32.self)
         return EventRecordLayout.parameterSize(valueBytes: 4)
     }
@@ -222,9 +234,11 @@ extension EventArrayEncoder {
         case 1..<4:
             let half = count >> 1
             destination.storeBytes(of: source.load(as: UInt8.self), as: UInt8.self)
-            destination.storeBytes(of: source.load(fromByteOffset: half, as: UInt8.self), toByteOffset: half, as: UInt8.self)
-            destination.storeBytes(of: source.load(fromByteOffset: count - 1, as: UInt8.self),
-                                   toByteOffset: count - 1, as: UInt8.self)
+            destination.storeBytes(
+                of: source.load(fromByteOffset: half, as: UInt8.self), toByteOffset: half, as: UInt8.self)
+            destination.storeBytes(
+                of: source.load(fromByteOffset: count - 1, as: UInt8.self),
+                toByteOffset: count - 1, as: UInt8.self)
         case 0:
             break
         default:

@@ -129,8 +129,10 @@ struct SettingError: Error {
 extension InstanceOptions {
     /// Applies `key = value` for an instance whose command is `template`;
     /// patterns are compiled by `engine`.
-    mutating func apply(key: String, value: String, template: CommandTemplate,
-                        engine: any PatternEngine) throws(SettingError) {
+    mutating func apply(
+        key: String, value: String, template: CommandTemplate,
+        engine: any PatternEngine
+    ) throws(SettingError) {
         guard let (directive, argument) = InstanceDirective.lookup(key) else {
             throw SettingError("unknown instance setting '\(key)' (known: \(InstanceDirective.list))")
         }
@@ -218,7 +220,8 @@ extension InstanceOptions {
             }
             buffer = size
         case .tail:
-            guard value == "0" || ConfigText.positiveInteger(value) != nil, let lines = Int(value), lines <= 10_000 else {
+            guard value == "0" || ConfigText.positiveInteger(value) != nil, let lines = Int(value), lines <= 10_000
+            else {
                 throw SettingError("tail must be a number of lines from 0 to 10000, not '\(value)'")
             }
             tailLines = lines
@@ -248,9 +251,11 @@ extension InstanceOptions {
 
     /// A duration (`ConfigText.duration`: 500ms, 3s, 1.5m, 2h), above zero when `positive`.
     private static func duration(_ key: String, _ value: String, positive: Bool, examples: String)
-        throws(SettingError) -> Duration {
+        throws(SettingError) -> Duration
+    {
         guard let duration = ConfigText.duration(value), !positive || duration > .zero else {
-            throw SettingError("\(key) must be a \(positive ? "positive " : "")duration like \(examples), not '\(value)'")
+            throw SettingError(
+                "\(key) must be a \(positive ? "positive " : "")duration like \(examples), not '\(value)'")
         }
         return duration
     }
@@ -291,8 +296,9 @@ extension InstanceOptions {
             }
         }
         guard unknown.isEmpty else {
-            throw SettingError("unknown capabilit\(unknown.count == 1 ? "y" : "ies") \(unknown.joined(separator: ", ")) "
-                + "(expected names from capabilities(7) like cap_perfmon, perfmon or CAP_SYS_ADMIN, or none)")
+            throw SettingError(
+                "unknown capabilit\(unknown.count == 1 ? "y" : "ies") \(unknown.joined(separator: ", ")) "
+                    + "(expected names from capabilities(7) like cap_perfmon, perfmon or CAP_SYS_ADMIN, or none)")
         }
         return found
     }

@@ -27,8 +27,10 @@ enum InterpreterCheck {
         var numbers: [Int] = []
         for use in command.template.uses where use.placement == .wholeArgument {
             let candidates = use.number == 0 ? command.options.parameterTypes.keys.sorted() : [use.number]
-            for number in candidates where !command.options.parameterType(number).isPlainWord
-                && !numbers.contains(number) {
+            for number in candidates
+            where !command.options.parameterType(number).isPlainWord
+                && !numbers.contains(number)
+            {
                 numbers.append(number)
             }
         }

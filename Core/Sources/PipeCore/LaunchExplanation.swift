@@ -16,7 +16,9 @@ public struct LaunchExplanation: Sendable {
         if let spec = assessment.spec, assessment.decision?.allowed == true {
             lines.append("command line: \(spec.commandLine) (\(spec.location))")
             lines.append("runs as: \(spec.user)" + (assessment.account.map { " (uid \($0.uid), gid \($0.gid))" } ?? ""))
-            lines.append("through a shell: \(spec.template.isDirect ? "no" : "yes, /bin/sh -c with the parameters as positional arguments")")
+            lines.append(
+                "through a shell: \(spec.template.isDirect ? "no" : "yes, /bin/sh -c with the parameters as positional arguments")"
+            )
         }
         if let decision = assessment.decision {
             lines.append("access: \(decision.reason)")

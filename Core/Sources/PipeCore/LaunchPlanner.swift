@@ -48,8 +48,10 @@ public struct LaunchContext: Sendable {
     public var daemonUIDs: Set<UInt32>
     public var shuttingDown: Bool
 
-    public init(admission: Admission = Admission(), activeInstances: Set<String> = [],
-                daemonUIDs: Set<UInt32> = [], shuttingDown: Bool = false) {
+    public init(
+        admission: Admission = Admission(), activeInstances: Set<String> = [],
+        daemonUIDs: Set<UInt32> = [], shuttingDown: Bool = false
+    ) {
         self.admission = admission
         self.activeInstances = activeInstances
         self.daemonUIDs = daemonUIDs
@@ -154,17 +156,22 @@ public struct LaunchPlanner: Sendable {
 
     /// The plan for `parameterBytes` stored into `instance` by `client`, or
     /// why not.
-    public func plan(instance: String, parameterBytes: [UInt8], client: ClientIdentity,
-                     context: LaunchContext, facts: any LaunchFacts) -> Result<LaunchPlan, LaunchRefusal> {
-        assess(instance: instance, parameterBytes: parameterBytes, client: client, context: context, facts: facts).result
+    public func plan(
+        instance: String, parameterBytes: [UInt8], client: ClientIdentity,
+        context: LaunchContext, facts: any LaunchFacts
+    ) -> Result<LaunchPlan, LaunchRefusal> {
+        assess(instance: instance, parameterBytes: parameterBytes, client: client, context: context, facts: facts)
+            .result
     }
 
     /// Decides the request step by step, in this order: the agent's state,
     /// the instance, the client's credentials, the access rules, the
     /// parameters (count, characters, length, each one's type, a leading
     /// `-`), the limits, the run-as account, the program.
-    public func assess(instance: String, parameterBytes: [UInt8], client: ClientIdentity,
-                       context: LaunchContext, facts: any LaunchFacts) -> LaunchAssessment {
+    public func assess(
+        instance: String, parameterBytes: [UInt8], client: ClientIdentity,
+        context: LaunchContext, facts: any LaunchFacts
+    ) -> LaunchAssessment {
         guard !context.shuttingDown else { return LaunchAssessment(instance: instance, refusal: .shuttingDown) }
         guard let spec = configuration.command(named: instance) else {
             return LaunchAssessment(instance: instance, refusal: .unknownInstance(instance))
@@ -213,16 +220,19 @@ public struct LaunchPlanner: Sendable {
             }
         }
         assessment.invocation = invocation
-        assessment.result = .success(LaunchPlan(
-            spec: spec, invocation: invocation, parameters: values, account: account,
-            environment: Self.environment(for: account), decision: decision))
+        assessment.result = .success(
+            LaunchPlan(
+                spec: spec, invocation: invocation, parameters: values, account: account,
+                environment: Self.environment(for: account), decision: decision))
         return assessment
     }
 
     /// Checks every parameter; returns the values the command receives (up
     /// to the highest `$N`, or all of them for a command with `$0`).
-    func checkParameters(_ values: [String], spec: CommandSpec, client: ClientIdentity, facts: any LaunchFacts,
-                         into checks: inout [ParameterCheck]) throws(ParameterError) -> [String] {
+    func checkParameters(
+        _ values: [String], spec: CommandSpec, client: ClientIdentity, facts: any LaunchFacts,
+        into checks: inout [ParameterCheck]
+    ) throws(ParameterError) -> [String] {
         let template = spec.template
         let limits = configuration.limits
         if values.count > limits.maxParameters { throw .tooMany(max: limits.maxParameters, got: values.count) }
@@ -246,11 +256,15 @@ public struct LaunchPlanner: Sendable {
             checks.append(ParameterCheck(number: number, value: value, type: type, verdict: verdict, used: used))
             switch verdict {
             case .refused(let reason):
-                throw .rejected(parameter: number, value: value, reason: reason,
-                                suggestion: Self.suggestion(for: value, number: number, type: type, spec: spec))
+                throw .rejected(
+                    parameter: number, value: value, reason: reason,
+                    suggestion: Self.suggestion(for: value, number: number, type: type, spec: spec))
             case .accepted(let result):
-                if case .path = type, standsInShellWord(number, template), !result.unicodeScalars.allSatisfy(Self.isShellSafe) {
-                    let reason = "resolves to \(result), whose characters a shell command line cannot take safely "
+                if case .path = type, standsInShellWord(number, template),
+                    !result.unicodeScalars.allSatisfy(Self.isShellSafe)
+                {
+                    let reason =
+                        "resolves to \(result), whose characters a shell command line cannot take safely "
                         + "(only letters, digits and _ . / + : @ % = , -)"
                     checks[checks.count - 1].verdict = .refused(reason)
                     throw .rejected(parameter: number, value: value, reason: reason)
@@ -279,7 +293,8 @@ public struct LaunchPlanner: Sendable {
     /// it, so the client can ask the sysadmin for the right thing.
     static func suggestion(for value: String, number: Int, type: ParameterType, spec: CommandSpec) -> String? {
         guard case .alnum = type, !value.isEmpty else { return nil }
-        let wider = value.contains("/") ? "'param \(number) = path under DIR'" : "'param \(number) = word' or 'pattern REGEX'"
+        let wider =
+            value.contains("/") ? "'param \(number) = path under DIR'" : "'param \(number) = word' or 'pattern REGEX'"
         return "the sysadmin can allow more with \(wider) in [instance \(spec.name)]"
     }
 

@@ -22,8 +22,10 @@ enum LineRecord {
     /// bytes of room). `hasNUL`: the line travels as bytes (rawline), since
     /// a client reads a string only up to its first NUL.
     @inline(__always)
-    static func store(_ line: UnsafeRawBufferPointer, stream: StreamKind, end: LineEnd, time: Timestamp,
-                      hasNUL: Bool, format: EventFormat, at record: UnsafeMutableRawPointer) {
+    static func store(
+        _ line: UnsafeRawBufferPointer, stream: StreamKind, end: LineEnd, time: Timestamp,
+        hasNUL: Bool, format: EventFormat, at record: UnsafeMutableRawPointer
+    ) {
         let ids = format.parameters
         let pmid: UInt32
         switch (stream, hasNUL) {
@@ -36,12 +38,14 @@ enum LineRecord {
         EventArrayEncoder.storeRecordHeader(
             seconds: Int32(truncatingIfNeeded: time.seconds), microseconds: time.microseconds,
             flags: EventRecordLayout.pointFlag, parameters: marked ? 2 : 1, at: record)
-        let lineSize = EventArrayEncoder.storeParameter(line, pmid: pmid, type: hasNUL ? .aggregate : .string,
-                                                        layout: format.layout, at: record + lineOffset)
+        let lineSize = EventArrayEncoder.storeParameter(
+            line, pmid: pmid, type: hasNUL ? .aggregate : .string,
+            layout: format.layout, at: record + lineOffset)
         if marked {
             // Value 1, PM_TYPE_U32, as the metric table declares both.
-            _ = EventArrayEncoder.storeInteger(1, pmid: end == .continued ? ids.continued : ids.noeol, type: .uint32,
-                                               layout: format.layout, at: record + lineOffset + lineSize)
+            _ = EventArrayEncoder.storeInteger(
+                1, pmid: end == .continued ? ids.continued : ids.noeol, type: .uint32,
+                layout: format.layout, at: record + lineOffset + lineSize)
         }
     }
 
@@ -49,7 +53,8 @@ enum LineRecord {
     /// record's size, and whether it ends with a newline (no end mark).
     @inline(__always)
     static func parse(_ record: UnsafeRawPointer, layout: TypeLengthLayout)
-        -> (time: Timestamp, length: Int, size: Int, endsLine: Bool) {
+        -> (time: Timestamp, length: Int, size: Int, endsLine: Bool)
+    {
         let seconds = record.load(fromByteOffset: EventRecordLayout.secondsOffset, as: Int32.self)
         let micros = record.load(fromByteOffset: EventRecordLayout.microsecondsOffset, as: Int32.self)
         let marked = record.load(fromByteOffset: EventRecordLayout.parameterCountOffset, as: Int32.self) == 2

@@ -106,8 +106,9 @@ public struct LineSplitter: Sendable {
         let count = buffer.count
         var lineStart = 0
         while let newline = firstNewline(in: buffer, from: lineStart, limit: count) {
-            emitLine(UnsafeRawBufferPointer(rebasing: buffer[lineStart..<newline]), maxLineLength: maxLineLength,
-                     end: .newline, emit)
+            emitLine(
+                UnsafeRawBufferPointer(rebasing: buffer[lineStart..<newline]), maxLineLength: maxLineLength,
+                end: .newline, emit)
             lineStart = newline + 1
         }
         // No line end in sight: cut pieces while a byte beyond them is held.

@@ -18,7 +18,8 @@ public enum ParameterError: Error, Sendable, Equatable, CustomStringConvertible 
         case .notUTF8:
             return "the parameters are not valid UTF-8 text"
         case .controlCharacter(let parameter, let scalar):
-            return "parameter \(parameter) contains the control character \(Self.codePoint(scalar)), which is not allowed"
+            return
+                "parameter \(parameter) contains the control character \(Self.codePoint(scalar)), which is not allowed"
         case .unterminatedQuote:
             return "a quote in the parameters is never closed"
         case .danglingBackslash:

@@ -123,27 +123,37 @@ extension ParameterType {
     public func check(_ value: String, client: ClientIdentity, facts: any ParameterFacts) -> ParameterVerdict {
         switch self {
         case .alnum:
-            guard !value.isEmpty else { return .refused("is empty, and a parameter must hold at least one letter or digit") }
-            return value.unicodeScalars.allSatisfy(ASCII.isLetterOrDigit) ? .accepted(value) : .refused(
-                "holds other characters than the letters and digits (A-Z, a-z, 0-9) that a parameter without a rule may have")
+            guard !value.isEmpty else {
+                return .refused("is empty, and a parameter must hold at least one letter or digit")
+            }
+            return value.unicodeScalars.allSatisfy(ASCII.isLetterOrDigit)
+                ? .accepted(value)
+                : .refused(
+                    "holds other characters than the letters and digits (A-Z, a-z, 0-9) that a parameter without a rule may have"
+                )
         case .integer(let range):
             guard Self.isIntegerText(value), let number = Int64(value) else {
-                return .refused("is not a whole number (expected an integer from \(range.lowerBound) to \(range.upperBound))")
+                return .refused(
+                    "is not a whole number (expected an integer from \(range.lowerBound) to \(range.upperBound))")
             }
             guard range.contains(number) else {
                 return .refused("is outside the range \(range.lowerBound) to \(range.upperBound)")
             }
             return .accepted(String(number))
         case .oneOf(let values):
-            return values.contains(value) ? .accepted(value) : .refused("is not one of: \(values.joined(separator: ", "))")
+            return values.contains(value)
+                ? .accepted(value) : .refused("is not one of: \(values.joined(separator: ", "))")
         case .word:
             if value.isEmpty { return .refused("is empty") }
             if value.hasPrefix("-") { return .refused("starts with '-', which a word may not") }
             if value.contains("..") { return .refused("contains '..', which a word may not") }
-            return value.unicodeScalars.allSatisfy(Self.isWordScalar) ? .accepted(value) : .refused(
-                "holds characters a word may not have (letters, digits and _ . : @ + = % - only)")
+            return value.unicodeScalars.allSatisfy(Self.isWordScalar)
+                ? .accepted(value)
+                : .refused(
+                    "holds characters a word may not have (letters, digits and _ . : @ + = % - only)")
         case .pattern(let compiled):
-            return compiled.matchesWhole(value) ? .accepted(value) : .refused("does not match the pattern \(compiled.source)")
+            return compiled.matchesWhole(value)
+                ? .accepted(value) : .refused("does not match the pattern \(compiled.source)")
         case .path(let directory):
             guard !value.isEmpty else { return .refused("is empty (expected a path under \(directory))") }
             switch facts.resolvePath(value, under: directory, for: client) {
@@ -152,7 +162,8 @@ extension ParameterType {
             }
         case .pid:
             guard !value.isEmpty, value.unicodeScalars.allSatisfy(ASCII.isDigit), value.utf8.count <= 10,
-                  let pid = Int32(value), pid > 0 else {
+                let pid = Int32(value), pid > 0
+            else {
                 return .refused("is not a process id")
             }
             guard let owner = facts.processOwner(pid) else { return .refused("is not a running process") }
@@ -160,8 +171,9 @@ extension ParameterType {
             return .accepted(String(pid))
         case .blockDevice:
             guard let first = value.unicodeScalars.first, ASCII.isLetterOrDigit(first),
-                  value.utf8.count <= 64,
-                  value.unicodeScalars.allSatisfy({ ASCII.isLetterOrDigit($0) || $0 == "-" || $0 == "_" }) else {
+                value.utf8.count <= 64,
+                value.unicodeScalars.allSatisfy({ ASCII.isLetterOrDigit($0) || $0 == "-" || $0 == "_" })
+            else {
                 return .refused("is not a block device name")
             }
             return facts.blockDeviceExists(value) ? .accepted(value) : .refused("is not a block device of this machine")
@@ -235,15 +247,19 @@ extension ParameterType {
         case "integer":
             let bounds = argument.split(separator: "..", maxSplits: 1, omittingEmptySubsequences: false)
             guard bounds.count == 2,
-                  let low = parseInteger(bounds[0].trimmingASCIIWhitespace()),
-                  let high = parseInteger(bounds[1].trimmingASCIIWhitespace()) else {
-                throw TemplateError("expected 'integer MIN..MAX' with whole numbers, like 'integer 1..60', not '\(trimmed)'")
+                let low = parseInteger(bounds[0].trimmingASCIIWhitespace()),
+                let high = parseInteger(bounds[1].trimmingASCIIWhitespace())
+            else {
+                throw TemplateError(
+                    "expected 'integer MIN..MAX' with whole numbers, like 'integer 1..60', not '\(trimmed)'")
             }
             guard low <= high else { throw TemplateError("the range \(low)..\(high) is empty: write MIN..MAX") }
             return .integer(low...high)
         case "oneof":
             let values = ConfigText.splitList(argument)
-            guard !values.isEmpty else { throw TemplateError("expected the allowed values after 'oneof', like 'oneof sda sdb'") }
+            guard !values.isEmpty else {
+                throw TemplateError("expected the allowed values after 'oneof', like 'oneof sda sdb'")
+            }
             return .oneOf(values)
         case "pattern":
             guard !argument.isEmpty else { throw TemplateError("expected a regular expression after 'pattern'") }
@@ -274,7 +290,9 @@ extension ParameterType {
     /// components, which would make "under" mean something else than it
     /// reads.
     static func normalizedDirectory(_ text: String) throws(TemplateError) -> String {
-        guard text.hasPrefix("/") else { throw TemplateError("the directory of 'path under' must be absolute, not '\(text)'") }
+        guard text.hasPrefix("/") else {
+            throw TemplateError("the directory of 'path under' must be absolute, not '\(text)'")
+        }
         let components = text.split(separator: "/", omittingEmptySubsequences: true)
         guard !components.contains(where: { $0 == "." || $0 == ".." }) else {
             throw TemplateError("the directory of 'path under' may not contain '.' or '..' ('\(text)')")

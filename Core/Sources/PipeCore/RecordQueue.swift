@@ -19,8 +19,9 @@ public struct EventFormat: Sendable, Equatable {
     /// PMIDs 1...8 (`noeol`, the newest, is 8), right-to-left bitfields:
     /// for tests and tools that look only at the lines.
     public static let placeholder = EventFormat(
-        parameters: EventParameterIDs(line: 1, errline: 2, rawline: 3, rawerrline: 4,
-                                      continued: 5, noeol: 8, exitstatus: 6, endreason: 7),
+        parameters: EventParameterIDs(
+            line: 1, errline: 2, rawline: 3, rawerrline: 4,
+            continued: 5, noeol: 8, exitstatus: 6, endreason: 7),
         layout: .rightToLeft)
 }
 
@@ -72,7 +73,6 @@ public struct RecordQueue: Sendable {
     private static let retainedCapacity = 64 * 1024
     private static let initialCapacity = 4096
 
-
     public init(capacity: Int, policy: OverflowPolicy, format: EventFormat = .placeholder) {
         precondition(capacity > 0, "queue capacity must be positive")
         self.capacity = capacity
@@ -96,8 +96,10 @@ public struct RecordQueue: Sendable {
     /// `append` for a caller that may already know the line has no 0 byte
     /// (`mayContainNUL == false`: RunOutput checks a whole read at once).
     @inline(__always)
-    mutating func append(_ line: UnsafeRawBufferPointer, stream: StreamKind, end: LineEnd, time: Timestamp,
-                         mayContainNUL: Bool) {
+    mutating func append(
+        _ line: UnsafeRawBufferPointer, stream: StreamKind, end: LineEnd, time: Timestamp,
+        mayContainNUL: Bool
+    ) {
         let length = line.count
         precondition(length <= TypeLengthLayout.maxLength - 4, "a line piece longer than 16 MiB")
         let cost = length + Self.recordOverhead
@@ -108,8 +110,9 @@ public struct RecordQueue: Sendable {
         }
         let size = LineRecord.size(length: length, end: end)
         let base = reserve(size)
-        LineRecord.store(line, stream: stream, end: end, time: time,
-                         hasNUL: mayContainNUL && ByteSearch.containsZero(line), format: format, at: base + tail)
+        LineRecord.store(
+            line, stream: stream, end: end, time: time,
+            hasNUL: mayContainNUL && ByteSearch.containsZero(line), format: format, at: base + tail)
         newest = tail
         tail += size
         count += 1
@@ -137,14 +140,15 @@ public struct RecordQueue: Sendable {
         let live = tail - head
         if live + size <= (storage?.capacity ?? 0) * 3 / 4 && isKnownUniquelyReferenced(&storage) {
             let base = storage.unsafelyUnwrapped.base
-            base.copyMemory(from: base + head, byteCount: live) // memmove: the regions may overlap
+            base.copyMemory(from: base + head, byteCount: live)  // memmove: the regions may overlap
             newest -= head
             head = 0
             tail = live
             return base
         }
-        let newCapacity = ArenaStorage.grownCapacity(current: storage?.capacity ?? 0, minimum: Self.initialCapacity,
-                                                     live: live, adding: size, bound: capacity)
+        let newCapacity = ArenaStorage.grownCapacity(
+            current: storage?.capacity ?? 0, minimum: Self.initialCapacity,
+            live: live, adding: size, bound: capacity)
         let fresh = ArenaStorage(capacity: newCapacity)
         if let existing = storage, live > 0 {
             fresh.base.copyMemory(from: existing.base + head, byteCount: live)
@@ -191,8 +195,9 @@ public struct RecordQueue: Sendable {
         var encoded = EncodedBatch()
         guard maxRecords > 0 else { return encoded }
         if pendingMissed > 0 {
-            array.addMissedRecord(seconds: Int32(truncatingIfNeeded: missedTime.seconds),
-                                  microseconds: missedTime.microseconds, count: Int32(clamping: pendingMissed))
+            array.addMissedRecord(
+                seconds: Int32(truncatingIfNeeded: missedTime.seconds),
+                microseconds: missedTime.microseconds, count: Int32(clamping: pendingMissed))
             pendingMissed = 0
             encoded.records = 1
             encoded.missedMarker = true

@@ -162,8 +162,10 @@ public struct RunLifecycle: Sendable {
         /// them: only possible without cgroups).
         public var forceCloseAfter: Duration
 
-        public init(timeLimit: Duration? = nil, grace: Duration = .seconds(3), idleLimit: Duration? = nil,
-                    forceCloseAfter: Duration = .seconds(1)) {
+        public init(
+            timeLimit: Duration? = nil, grace: Duration = .seconds(3), idleLimit: Duration? = nil,
+            forceCloseAfter: Duration = .seconds(1)
+        ) {
             self.timeLimit = timeLimit
             self.grace = grace
             self.idleLimit = idleLimit

@@ -103,12 +103,14 @@ public struct RunOutput: Sendable {
         // lies inside a read without 0 bytes has none. (A line completed from
         // the splitter's held-back bytes lies elsewhere and is checked alone.)
         let readHasNUL = ByteSearch.containsZero(bytes)
-        let readStart = UInt(bitPattern: bytes.baseAddress), readEnd = readStart + UInt(bytes.count)
+        let readStart = UInt(bitPattern: bytes.baseAddress)
+        let readEnd = readStart + UInt(bytes.count)
         splitter.append(bytes) { line, end in
             let address = UInt(bitPattern: line.baseAddress)
             let insideRead = address >= readStart && address + UInt(line.count) <= readEnd
-            queue.append(line, stream: stream, end: end, time: time,
-                         mayContainNUL: readHasNUL || !insideRead)
+            queue.append(
+                line, stream: stream, end: end, time: time,
+                mayContainNUL: readHasNUL || !insideRead)
         }
     }
 
@@ -166,8 +168,9 @@ public struct RunOutput: Sendable {
         if finished && !ended && added < maxRecords && !hasQueuedItems {
             // Nothing left to carry the end: a record of its own.
             let flags: EventFlags = started ? [.point, .end] : [.start, .end]
-            array.beginRecord(seconds: Int32(truncatingIfNeeded: finishTime.seconds),
-                              microseconds: finishTime.microseconds, flags: flags.rawValue)
+            array.beginRecord(
+                seconds: Int32(truncatingIfNeeded: finishTime.seconds),
+                microseconds: finishTime.microseconds, flags: flags.rawValue)
             Self.appendTermination(termination, endReason, ids, to: &array)
             started = true
             ended = true
@@ -179,8 +182,10 @@ public struct RunOutput: Sendable {
 
     private var hasQueuedItems: Bool { queue.count > 0 || queue.pendingMissed > 0 }
 
-    private static func appendTermination(_ termination: Termination?, _ endReason: String,
-                                          _ ids: EventParameterIDs, to array: inout EventArrayEncoder) {
+    private static func appendTermination(
+        _ termination: Termination?, _ endReason: String,
+        _ ids: EventParameterIDs, to array: inout EventArrayEncoder
+    ) {
         array.addInteger(UInt32(bitPattern: termination?.shellStatus ?? 0), pmid: ids.exitstatus, type: .int32)
         array.addString(endReason, pmid: ids.endreason)
     }
@@ -198,8 +203,10 @@ public struct EventParameterIDs: Sendable, Equatable {
     /// The end record's exit status and reason.
     public var exitstatus, endreason: UInt32
 
-    public init(line: UInt32, errline: UInt32, rawline: UInt32, rawerrline: UInt32,
-                continued: UInt32, noeol: UInt32, exitstatus: UInt32, endreason: UInt32) {
+    public init(
+        line: UInt32, errline: UInt32, rawline: UInt32, rawerrline: UInt32,
+        continued: UInt32, noeol: UInt32, exitstatus: UInt32, endreason: UInt32
+    ) {
         self.line = line
         self.errline = errline
         self.rawline = rawline

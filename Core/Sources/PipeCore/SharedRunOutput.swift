@@ -100,14 +100,17 @@ public struct SharedRunOutput {
         finishTime = time
     }
 
-    private mutating func append(_ line: UnsafeRawBufferPointer, stream: StreamKind, end lineEnd: LineEnd,
-                                 time: Timestamp) {
+    private mutating func append(
+        _ line: UnsafeRawBufferPointer, stream: StreamKind, end lineEnd: LineEnd,
+        time: Timestamp
+    ) {
         let cost = line.count + RecordQueue.recordOverhead
         while starts.count > startsHead && memoryUsed + cost > capacity { evictOldest() }
         let size = LineRecord.size(length: line.count, end: lineEnd)
         let base = reserve(size)
-        LineRecord.store(line, stream: stream, end: lineEnd, time: time, hasNUL: ByteSearch.containsZero(line),
-                         format: format, at: base + (end - arenaStart))
+        LineRecord.store(
+            line, stream: stream, end: lineEnd, time: time, hasNUL: ByteSearch.containsZero(line),
+            format: format, at: base + (end - arenaStart))
         starts.append(end)
         end += size
         memoryUsed += cost
@@ -142,8 +145,9 @@ public struct SharedRunOutput {
             arenaStart = first
             return arena.base
         }
-        let newCapacity = ArenaStorage.grownCapacity(current: capacityNow, minimum: 4096,
-                                                     live: live, adding: size, bound: capacity)
+        let newCapacity = ArenaStorage.grownCapacity(
+            current: capacityNow, minimum: 4096,
+            live: live, adding: size, bound: capacity)
         let fresh = ArenaStorage(capacity: newCapacity)
         if let arena, live > 0 { fresh.base.copyMemory(from: arena.base + (first - arenaStart), byteCount: live) }
         arena = fresh
@@ -172,19 +176,26 @@ public struct SharedRunOutput {
     /// the buffer before it came still get a MISSED record (an archive then
     /// shows where it starts), but are not its loss: `dropped` counts only
     /// the gaps of readers that were following.
-    public mutating func encode(from cursor: UInt64, into array: inout EventArrayEncoder, maxRecords: Int,
-                                maxBytes: Int, endReason: String, firstRead: Bool = false) -> SharedBatch {
+    public mutating func encode(
+        from cursor: UInt64, into array: inout EventArrayEncoder, maxRecords: Int,
+        maxBytes: Int, endReason: String, firstRead: Bool = false
+    ) -> SharedBatch {
         var batch = SharedBatch()
         var position = cursor
-        guard maxRecords > 0 else { batch.next = cursor; return batch }
+        guard maxRecords > 0 else {
+            batch.next = cursor
+            return batch
+        }
         if position < oldest {
             batch.missed = oldest - position
             if !firstRead { noteMissed(from: position, to: oldest) }
             // Stamped like the first line after the gap, so records stay in time order.
-            let time = starts.count > startsHead
+            let time =
+                starts.count > startsHead
                 ? LineRecord.parse(pointer(to: starts[startsHead]), layout: format.layout).time : finishTime
-            array.addMissedRecord(seconds: Int32(truncatingIfNeeded: time.seconds), microseconds: time.microseconds,
-                                  count: Int32(clamping: batch.missed))
+            array.addMissedRecord(
+                seconds: Int32(truncatingIfNeeded: time.seconds), microseconds: time.microseconds,
+                count: Int32(clamping: batch.missed))
             batch.records = 1
             position = oldest
         }
@@ -194,8 +205,9 @@ public struct SharedRunOutput {
         var payload = 0
         var lastOffset = 0
         while records < available && batch.records + records < maxRecords {
-            let parsed = LineRecord.parse(pointer(to: starts[startsHead + Int(position - oldest) + records]),
-                                          layout: format.layout)
+            let parsed = LineRecord.parse(
+                pointer(to: starts[startsHead + Int(position - oldest) + records]),
+                layout: format.layout)
             if records > 0 && payload + parsed.length > maxBytes { break }
             lastOffset = bytes
             records += 1
@@ -205,8 +217,9 @@ public struct SharedRunOutput {
         let ids = format.parameters
         if records > 0 {
             let first = starts[startsHead + Int(position - oldest)]
-            let offset = array.appendEncodedRecords(UnsafeRawBufferPointer(start: pointer(to: first), count: bytes),
-                                                    records: records, lastRecordOffset: lastOffset)
+            let offset = array.appendEncodedRecords(
+                UnsafeRawBufferPointer(start: pointer(to: first), count: bytes),
+                records: records, lastRecordOffset: lastOffset)
             if position == 0 && batch.missed == 0 { array.setFlags(EventFlags.start.rawValue, ofRecordAt: offset) }
             position += UInt64(records)
             batch.records += records
@@ -219,8 +232,9 @@ public struct SharedRunOutput {
         }
         if isFinished && !batch.ended && position == next && batch.records < maxRecords {
             let flags: EventFlags = position == 0 && batch.missed == 0 ? [.start, .end] : [.point, .end]
-            array.beginRecord(seconds: Int32(truncatingIfNeeded: finishTime.seconds),
-                              microseconds: finishTime.microseconds, flags: flags.rawValue)
+            array.beginRecord(
+                seconds: Int32(truncatingIfNeeded: finishTime.seconds),
+                microseconds: finishTime.microseconds, flags: flags.rawValue)
             appendTermination(ids, endReason, to: &array)
             batch.records += 1
             batch.ended = true
@@ -242,7 +256,9 @@ public struct SharedRunOutput {
     /// the reader's next position.
     /// `firstRead` as for `encode`: the note says the lines are no longer
     /// kept rather than missed.
-    public mutating func text(from cursor: UInt64, maxBytes: Int, firstRead: Bool = false) -> (text: String, next: UInt64) {
+    public mutating func text(from cursor: UInt64, maxBytes: Int, firstRead: Bool = false) -> (
+        text: String, next: UInt64
+    ) {
         var bytes: [UInt8] = []
         var position = cursor
         if position < oldest {

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A local account as the password database describes it.
@@ -68,7 +68,10 @@ public enum Accounts {
     // MARK: - The *_r buffer dance
 
     private static func lookupUser(
-        _ call: (UnsafeMutablePointer<passwd>, UnsafeMutablePointer<CChar>, Int, UnsafeMutablePointer<UnsafeMutablePointer<passwd>?>) -> Int32
+        _ call: (
+            UnsafeMutablePointer<passwd>, UnsafeMutablePointer<CChar>, Int,
+            UnsafeMutablePointer<UnsafeMutablePointer<passwd>?>
+        ) -> Int32
     ) -> UserAccount? {
         var size = 1024
         while size <= 1 << 20 {
@@ -77,16 +80,23 @@ public enum Accounts {
             let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
             defer { buffer.deallocate() }
             let rc = call(&entry, buffer, size, &result)
-            if rc == ERANGE { size *= 4; continue }
+            if rc == ERANGE {
+                size *= 4
+                continue
+            }
             guard rc == 0, result != nil else { return nil }
-            return UserAccount(name: String(cString: entry.pw_name), uid: UInt32(entry.pw_uid),
-                               gid: UInt32(entry.pw_gid), home: String(cString: entry.pw_dir))
+            return UserAccount(
+                name: String(cString: entry.pw_name), uid: UInt32(entry.pw_uid),
+                gid: UInt32(entry.pw_gid), home: String(cString: entry.pw_dir))
         }
         return nil
     }
 
     private static func lookupGroup(
-        _ call: (UnsafeMutablePointer<group>, UnsafeMutablePointer<CChar>, Int, UnsafeMutablePointer<UnsafeMutablePointer<group>?>) -> Int32
+        _ call: (
+            UnsafeMutablePointer<group>, UnsafeMutablePointer<CChar>, Int,
+            UnsafeMutablePointer<UnsafeMutablePointer<group>?>
+        ) -> Int32
     ) -> (name: String, gid: UInt32)? {
         var size = 1024
         while size <= 1 << 22 {
@@ -95,7 +105,10 @@ public enum Accounts {
             let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
             defer { buffer.deallocate() }
             let rc = call(&entry, buffer, size, &result)
-            if rc == ERANGE { size *= 4; continue }
+            if rc == ERANGE {
+                size *= 4
+                continue
+            }
             guard rc == 0, result != nil else { return nil }
             return (String(cString: entry.gr_name), UInt32(entry.gr_gid))
         }

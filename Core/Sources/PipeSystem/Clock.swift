@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import PipeCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The two clocks the agent needs: a monotonic one for timeouts and rates,
 /// and the wall clock for event-record timestamps.
@@ -24,7 +25,6 @@ public enum Clock {
 
     /// The monotonic clock as PipeCore's `Instant`.
     public static func monotonic() -> Instant { Instant(nanoseconds: monotonicNanoseconds()) }
-
 
     /// Sleeps the calling thread for `duration`, or less when a signal
     /// handler runs meanwhile: returns the time that was left then (zero

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A configuration file or directory the agent refuses to read, and why.
@@ -20,7 +20,9 @@ public struct ConfigFileError: Error, Sendable, Equatable, CustomStringConvertib
 /// run as root, so anything another user could have written is refused.
 public enum ConfigFiles {
     /// Name endings of package-manager and editor leftovers, never read.
-    public static let ignoredSuffixes = ["~", ".rpmsave", ".rpmnew", ".rpmorig", ".dpkg-old", ".dpkg-new", ".dpkg-dist", ".dpkg-bak"]
+    public static let ignoredSuffixes = [
+        "~", ".rpmsave", ".rpmnew", ".rpmorig", ".dpkg-old", ".dpkg-new", ".dpkg-dist", ".dpkg-bak",
+    ]
 
     /// Reads the main file (if it exists) then every regular file in
     /// `directory` (if it exists) in byte-wise name order, skipping names
@@ -30,7 +32,8 @@ public enum ConfigFiles {
     /// writable by group or others, and symlinks resolving to such.
     /// The corresponding C calls are open(2), fstat(2), opendir(3).
     public static func load(mainFile: String?, directory: String?, trustedOwner: UInt32 = 0)
-        throws(ConfigFileError) -> [(name: String, text: String)] {
+        throws(ConfigFileError) -> [(name: String, text: String)]
+    {
         var sources: [(name: String, text: String)] = []
         if let mainFile, exists(mainFile) {
             if let text = try read(mainFile, trustedOwner: trustedOwner) { sources.append((mainFile, text)) }
@@ -122,7 +125,9 @@ public enum ConfigFiles {
             do { info = try Files.status(directory) } catch {
                 throw ConfigFileError(path: directory, reason: error.description)
             }
-            if info.st_mode & S_ISVTX != 0 && UInt32(info.st_uid) == trustedOwner || info.st_uid == 0 && info.st_mode & S_ISVTX != 0 {
+            if info.st_mode & S_ISVTX != 0 && UInt32(info.st_uid) == trustedOwner
+                || info.st_uid == 0 && info.st_mode & S_ISVTX != 0
+            {
                 if directory == "/" { break }
                 continue
             }
@@ -140,7 +145,11 @@ public enum ConfigFiles {
         }
         guard info.st_mode & (S_IWGRP | S_IWOTH) == 0 else {
             let mode = String(info.st_mode & 0o7777, radix: 8)
-            throw ConfigFileError(path: path, reason: "\(kind) writable by group or others (mode \(String(repeating: "0", count: max(0, 4 - mode.count)) + mode)); refusing to read it")
+            throw ConfigFileError(
+                path: path,
+                reason:
+                    "\(kind) writable by group or others (mode \(String(repeating: "0", count: max(0, 4 - mode.count)) + mode)); refusing to read it"
+            )
         }
     }
 }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An errno value (errno(3)), typed, for the modules above PipeSystem, which

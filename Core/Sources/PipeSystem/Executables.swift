@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import PipeCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Finding and fingerprinting the programs the configuration names.
 public enum Executables {
@@ -18,8 +19,12 @@ public enum Executables {
                 throw SystemError(operation: "resolve \(program) (not an absolute path)", errno: EINVAL)
             }
             let info = try Files.status(program)
-            guard info.isRegularFile else { throw SystemError(operation: "resolve \(program) (not a regular file)", errno: EACCES) }
-            guard info.st_mode & 0o111 != 0 else { throw SystemError(operation: "resolve \(program) (not executable)", errno: EACCES) }
+            guard info.isRegularFile else {
+                throw SystemError(operation: "resolve \(program) (not a regular file)", errno: EACCES)
+            }
+            guard info.st_mode & 0o111 != 0 else {
+                throw SystemError(operation: "resolve \(program) (not executable)", errno: EACCES)
+            }
             return program
         }
         for directory in LaunchPlanner.fixedPath.split(separator: ":") {

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CPipeSpawn
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A raw file descriptor owned by whoever holds it; `close()` is explicit,
 /// as in swift-system. Nonblocking reads report `wouldBlock` instead of
@@ -61,7 +62,9 @@ public struct FileDescriptor: Sendable, Hashable {
     /// Sets O_NONBLOCK. The corresponding C call is fcntl(2) with F_SETFL.
     public func setNonBlocking() throws(SystemError) {
         let flags = try retryingEINTR("fcntl(fd \(rawValue), F_GETFL)") { fcntl(rawValue, F_GETFL) }
-        _ = try retryingEINTR("fcntl(fd \(rawValue), F_SETFL, O_NONBLOCK)") { fcntl(rawValue, F_SETFL, flags | O_NONBLOCK) }
+        _ = try retryingEINTR("fcntl(fd \(rawValue), F_SETFL, O_NONBLOCK)") {
+            fcntl(rawValue, F_SETFL, flags | O_NONBLOCK)
+        }
     }
 
     /// A new pipe, both ends close-on-exec (blocking).
@@ -101,8 +104,11 @@ public struct FileDescriptor: Sendable, Hashable {
         text.withUTF8 { bytes in
             var offset = 0
             while offset < bytes.count {
-                guard let written = try? write(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[offset...])),
-                      written > 0 else { return }
+                guard
+                    let written = try? write(
+                        UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[offset...])),
+                    written > 0
+                else { return }
                 offset += written
             }
         }

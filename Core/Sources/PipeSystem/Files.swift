@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Small file helpers shared by ConfigFiles, Executables, Memory, RunProcesses and ProcessInfoProbe.
@@ -7,7 +7,8 @@ enum Files {
     /// Opens `path` read-only and close-on-exec.
     /// The corresponding C call is open(2).
     static func openForReading(_ path: String, noFollow: Bool = false, nonBlocking: Bool = false)
-        throws(SystemError) -> FileDescriptor {
+        throws(SystemError) -> FileDescriptor
+    {
         let flags = O_RDONLY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0) | (nonBlocking ? O_NONBLOCK : 0)
         let fd = try retryingEINTR("open \(path)") { open(path, flags) }
         return FileDescriptor(rawValue: fd)
@@ -32,8 +33,10 @@ enum Files {
     }
 
     /// Calls `body` with successive chunks of the file until end of file.
-    static func forEachChunk(_ fd: FileDescriptor, path: String, chunkSize: Int = 65536,
-                             _ body: (UnsafeRawBufferPointer) -> Void) throws(SystemError) {
+    static func forEachChunk(
+        _ fd: FileDescriptor, path: String, chunkSize: Int = 65536,
+        _ body: (UnsafeRawBufferPointer) -> Void
+    ) throws(SystemError) {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 8)
         defer { buffer.deallocate() }
         while true {

@@ -48,11 +48,12 @@ public enum Memory {
     @discardableResult
     public static func dropStartupPages() -> Int {
         guard let executable = executablePath(),
-              let bytes = Files.contents("/proc/self/smaps") else { return 0 }
+            let bytes = Files.contents("/proc/self/smaps")
+        else { return 0 }
         let smaps = String(decoding: bytes, as: UTF8.self)
         var candidates: [(start: UInt, end: UInt)] = []
         var current: (start: UInt, end: UInt)?
-        var currentIsClean = false   // no copy-on-write page
+        var currentIsClean = false  // no copy-on-write page
         func finish() {
             if let current, currentIsClean { candidates.append(current) }
             current = nil
@@ -63,9 +64,12 @@ public enum Memory {
                 finish()
                 // A mapping header: "start-end perms offset dev inode [path]".
                 guard fields.count >= 6, fields[5] == executable,
-                      fields[1] == "r-xp" || fields[1] == "r--p" else { continue }
+                    fields[1] == "r-xp" || fields[1] == "r--p"
+                else { continue }
                 let range = first.split(separator: "-")
-                if range.count == 2, let start = UInt(range[0], radix: 16), let end = UInt(range[1], radix: 16), end > start {
+                if range.count == 2, let start = UInt(range[0], radix: 16), let end = UInt(range[1], radix: 16),
+                    end > start
+                {
                     current = (start, end)
                     currentIsClean = true
                 }

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import PipeCore
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A program opened for execution: the spawn executes this very file
 /// (`SpawnRequest.executable`), so what runs is what was checked, even if
@@ -125,7 +126,8 @@ public final class PinnedExecutables: @unchecked Sendable {
             return .failure(.untrusted(reason))
         }
         var magic: (UInt8, UInt8) = (0, 0)
-        let isScript = withUnsafeMutableBytes(of: &magic) { pread(raw, $0.baseAddress, 2, 0) } == 2
+        let isScript =
+            withUnsafeMutableBytes(of: &magic) { pread(raw, $0.baseAddress, 2, 0) } == 2
             && magic == (UInt8(ascii: "#"), UInt8(ascii: "!"))
         let key = FileKey(info)
         let file = ExecutableFile(path: path, descriptor: fd, isScript: isScript, size: Int(info.st_size), key: key)
@@ -171,7 +173,7 @@ public final class PinnedExecutables: @unchecked Sendable {
             for item in state.done { state.pending.remove(item.key) }
             return state.done
         }
-        for case let (key, digest?) in finished { digests[key] = digest }
+        for case (let key, let digest?) in finished { digests[key] = digest }
         return finished.count
     }
 
@@ -207,11 +209,13 @@ public final class PinnedExecutables: @unchecked Sendable {
         guard worker == nil else { return }
         var thread = pthread_t()
         let context = Unmanaged.passRetained(self).toOpaque()
-        let status = pthread_create(&thread, nil, { raw in
-            let pins = Unmanaged<PinnedExecutables>.fromOpaque(raw!).takeRetainedValue()
-            pins.runWorker()
-            return nil
-        }, context)
+        let status = pthread_create(
+            &thread, nil,
+            { raw in
+                let pins = Unmanaged<PinnedExecutables>.fromOpaque(raw!).takeRetainedValue()
+                pins.runWorker()
+                return nil
+            }, context)
         if status == 0 {
             pthread_detach(thread)
             worker = thread
@@ -269,7 +273,9 @@ public final class PinnedExecutables: @unchecked Sendable {
         while let slash = directory.lastIndex(of: "/") {
             directory = slash == directory.startIndex ? "/" : String(directory[..<slash])
             var info = stat()
-            guard stat(directory, &info) == 0 else { return "cannot check \(directory): \(SystemError.message(for: errno))" }
+            guard stat(directory, &info) == 0 else {
+                return "cannot check \(directory): \(SystemError.message(for: errno))"
+            }
             if let problem = problem(info, directory) { return problem }
             if directory == "/" { break }
         }

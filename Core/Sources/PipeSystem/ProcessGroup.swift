@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CPipeSpawn
 import PipeCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Signals a whole command: every spawned command leads its own session and
 /// process group, so its grandchildren (`sh -c 'a | b'`, `x &`) go with it.

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// /proc/PID/stat readers: the one parser of that file, for the agent's
@@ -21,10 +21,12 @@ public enum ProcessInfoProbe {
     /// itself contain spaces and parentheses, so parse after the last ')').
     public static func stat(of pid: Int32) -> (state: Character, parent: Int32, processGroup: Int32, session: Int32)? {
         guard let bytes = Files.contents("/proc/\(pid)/stat"),
-              let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+            let close = bytes.lastIndex(of: UInt8(ascii: ")"))
+        else { return nil }
         let fields = String(decoding: bytes[(close + 1)...], as: UTF8.self).split(separator: " ")
         guard fields.count > 4, let state = fields[0].first,
-              let parent = Int32(fields[1]), let group = Int32(fields[2]), let session = Int32(fields[3]) else { return nil }
+            let parent = Int32(fields[1]), let group = Int32(fields[2]), let session = Int32(fields[3])
+        else { return nil }
         return (state, parent, group, session)
     }
 

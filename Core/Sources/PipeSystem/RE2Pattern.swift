@@ -32,14 +32,16 @@ public final class RE2Pattern: CompiledPattern, @unchecked Sendable {
         let compiled = pattern.withUTF8 { bytes in
             message.withUnsafeMutableBufferPointer { message in
                 fragment.withUnsafeMutableBufferPointer { fragment in
-                    pipe_re2_compile(bytes.baseAddress, bytes.count, Int64(memoryBudget), &code,
-                                     message.baseAddress!, message.count, fragment.baseAddress!, fragment.count)
+                    pipe_re2_compile(
+                        bytes.baseAddress, bytes.count, Int64(memoryBudget), &code,
+                        message.baseAddress!, message.count, fragment.baseAddress!, fragment.count)
                 }
             }
         }
         guard let compiled else {
-            throw RE2Failure(code: code, message: Self.text(message), fragment: Self.text(fragment),
-                             budget: memoryBudget)
+            throw RE2Failure(
+                code: code, message: Self.text(message), fragment: Self.text(fragment),
+                budget: memoryBudget)
         }
         self.source = source
         self.handle = compiled

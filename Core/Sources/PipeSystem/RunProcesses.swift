@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import PipeCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Resource limits of one run, enforced by cgroup controllers
 /// (`[instance]` settings memory, tasks, cpu).
@@ -103,8 +104,9 @@ public struct CgroupLayout: Sendable, Equatable {
         }
         var controllers: Set<String> = []
         if let unified, let bytes = Files.contents(unified + "/cgroup.controllers") {
-            controllers = Set(String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
-                .map(String.init))
+            controllers = Set(
+                String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
+                    .map(String.init))
         }
         return CgroupLayout(unified: unified, unifiedControllers: controllers, v1: v1)
     }

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CCrypto
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// SHA-256 through libcrypto's EVP interface (openssl/evp.h): feed bytes,
 /// then take the 32-byte digest. A class because it owns the EVP_MD_CTX.

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CPipeSpawn
 import PipeCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A signalfd: the agent's signals arrive as readable data in its poll loop
 /// instead of interrupting it. Create it on the main thread before any other
@@ -60,13 +61,17 @@ public enum Signals {
     /// Blocks `signals` in the calling thread.
     /// The corresponding C call is pthread_sigmask(2) with SIG_BLOCK.
     public static func block(_ signals: [Int32]) throws(SystemError) {
-        _ = try retryingEINTR("sigprocmask(SIG_BLOCK)") { signals.withUnsafeBufferPointer { pipe_sigmask(0, $0.baseAddress, $0.count) } }
+        _ = try retryingEINTR("sigprocmask(SIG_BLOCK)") {
+            signals.withUnsafeBufferPointer { pipe_sigmask(0, $0.baseAddress, $0.count) }
+        }
     }
 
     /// Unblocks `signals` in the calling thread.
     /// The corresponding C call is pthread_sigmask(2) with SIG_UNBLOCK.
     public static func unblock(_ signals: [Int32]) throws(SystemError) {
-        _ = try retryingEINTR("sigprocmask(SIG_UNBLOCK)") { signals.withUnsafeBufferPointer { pipe_sigmask(1, $0.baseAddress, $0.count) } }
+        _ = try retryingEINTR("sigprocmask(SIG_UNBLOCK)") {
+            signals.withUnsafeBufferPointer { pipe_sigmask(1, $0.baseAddress, $0.count) }
+        }
     }
 }
 
@@ -92,7 +97,9 @@ public struct PollSet {
     /// The corresponding C call is poll(2).
     public func wait(timeoutMilliseconds: Int32) throws(SystemError) -> [Int] {
         var polled = entries
-        let count = polled.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeoutMilliseconds) }
+        let count = polled.withUnsafeMutableBufferPointer {
+            poll($0.baseAddress, nfds_t($0.count), timeoutMilliseconds)
+        }
         if count < 0 {
             if Glibc.errno == EINTR { return [] }
             throw lastError("poll(\(entries.count) descriptors)")

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CPipeSpawn
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Everything needed to start one command: what to run, with which
 /// environment, as whom, and with which privileges. A value type, like
@@ -38,10 +39,12 @@ public struct SpawnRequest: Sendable {
     /// cgroups (see CgroupSet).
     public var cgroupProcs: [FileDescriptor] = []
 
-    public init(executablePath: String, arguments: [String], environment: [String],
-                userID: UInt32, groupID: UInt32, supplementaryGroups: [UInt32] = [],
-                capabilities: [Int32]? = nil, noNewPrivileges: Bool = false,
-                workingDirectory: String = "/") {
+    public init(
+        executablePath: String, arguments: [String], environment: [String],
+        userID: UInt32, groupID: UInt32, supplementaryGroups: [UInt32] = [],
+        capabilities: [Int32]? = nil, noNewPrivileges: Bool = false,
+        workingDirectory: String = "/"
+    ) {
         self.executablePath = executablePath
         self.arguments = arguments
         self.environment = environment
@@ -112,7 +115,8 @@ public enum Spawner {
         }
         let strings = [request.executablePath, request.workingDirectory] + request.arguments + request.environment
         if let bad = strings.first(where: { $0.utf8.contains(0) }) {
-            throw SpawnError(stage: "exec \(request.executablePath) (NUL byte in \(bad.debugDescription))", errno: EINVAL)
+            throw SpawnError(
+                stage: "exec \(request.executablePath) (NUL byte in \(bad.debugDescription))", errno: EINVAL)
         }
 
         let changeCredentials = geteuid() == 0 || request.userID != getuid() || request.groupID != getgid()
@@ -130,27 +134,27 @@ public enum Spawner {
             request.workingDirectory.withCString { cwd in
                 groups.withUnsafeBufferPointer { groupBuffer in
                     caps.withUnsafeBufferPointer { capBuffer in
-                      cgroupFDs.withUnsafeBufferPointer { cgroupBuffer in
-                        var req = pipe_spawn_request()
-                        req.path = path
-                        req.argv = UnsafePointer(argv.pointer)
-                        req.envp = UnsafePointer(envp.pointer)
-                        req.cwd = cwd
-                        req.uid = uid_t(request.userID)
-                        req.gid = gid_t(request.groupID)
-                        req.groups = groupBuffer.baseAddress
-                        req.ngroups = groupBuffer.count
-                        req.change_credentials = changeCredentials ? 1 : 0
-                        req.caps = capBuffer.baseAddress
-                        req.ncaps = capBuffer.count
-                        req.has_caps = request.capabilities == nil ? 0 : 1
-                        req.no_new_privs = request.noNewPrivileges ? 1 : 0
-                        req.exec_fd = request.executable?.rawValue ?? -1
-                        req.exec_fd_keep_open = request.executableIsScript ? 1 : 0
-                        req.cgroup_fds = cgroupBuffer.baseAddress
-                        req.ncgroup_fds = cgroupBuffer.count
-                        return pipe_spawn(&req, &result)
-                      }
+                        cgroupFDs.withUnsafeBufferPointer { cgroupBuffer in
+                            var req = pipe_spawn_request()
+                            req.path = path
+                            req.argv = UnsafePointer(argv.pointer)
+                            req.envp = UnsafePointer(envp.pointer)
+                            req.cwd = cwd
+                            req.uid = uid_t(request.userID)
+                            req.gid = gid_t(request.groupID)
+                            req.groups = groupBuffer.baseAddress
+                            req.ngroups = groupBuffer.count
+                            req.change_credentials = changeCredentials ? 1 : 0
+                            req.caps = capBuffer.baseAddress
+                            req.ncaps = capBuffer.count
+                            req.has_caps = request.capabilities == nil ? 0 : 1
+                            req.no_new_privs = request.noNewPrivileges ? 1 : 0
+                            req.exec_fd = request.executable?.rawValue ?? -1
+                            req.exec_fd_keep_open = request.executableIsScript ? 1 : 0
+                            req.cgroup_fds = cgroupBuffer.baseAddress
+                            req.ncgroup_fds = cgroupBuffer.count
+                            return pipe_spawn(&req, &result)
+                        }
                     }
                 }
             }
@@ -158,9 +162,10 @@ public enum Spawner {
         guard rc == 0 else {
             throw SpawnError(stage: stageDescription(result.stage, request), errno: result.error)
         }
-        return SpawnedProcess(pid: result.pid,
-                              stdout: FileDescriptor(rawValue: result.stdout_fd),
-                              stderr: FileDescriptor(rawValue: result.stderr_fd))
+        return SpawnedProcess(
+            pid: result.pid,
+            stdout: FileDescriptor(rawValue: result.stdout_fd),
+            stderr: FileDescriptor(rawValue: result.stderr_fd))
     }
 
     /// Turns the C shim's stage into the words an error message needs.
@@ -182,7 +187,8 @@ public enum Spawner {
         case PIPE_STAGE_SETGROUPS.rawValue: return "setgroups([\(groups)])"
         case PIPE_STAGE_SETGID.rawValue: return "setgid(\(request.groupID))"
         case PIPE_STAGE_SETUID.rawValue: return "setuid(\(request.userID))"
-        case PIPE_STAGE_VERIFY.rawValue: return "verify uid \(request.userID) gid \(request.groupID) (change did not stick)"
+        case PIPE_STAGE_VERIFY.rawValue:
+            return "verify uid \(request.userID) gid \(request.groupID) (change did not stick)"
         case PIPE_STAGE_CAPSET.rawValue: return "capset([\(caps)])"
         case PIPE_STAGE_AMBIENT.rawValue: return "PR_CAP_AMBIENT_RAISE ([\(caps)])"
         case PIPE_STAGE_NO_NEW_PRIVS.rawValue: return "PR_SET_NO_NEW_PRIVS"

@@ -3,7 +3,7 @@
 // typed `SystemError`; EINTR is retried in exactly one place (`retryingEINTR`).
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A failed system call: the operation as the user should read it (the call
@@ -35,8 +35,10 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
 /// failure, as libc calls do. With `retry` false an EINTR is thrown like any
 /// other error, for a caller that must see the signal (`Errno.interrupted`).
 @inline(__always)
-func retryingEINTR<T: FixedWidthInteger>(_ operation: @autoclosure () -> String, retry: Bool = true,
-                                         _ body: () -> T) throws(SystemError) -> T {
+func retryingEINTR<T: FixedWidthInteger>(
+    _ operation: @autoclosure () -> String, retry: Bool = true,
+    _ body: () -> T
+) throws(SystemError) -> T {
     while true {
         let result = body()
         if result != -1 { return result }

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CPipeSpawn
 import PipeCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The agent's answers to the launch planner's questions, from this
 /// machine. Accounts are resolved when a configuration is loaded
@@ -33,8 +34,9 @@ public final class SystemLaunchFacts: LaunchFacts {
             user = Accounts.user(id: uid)
         }
         guard let user else { return nil }
-        return RunAccount(name: user.name, uid: user.uid, gid: user.gid,
-                          groups: Accounts.groups(of: user).map(\.gid), home: user.home)
+        return RunAccount(
+            name: user.name, uid: user.uid, gid: user.gid,
+            groups: Accounts.groups(of: user).map(\.gid), home: user.home)
     }
 
     public func resolveProgram(_ program: String) -> Result<String, FactRefusal> {
@@ -54,7 +56,8 @@ public final class SystemLaunchFacts: LaunchFacts {
     /// check and the command's open). Root clients skip that last check.
     /// The corresponding C calls are open(2), openat2(2), readlink(2), stat(2).
     public func resolvePath(_ text: String, under directory: String, for client: ClientIdentity)
-        -> Result<String, FactRefusal> {
+        -> Result<String, FactRefusal>
+    {
         let relative: String
         if text.hasPrefix("/") {
             if text == directory || text == directory + "/" {
@@ -69,7 +72,8 @@ public final class SystemLaunchFacts: LaunchFacts {
         }
         let base = pipe_open_directory_path(directory)
         guard base >= 0 else {
-            return .failure(FactRefusal("cannot be checked: \(directory) cannot be opened (\(SystemError.message(for: errno)))"))
+            return .failure(
+                FactRefusal("cannot be checked: \(directory) cannot be opened (\(SystemError.message(for: errno)))"))
         }
         defer { close(base) }
         let target = pipe_openat2_beneath(base, relative)
@@ -79,8 +83,11 @@ public final class SystemLaunchFacts: LaunchFacts {
             case ENOENT, ENOTDIR: return .failure(FactRefusal("does not exist under \(directory)"))
             case ELOOP: return .failure(FactRefusal("goes through too many symbolic links"))
             case EACCES: return .failure(FactRefusal("cannot be reached under \(directory) (permission denied)"))
-            case ENOSYS: return .failure(FactRefusal("cannot be checked: this kernel has no openat2 (Linux 5.6 or later is needed)"))
-            case let code: return .failure(FactRefusal("cannot be resolved under \(directory): \(SystemError.message(for: code))"))
+            case ENOSYS:
+                return .failure(
+                    FactRefusal("cannot be checked: this kernel has no openat2 (Linux 5.6 or later is needed)"))
+            case let code:
+                return .failure(FactRefusal("cannot be resolved under \(directory): \(SystemError.message(for: code))"))
             }
         }
         defer { close(target) }
@@ -94,9 +101,10 @@ public final class SystemLaunchFacts: LaunchFacts {
             return .failure(FactRefusal("resolves to a name with a control character"))
         }
         if client.uid != 0, let writable = firstWritableDirectory(from: root, to: resolved, by: client) {
-            return .failure(FactRefusal(
-                "lies under \(writable), which you may write to, so it could change between the check and the "
-                    + "command's use of it"))
+            return .failure(
+                FactRefusal(
+                    "lies under \(writable), which you may write to, so it could change between the check and the "
+                        + "command's use of it"))
         }
         return .success(resolved)
     }

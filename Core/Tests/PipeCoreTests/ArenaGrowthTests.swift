@@ -1,5 +1,6 @@
-@testable import PipeCore
 import Testing
+
+@testable import PipeCore
 
 /// How record arenas grow: geometric, bounded near the owner's capacity,
 /// and never into a run of whole-arena copies (each line copying everything
@@ -12,9 +13,14 @@ import Testing
     /// quarters of the arena. Returns how many times the arena was replaced
     /// or compacted, and its largest size.
     private func simulate(records: Int, recordSize: Int, bound: Int, keepAtMost: Int? = nil)
-        -> (relocations: Int, copiedBytes: Int, largest: Int) {
-        var arena = 0, head = 0, tail = 0
-        var relocations = 0, copied = 0, largest = 0
+        -> (relocations: Int, copiedBytes: Int, largest: Int)
+    {
+        var arena = 0
+        var head = 0
+        var tail = 0
+        var relocations = 0
+        var copied = 0
+        var largest = 0
         for _ in 0..<records {
             if let keepAtMost, tail - head + recordSize > keepAtMost { head += recordSize }
             if tail + recordSize > arena {
@@ -22,8 +28,9 @@ import Testing
                 relocations += 1
                 copied += live
                 if live + recordSize > arena * 3 / 4 {
-                    arena = ArenaStorage.grownCapacity(current: arena, minimum: 4096, live: live,
-                                                       adding: recordSize, bound: bound)
+                    arena = ArenaStorage.grownCapacity(
+                        current: arena, minimum: 4096, live: live,
+                        adding: recordSize, bound: bound)
                 }
                 head = 0
                 tail = live

@@ -1,5 +1,5 @@
-import Testing
 import PipeCore
+import Testing
 
 @Suite struct BatchLimitsTests {
     let limits = BatchLimits()

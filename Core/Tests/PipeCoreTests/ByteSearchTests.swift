@@ -1,4 +1,5 @@
 import Testing
+
 @testable import PipeCore
 
 @Suite struct ByteSearchTests {
@@ -21,8 +22,9 @@ import Testing
                 }
                 let want: Int? = position < length ? position : nil
                 bytes.withUnsafeBytes { buffer in
-                    #expect(ByteSearch.firstIndex(of: target, in: buffer, from: 0, limit: length) == want,
-                            "length \(length) position \(position)")
+                    #expect(
+                        ByteSearch.firstIndex(of: target, in: buffer, from: 0, limit: length) == want,
+                        "length \(length) position \(position)")
                     if target == 0 { #expect(ByteSearch.containsZero(buffer) == (want != nil)) }
                 }
             }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import PipeCore
 
 private func template(_ text: String) throws -> CommandTemplate { try CommandTemplate.parse(text) }
@@ -10,10 +11,12 @@ private func script(_ text: String) throws -> String? {
 
 @Test func plainWordsRunWithoutAShell() throws {
     let parsed = try template("btrace -w $1 /dev/$2")
-    #expect(parsed.form == .direct(words: [
-        Word(literal: "btrace"), Word(literal: "-w"), Word(pieces: [.parameter(1)]),
-        Word(pieces: [.literal("/dev/"), .parameter(2)]),
-    ]))
+    #expect(
+        parsed.form
+            == .direct(words: [
+                Word(literal: "btrace"), Word(literal: "-w"), Word(pieces: [.parameter(1)]),
+                Word(pieces: [.literal("/dev/"), .parameter(2)]),
+            ]))
     #expect(parsed.highestParameter == 2)
     #expect(!parsed.usesAllParameters)
 }
@@ -21,7 +24,7 @@ private func script(_ text: String) throws -> String? {
 @Test(arguments: [
     "perf script | head", "a && b", "a; b", "a > f", "a < f", "(a)", "echo $HOME", "echo `id`", "echo \\x",
     "echo \"x\"", "echo 'x'", "ls *", "ls ?", "ls [ab]", "echo #c", "ls ~", "A=1 cmd", "if true", "{ a; }",
-    "! a", "time a", "[[ a ]]", "function f", "echo ${1:-x}x" /* rejected, see below */,
+    "! a", "time a", "[[ a ]]", "function f", "echo ${1:-x}x",  // rejected, see below
 ])
 func shellSyntaxSelectsShellMode(_ text: String) throws {
     guard let parsed = try? CommandTemplate.parse(text) else { return }
@@ -37,9 +40,11 @@ func shellSyntaxSelectsShellMode(_ text: String) throws {
 
 @Test func multiDigitPlaceholderIsOneParameter() throws {
     let parsed = try template("tool $12 ${3}x")
-    #expect(parsed.form == .direct(words: [
-        Word(literal: "tool"), Word(pieces: [.parameter(12)]), Word(pieces: [.parameter(3), .literal("x")]),
-    ]))
+    #expect(
+        parsed.form
+            == .direct(words: [
+                Word(literal: "tool"), Word(pieces: [.parameter(12)]), Word(pieces: [.parameter(3), .literal("x")]),
+            ]))
     #expect(parsed.highestParameter == 12)
     #expect(try script("tool \"$12\"") == "tool \"${12}\"")
 }
@@ -58,15 +63,19 @@ func shellSyntaxSelectsShellMode(_ text: String) throws {
 
 @Test func directRenderingKeepsEachParameterOneArgument() throws {
     let invocation = try template("btrace -w $1 /dev/$2").render(instance: "bdev", parameters: ["5", "sda; rm -rf /"])
-    #expect(invocation == Invocation(
-        program: "btrace", arguments: ["btrace", "-w", "5", "/dev/sda; rm -rf /"], usesShell: false))
+    #expect(
+        invocation
+            == Invocation(
+                program: "btrace", arguments: ["btrace", "-w", "5", "/dev/sda; rm -rf /"], usesShell: false))
 }
 
 @Test func shellRenderingPassesParametersAsPositionalArguments() throws {
     let invocation = try template("perf script | grep $1").render(instance: "inst", parameters: ["$(id)"])
-    #expect(invocation == Invocation(
-        program: "/bin/sh", arguments: ["/bin/sh", "-c", "perf script | grep \"${1}\"", "inst", "$(id)"],
-        usesShell: true))
+    #expect(
+        invocation
+            == Invocation(
+                program: "/bin/sh", arguments: ["/bin/sh", "-c", "perf script | grep \"${1}\"", "inst", "$(id)"],
+                usesShell: true))
 }
 
 @Test(arguments: [
@@ -105,12 +114,27 @@ func shellPlaceholdersAreQuotedForTheirContext(_ input: String, _ expected: Stri
     ("echo $(( $1 + 1 ))", ShellScriptRewriter.arithmeticError.message),
     ("(( $1 > 2 )) && echo big", ShellScriptRewriter.arithmeticError.message),
     ("[[ $1 -eq 3 ]] && echo three", ShellScriptRewriter.arithmeticError.message),
-    ("eval echo $1;", "a placeholder in the arguments of 'eval' would be run as shell code: pass it as an ordinary argument"),
-    ("eval \"echo $1\"", "a placeholder in the arguments of 'eval' would be run as shell code: pass it as an ordinary argument"),
-    ("\"eval\" $1", "a placeholder in the arguments of 'eval' would be run as shell code: pass it as an ordinary argument"),
-    ("e\\val \"$1\"", "a placeholder in the arguments of 'eval' would be run as shell code: pass it as an ordinary argument"),
+    (
+        "eval echo $1;",
+        "a placeholder in the arguments of 'eval' would be run as shell code: pass it as an ordinary argument"
+    ),
+    (
+        "eval \"echo $1\"",
+        "a placeholder in the arguments of 'eval' would be run as shell code: pass it as an ordinary argument"
+    ),
+    (
+        "\"eval\" $1",
+        "a placeholder in the arguments of 'eval' would be run as shell code: pass it as an ordinary argument"
+    ),
+    (
+        "e\\val \"$1\"",
+        "a placeholder in the arguments of 'eval' would be run as shell code: pass it as an ordinary argument"
+    ),
     ("echo $@", "'$@' would hand the client's parameters to the shell unquoted: write $0 for all parameters"),
-    ("echo ${1:-x}", "'${1:-x...' applies shell operators to a client parameter, which the agent cannot quote: write a plain $N"),
+    (
+        "echo ${1:-x}",
+        "'${1:-x...' applies shell operators to a client parameter, which the agent cannot quote: write a plain $N"
+    ),
     ("echo 'x", "a single quote (') is never closed"),
     ("echo \"x", "a double quote (\") is never closed"),
     ("echo $(x", "a '$(' is never closed with ')'"),
@@ -125,13 +149,17 @@ func unsafeOrBrokenTemplatesAreRejected(_ input: String, _ message: String) {
 @Test func placeholderAfterCommandWordIsAnArgument() throws {
     #expect(try script("echo x | grep -e $1") == "echo x | grep -e \"${1}\"")
     #expect(try script("case x in a) echo $1;; esac") != nil)
-    #expect(try script("echo \"$(case $1 in a) echo $2;; esac)\"") == "echo \"$(case \"${1}\" in a) echo \"${2}\";; esac)\"")
+    #expect(
+        try script("echo \"$(case $1 in a) echo $2;; esac)\"") == "echo \"$(case \"${1}\" in a) echo \"${2}\";; esac)\""
+    )
 }
 
 /// PCP's agent ran every line through /bin/sh: a first word only a shell
 /// knows still means the shell (QA 878's `noop nobody exit`).
-@Test(arguments: ["exit", "exit 3", "cd /tmp", "wait", "trap '' TERM", "for x in a; do echo $x; done", ": nothing",
-                  "export A=1", "read x", "eval echo hi", "set -e"])
+@Test(arguments: [
+    "exit", "exit 3", "cd /tmp", "wait", "trap '' TERM", "for x in a; do echo $x; done", ": nothing",
+    "export A=1", "read x", "eval echo hi", "set -e",
+])
 func aFirstWordOnlyAShellKnowsRunsThroughTheShell(_ text: String) throws {
     #expect(try script(text) != nil, "\(text)")
 }
@@ -151,7 +179,10 @@ func aFirstWordOnlyAShellKnowsRunsThroughTheShell(_ text: String) throws {
     ("cat \"$1\" | head", [.wholeShellWord]),
     ("cat /var/log/$1 | head -n 3", [.embedded(context: "inside a larger word")]),
     ("grep -e \"x $1\" f | cat", [.embedded(context: "inside a double-quoted string with other text")]),
-    ("awk '/$1/' FILE", [.embedded(context: "inside single quotes (substituted into text that a command reads, as PCP's agent did)")]),
+    (
+        "awk '/$1/' FILE",
+        [.embedded(context: "inside single quotes (substituted into text that a command reads, as PCP's agent did)")]
+    ),
     ("sed -n \"/$1/p\" FILE", [.embedded(context: "inside a double-quoted string with other text")]),
     ("sh -c \"ls /srv/$1\"", [.embedded(context: "inside the script that 'sh -c' runs")]),
     ("su -s /bin/sh nobody -c \"ls /srv/$1\"", [.embedded(context: "inside the script that 'su -c' runs")]),

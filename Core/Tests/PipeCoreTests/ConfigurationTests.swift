@@ -1,9 +1,11 @@
 import Foundation
 import Testing
+
 @testable import PipeCore
 
 private func corpus(_ name: String) throws -> ConfigSource {
-    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Corpus/config/\(name)")
+    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Corpus/config/\(name)")
     return ConfigSource(name: name, text: try String(contentsOf: url, encoding: .utf8))
 }
 
@@ -31,17 +33,19 @@ private func parse(_ sources: [ConfigSource]) throws -> Configuration {
     #expect(config.commands.map(\.commandLine) == ["perf script rw-by-file $1", "btrace -w $1 /dev/$2"])
     #expect(config.commands[1].location == SourceLocation(file: "pcp-sample.conf", line: 3))
     #expect(config.rules.isEmpty)
-    #expect(config.warnings.map(\.description) == [
-        "pcp-sample.conf:2: instance rw_syscalls is named by no access rule: only root may run it (PCP's pipe agent let every client run it); add 'allow user * : rw_syscalls' to keep that behaviour",
-        "pcp-sample.conf:3: instance bdev_trace is named by no access rule: only root may run it (PCP's pipe agent let every client run it); add 'allow user * : bdev_trace' to keep that behaviour",
-    ])
+    #expect(
+        config.warnings.map(\.description) == [
+            "pcp-sample.conf:2: instance rw_syscalls is named by no access rule: only root may run it (PCP's pipe agent let every client run it); add 'allow user * : rw_syscalls' to keep that behaviour",
+            "pcp-sample.conf:3: instance bdev_trace is named by no access rule: only root may run it (PCP's pipe agent let every client run it); add 'allow user * : bdev_trace' to keep that behaviour",
+        ])
 }
 
 @Test func pcpReadmeAccessSectionParses() throws {
     let config = try parse([try corpus("pcp-readme.conf")])
-    #expect(config.rules.map(\.text) == [
-        "allow user bob : *", "allow user jane : bdev_trace", "allow group perf : rw_syscalls",
-    ])
+    #expect(
+        config.rules.map(\.text) == [
+            "allow user bob : *", "allow user jane : bdev_trace", "allow group perf : rw_syscalls",
+        ])
     #expect(config.rules[1].location == SourceLocation(file: "pcp-readme.conf", line: 7))
     #expect(config.warnings.isEmpty)
 }
@@ -65,33 +69,38 @@ private func parse(_ sources: [ConfigSource]) throws -> Configuration {
     let grep = try #require(config.command(named: "grep_log"))
     #expect(grep.options.parameterTypes == [2: .oneOf(["10", "100", "1000"])])
     #expect(!grep.template.isDirect, "grep_log has a pipe: it needs a shell")
-    #expect(config.rules.map(\.text) == [
-        "allow user bob : *", "allow group perf : rw_syscalls", "allow group perf : bdev_trace",
-        "disallow group students : *", "allow user * : grep_log",
-    ])
+    #expect(
+        config.rules.map(\.text) == [
+            "allow user bob : *", "allow group perf : rw_syscalls", "allow group perf : bdev_trace",
+            "disallow group students : *", "allow user * : grep_log",
+        ])
     #expect(config.command(named: "nosuch") == nil)
 }
 
 @Test func allErrorsAreReportedWithTheirLines() throws {
-    #expect(errors([try corpus("broken.conf")]) == [
-        "broken.conf:1: 'all' cannot be an instance name: in [access] rules it means every instance",
-        "broken.conf:2: missing user name: expected 'NAME USER COMMAND'",
-        "broken.conf:3: missing a command: expected 'NAME USER COMMAND'",
-        "broken.conf:5: bad access directive 'permit': expected allow, disallow or read (as in 'allow user bob : bdev_trace;')",
-        "broken.conf:6: bad access entity 'someone': expected user or group",
-        "broken.conf:8: unknown limit 'max_things' (known: max_running, max_per_user, max_parameters, max_parameter_length, idle_timeout, reserved, reserved_group, log_size)",
-        "broken.conf:9: [instance nosuch] names no instance: no commands line defines 'nosuch'",
-        "broken.conf:11: unknown section '[weird]': expected [commands], [access], [limits] or [instance NAME]",
-    ])
+    #expect(
+        errors([try corpus("broken.conf")]) == [
+            "broken.conf:1: 'all' cannot be an instance name: in [access] rules it means every instance",
+            "broken.conf:2: missing user name: expected 'NAME USER COMMAND'",
+            "broken.conf:3: missing a command: expected 'NAME USER COMMAND'",
+            "broken.conf:5: bad access directive 'permit': expected allow, disallow or read (as in 'allow user bob : bdev_trace;')",
+            "broken.conf:6: bad access entity 'someone': expected user or group",
+            "broken.conf:8: unknown limit 'max_things' (known: max_running, max_per_user, max_parameters, max_parameter_length, idle_timeout, reserved, reserved_group, log_size)",
+            "broken.conf:9: [instance nosuch] names no instance: no commands line defines 'nosuch'",
+            "broken.conf:11: unknown section '[weird]': expected [commands], [access], [limits] or [instance NAME]",
+        ])
 }
 
 @Test func locationsStayCorrectAcrossFiles() {
-    let first = ConfigSource(name: "pipe.conf", text: "# comment\r\none root tool $1\r\n\r\n[access]\r\nallow user * : *\r\n")
-    let second = ConfigSource(name: "pipe.conf.d/extra.conf", text: "\n\ntwo root tool\none root other\n[instance one]\nqueue = 1k\n")
-    #expect(errors([first, second]) == [
-        "pipe.conf.d/extra.conf:4: duplicate instance name 'one': already defined at pipe.conf:2",
-        "pipe.conf.d/extra.conf:6: queue must be at least 128k (4k, and twice max_line 64k), not 1k",
-    ])
+    let first = ConfigSource(
+        name: "pipe.conf", text: "# comment\r\none root tool $1\r\n\r\n[access]\r\nallow user * : *\r\n")
+    let second = ConfigSource(
+        name: "pipe.conf.d/extra.conf", text: "\n\ntwo root tool\none root other\n[instance one]\nqueue = 1k\n")
+    #expect(
+        errors([first, second]) == [
+            "pipe.conf.d/extra.conf:4: duplicate instance name 'one': already defined at pipe.conf:2",
+            "pipe.conf.d/extra.conf:6: queue must be at least 128k (4k, and twice max_line 64k), not 1k",
+        ])
 }
 
 @Test func instanceSectionsMayReferToCommandsInOtherFiles() throws {
@@ -118,17 +127,38 @@ func accessLinesAreTolerantOfPunctuation(_ line: String, _ expected: String) thr
 @Test(arguments: [
     ("x root $1 arg", "pipe.conf:1: instance x: the program name cannot come from a parameter"),
     ("all root tool", "pipe.conf:1: 'all' cannot be an instance name: in [access] rules it means every instance"),
-    ("x root tool\n[access]\nallow user bob", "pipe.conf:3: missing instance: expected 'allow user bob : INSTANCE[,INSTANCE...]' (an instance name, * or all)"),
+    (
+        "x root tool\n[access]\nallow user bob",
+        "pipe.conf:3: missing instance: expected 'allow user bob : INSTANCE[,INSTANCE...]' (an instance name, * or all)"
+    ),
     ("x root tool\n[access]\nallow user : x", "pipe.conf:3: missing user name: expected 'allow user NAME : INSTANCE'"),
     ("x root tool\n[limits]\nmax_running = -1", "pipe.conf:3: max_running must be a whole number above zero, not '-1'"),
-    ("x root tool\n[instance x]\ncolour = red", "pipe.conf:3: unknown instance setting 'colour' (known: param N, queue, overflow, max_line, timeout, max_output, max_running, max_per_user, grace, allow_dash, sha256, capabilities, no_new_privs, stderr, idle_timeout, memory, tasks, cpu, shared, autostart, params, restart, retain, idle_expiry, buffer, tail)"),
+    (
+        "x root tool\n[instance x]\ncolour = red",
+        "pipe.conf:3: unknown instance setting 'colour' (known: param N, queue, overflow, max_line, timeout, max_output, max_running, max_per_user, grace, allow_dash, sha256, capabilities, no_new_privs, stderr, idle_timeout, memory, tasks, cpu, shared, autostart, params, restart, retain, idle_expiry, buffer, tail)"
+    ),
     ("x root tool $1\n[instance x]\nparam 2 = integer 1..3", "pipe.conf:3: parameter 2 is never used by the command"),
-    ("x root tool $1\n[instance x]\nparam 1 = pattern [a-", "pipe.conf:3: '[a-' is not a literal alternation (test engine)"),
-    ("x root tool | cat\n[instance x]\nsha256 = 00", "pipe.conf:3: sha256 cannot pin a shell command (this command line uses shell syntax, so it runs /bin/sh): write it as plain words to run the program directly"),
-    ("x root tool\n[instance x]\ncapabilities = perfmon, cap_bogus", "pipe.conf:3: unknown capability 'cap_bogus' (expected names from capabilities(7) like cap_perfmon, perfmon or CAP_SYS_ADMIN, or none)"),
-    ("x root tool\n[instance x]\ntimeout = soon", "pipe.conf:3: timeout must be a positive duration like 30s, 5m, 1h or 1.5s, not 'soon'"),
+    (
+        "x root tool $1\n[instance x]\nparam 1 = pattern [a-",
+        "pipe.conf:3: '[a-' is not a literal alternation (test engine)"
+    ),
+    (
+        "x root tool | cat\n[instance x]\nsha256 = 00",
+        "pipe.conf:3: sha256 cannot pin a shell command (this command line uses shell syntax, so it runs /bin/sh): write it as plain words to run the program directly"
+    ),
+    (
+        "x root tool\n[instance x]\ncapabilities = perfmon, cap_bogus",
+        "pipe.conf:3: unknown capability 'cap_bogus' (expected names from capabilities(7) like cap_perfmon, perfmon or CAP_SYS_ADMIN, or none)"
+    ),
+    (
+        "x root tool\n[instance x]\ntimeout = soon",
+        "pipe.conf:3: timeout must be a positive duration like 30s, 5m, 1h or 1.5s, not 'soon'"
+    ),
     ("x root tool\n[instance x]\nmax_line = 100", "pipe.conf:3: max_line must be between 256 and 8m, not 100"),
-    ("x root tool\n[instance x]\ntimeout = 1s\ntimeout = 2s", "pipe.conf:4: 'timeout' for instance x is already set at pipe.conf:3"),
+    (
+        "x root tool\n[instance x]\ntimeout = 1s\ntimeout = 2s",
+        "pipe.conf:4: 'timeout' for instance x is already set at pipe.conf:3"
+    ),
     ("x root tool $40", "pipe.conf:1: instance x needs 40 parameters but max_parameters is 32"),
 ])
 func errorMessagesSayWhatIsExpected(_ text: String, _ message: String) {
@@ -138,14 +168,17 @@ func errorMessagesSayWhatIsExpected(_ text: String, _ message: String) {
 }
 
 @Test func hashInsideACommandIsPartOfTheCommand() throws {
-    let config = try parse([ConfigSource(name: "p", text: "  # whole-line comment\nx root tool a#b '# x' \"# y\" \\#z\n")])
+    let config = try parse([
+        ConfigSource(name: "p", text: "  # whole-line comment\nx root tool a#b '# x' \"# y\" \\#z\n")
+    ])
     #expect(config.commands[0].commandLine == "tool a#b '# x' \"# y\" \\#z")
 }
 
 /// A `#` after a blank starts a comment on any line: section headers,
 /// rules, settings, and commands (where the shell read it as one anyway).
 @Test func commentsMayEndAnyLine() throws {
-    let config = try configuration("""
+    let config = try configuration(
+        """
         hello   root   echo hello   # greets
         [access]   # who may run what
         allow user root : hello  # admins
@@ -170,7 +203,10 @@ func errorMessagesSayWhatIsExpected(_ text: String, _ message: String) {
 }
 
 @Test func aNULByteInAnyLineIsAnError() {
-    #expect(errors("x root echo a\u{0}b\n") == ["pipe.conf:1: the line holds a NUL byte, which no command, name or setting may contain"])
+    #expect(
+        errors("x root echo a\u{0}b\n") == [
+            "pipe.conf:1: the line holds a NUL byte, which no command, name or setting may contain"
+        ])
 }
 
 @Test func emptyConfigurationWarns() throws {
@@ -181,11 +217,16 @@ func errorMessagesSayWhatIsExpected(_ text: String, _ message: String) {
 
 @Test func ruleForAnUndefinedInstanceWarns() throws {
     let config = try parse([ConfigSource(name: "p", text: "x root t\n[access]\nallow user * : x, y\n")])
-    #expect(config.warnings.map(\.description) == ["p:3: access rule 'allow user * : y' names instance y, which no commands line defines"])
+    #expect(
+        config.warnings.map(\.description) == [
+            "p:3: access rule 'allow user * : y' names instance y, which no commands line defines"
+        ])
 }
 
-@Test(arguments: [("500ms", Duration.milliseconds(500)), ("30s", .seconds(30)), ("5m", .seconds(300)), ("1h", .seconds(3600)),
-                  ("2", .seconds(2)), ("1.5s", .milliseconds(1500)), ("0.25h", .seconds(900)), (".5", .milliseconds(500))])
+@Test(arguments: [
+    ("500ms", Duration.milliseconds(500)), ("30s", .seconds(30)), ("5m", .seconds(300)), ("1h", .seconds(3600)),
+    ("2", .seconds(2)), ("1.5s", .milliseconds(1500)), ("0.25h", .seconds(900)), (".5", .milliseconds(500)),
+])
 func durationsAcceptUnitsAndDecimals(_ text: String, _ expected: Duration) {
     #expect(ConfigText.duration(text) == expected)
 }
@@ -212,7 +253,10 @@ func durationsAcceptUnitsAndDecimals(_ text: String, _ expected: Duration) {
     ("awk '/$1/' /var/log/syslog", "word", "$1 stands inside single quotes"),
     ("sh -c \"ls /srv/$1\"", "any", "$1 stands inside the script that 'sh -c' runs"),
     ("su -s /bin/sh nobody -c \"ls /srv/$1\"", "word", "$1 stands inside the script that 'su -c' runs"),
-    ("trap \"rm -f /tmp/x.$1\" EXIT; sleep 1", "alnum", "a placeholder in the arguments of 'trap' would be run as shell code"),
+    (
+        "trap \"rm -f /tmp/x.$1\" EXIT; sleep 1", "alnum",
+        "a placeholder in the arguments of 'trap' would be run as shell code"
+    ),
     ("for f in /var/log/$1; do tail -n 2 $f; done", "any", "$1 stands inside a larger word"),
     ("echo $1 | xargs prog", "any", "$1 stands as a whole word of a shell command line"),
     ("echo $1 | xargs prog", "word", "$1 stands as a whole word of a shell command line"),
@@ -232,37 +276,44 @@ func parametersWiderThanPlainWordsAreRefusedWhereTheyWouldBeSpliced(_ line: Stri
 }
 
 @Test func theFixNamesTheWholeArgumentForm() {
-    #expect(configurationErrors("viewlog root cat /var/log/$1\n[instance viewlog]\nparam 1 = path under /var/log\n") == [
-        "pipe.conf:1: instance viewlog: $1 stands inside the word '/var/log/$1', where only a plain word may go "
-            + "(letters and digits, the default; integer; oneof; pid; blockdev), but param 1 is 'path under /var/log': "
-            + "make $1 a whole argument of a command line without shell syntax (like 'cat $1' with "
-            + "'param 1 = path under /var/log'); the command then gets the resolved path",
-    ])
+    #expect(
+        configurationErrors("viewlog root cat /var/log/$1\n[instance viewlog]\nparam 1 = path under /var/log\n") == [
+            "pipe.conf:1: instance viewlog: $1 stands inside the word '/var/log/$1', where only a plain word may go "
+                + "(letters and digits, the default; integer; oneof; pid; blockdev), but param 1 is 'path under /var/log': "
+                + "make $1 a whole argument of a command line without shell syntax (like 'cat $1' with "
+                + "'param 1 = path under /var/log'); the command then gets the resolved path"
+        ])
 }
 
 @Test(arguments: [
-    ("cat $1", "path under /var/log"), ("cat $1 | head", "path under /var/log"), ("cat \"$1\" | head", "path under /srv"),
+    ("cat $1", "path under /var/log"), ("cat $1 | head", "path under /var/log"),
+    ("cat \"$1\" | head", "path under /srv"),
     ("btrace -w $1 /dev/$2", "integer 1..60"), ("tool -p $1", "any"), ("tool $0", "word"),
     ("cat /var/log/$1.log", "oneof syslog kern"), ("ls /dev/$1", "blockdev"), ("perf trace -p $1", "pid"),
     ("awk '{print $1}' /etc/hostname", "integer 1..9"),
 ])
 func typesThatFitWhereTheyStandAreAccepted(_ line: String, _ type: String) throws {
     let config = try configuration("x root \(line)\n[instance x]\nparam 1 = \(type)\n")
-    #expect(config.command(named: "x")?.options.parameterType(1).text == type
-        || type.hasPrefix("path") || type.hasPrefix("oneof"))
+    #expect(
+        config.command(named: "x")?.options.parameterType(1).text == type
+            || type.hasPrefix("path") || type.hasPrefix("oneof"))
 }
 
 @Test func aOneOfListSplicedIntoTextMayOnlyHoldPlainWords() {
-    #expect(configurationErrors("x root cat /var/log/$1\n[instance x]\nparam 1 = oneof syslog ../../etc/shadow\n").count == 1)
+    #expect(
+        configurationErrors("x root cat /var/log/$1\n[instance x]\nparam 1 = oneof syslog ../../etc/shadow\n").count
+            == 1)
     #expect(configurationErrors("x root cat $1\n[instance x]\nparam 1 = oneof /etc/hostname /etc/os-release\n").isEmpty)
 }
 
 @Test func wideParametersOfProgramsThatRunCodeAreWarnedAbout() throws {
-    let config = try configuration("x root awk $1 /etc/hostname\n[instance x]\nparam 1 = any\n[access]\nallow user * : x\n")
-    #expect(config.warnings.map(\.description) == [
-        "pipe.conf:1: instance x: parameter 1 ('any') is an argument of 'awk', which can run its arguments as code "
-            + "or as a command: make sure the type cannot carry a program",
-    ])
+    let config = try configuration(
+        "x root awk $1 /etc/hostname\n[instance x]\nparam 1 = any\n[access]\nallow user * : x\n")
+    #expect(
+        config.warnings.map(\.description) == [
+            "pipe.conf:1: instance x: parameter 1 ('any') is an argument of 'awk', which can run its arguments as code "
+                + "or as a command: make sure the type cannot carry a program"
+        ])
     #expect(try configuration("x root awk $1 f\n[access]\nallow user * : x\n").warnings.isEmpty)
 }
 
@@ -282,7 +333,8 @@ func typesThatFitWhereTheyStandAreAccepted(_ line: String, _ type: String) throw
 }
 
 @Test func sharedRunSettingsAreReadAndCheckedTogether() throws {
-    let config = try configuration("""
+    let config = try configuration(
+        """
         trace root btrace -w $1 /dev/sda
         [instance trace]
         param 1 = integer 1..3600
@@ -303,8 +355,10 @@ func typesThatFitWhereTheyStandAreAccepted(_ line: String, _ type: String) throw
     #expect(options.retain == .seconds(3600) && options.idleExpiry == .seconds(600))
     #expect(options.buffer == ByteCount(bytes: 8 << 20) && options.tailLines == 50)
     #expect(config.rules.map(\.text) == ["read group perf : trace"])
-    #expect(configurationErrors("x root echo\n[instance x]\nautostart = yes\n")
-        == ["pipe.conf:3: autostart applies to shared runs: add 'shared = yes' to [instance x]"])
-    #expect(configurationErrors("x root echo\n[instance x]\nshared = yes\nparams = 5\n")
-        == ["pipe.conf:4: params applies to runs the agent starts itself: add 'autostart = yes'"])
+    #expect(
+        configurationErrors("x root echo\n[instance x]\nautostart = yes\n")
+            == ["pipe.conf:3: autostart applies to shared runs: add 'shared = yes' to [instance x]"])
+    #expect(
+        configurationErrors("x root echo\n[instance x]\nshared = yes\nparams = 5\n")
+            == ["pipe.conf:4: params applies to runs the agent starts itself: add 'autostart = yes'"])
 }

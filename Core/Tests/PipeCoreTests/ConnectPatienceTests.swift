@@ -1,5 +1,5 @@
-import Testing
 import PipeCore
+import Testing
 
 @Suite struct ConnectPatienceTests {
     let patience = ConnectPatience(limit: .seconds(5))
@@ -43,7 +43,9 @@ import PipeCore
     @Test func libpcpsConnectTimeoutSetsTheLimit() {
         #expect(ConnectPatience(connectTimeoutSeconds: 5).limit == .seconds(5))
         #expect(ConnectPatience(connectTimeoutSeconds: 0.25).limit == .milliseconds(250))
-        #expect(ConnectPatience(connectTimeoutSeconds: 0).limit == ConnectPatience.defaultLimit, "libpcp's 0 means no limit")
+        #expect(
+            ConnectPatience(connectTimeoutSeconds: 0).limit == ConnectPatience.defaultLimit, "libpcp's 0 means no limit"
+        )
         #expect(ConnectPatience(connectTimeoutSeconds: -1).limit == ConnectPatience.defaultLimit)
         #expect(ConnectPatience(connectTimeoutSeconds: .nan).limit == ConnectPatience.defaultLimit)
         #expect(ConnectPatience(connectTimeoutSeconds: .infinity).limit == ConnectPatience.defaultLimit)
@@ -58,7 +60,8 @@ import PipeCore
         #expect(ConnectPatience.unixSocketPath(of: "unix:?compress=true", defaultPath: fallback) == fallback)
         #expect(ConnectPatience.unixSocketPath(of: "unix:/tmp/p.sock", defaultPath: fallback) == "/tmp/p.sock")
         #expect(ConnectPatience.unixSocketPath(of: "unix://tmp/p.sock", defaultPath: fallback) == "/tmp/p.sock")
-        #expect(ConnectPatience.unixSocketPath(of: "local://tmp/p.sock:?user=x", defaultPath: fallback) == "/tmp/p.sock")
+        #expect(
+            ConnectPatience.unixSocketPath(of: "local://tmp/p.sock:?user=x", defaultPath: fallback) == "/tmp/p.sock")
         #expect(ConnectPatience.unixSocketPath(of: "unix:tmp/p.sock", defaultPath: fallback) == "/tmp/p.sock")
         #expect(ConnectPatience.unixSocketPath(of: "localhost", defaultPath: fallback) == nil)
         #expect(ConnectPatience.unixSocketPath(of: "pcp://localhost?username=bob", defaultPath: fallback) == nil)
@@ -67,9 +70,11 @@ import PipeCore
 
     @Test func localMeansTheUnixSocketWhileItIsThere() {
         #expect(ConnectPatience.connectionSpec(for: "local:", socketExists: true) == "unix:")
-        #expect(ConnectPatience.connectionSpec(for: "local://tmp/p.sock?compress=true", socketExists: true)
+        #expect(
+            ConnectPatience.connectionSpec(for: "local://tmp/p.sock?compress=true", socketExists: true)
                 == "unix://tmp/p.sock?compress=true")
-        #expect(ConnectPatience.connectionSpec(for: "local:", socketExists: false) == "local:", "then TCP, as libpcp does")
+        #expect(
+            ConnectPatience.connectionSpec(for: "local:", socketExists: false) == "local:", "then TCP, as libpcp does")
         for spec in ["unix:", "localhost", "pcp://h?username=bob", "unix:/tmp/p.sock"] {
             #expect(ConnectPatience.connectionSpec(for: spec, socketExists: true) == spec)
             #expect(ConnectPatience.connectionSpec(for: spec, socketExists: false) == spec)

@@ -1,5 +1,5 @@
-import Testing
 import PipeCore
+import Testing
 
 /// Builds arrays byte by byte, independently of EventArrayEncoder, so that
 /// malformed ones can be made too.
@@ -17,7 +17,10 @@ private struct RawArray {
     mutating func uint32(_ value: UInt32) { withUnsafeBytes(of: value) { body += $0 } }
 
     mutating func record(seconds: Int32 = 7, microseconds: Int32 = 8, flags: UInt32 = 1, nparams: Int32) {
-        int32(seconds); int32(microseconds); uint32(flags); int32(nparams)
+        int32(seconds)
+        int32(microseconds)
+        uint32(flags)
+        int32(nparams)
         records += 1
     }
 
@@ -45,7 +48,9 @@ private struct Counter: EventRecordHandler {
     mutating func handle(_ record: EventRecord) { count += 1 }
 }
 
-private func expectRefused(_ array: RawArray, _ error: EventArrayError, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+private func expectRefused(
+    _ array: RawArray, _ error: EventArrayError, sourceLocation: Testing.SourceLocation = #_sourceLocation
+) {
     var counter = Counter()
     #expect(throws: error, sourceLocation: sourceLocation) {
         try array.bytes.withUnsafeBytes { _ = try EventArrayDecoder.decode($0, layout: array.layout, into: &counter) }
@@ -71,19 +76,28 @@ private func expectRefused(_ array: RawArray, _ error: EventArrayError, sourceLo
         }
         let records = try decodeEventArray(writer.finish(), layout: layout)
         #expect(records.count == 1 + lines.count + 1)
-        #expect(records.first == DecodedRecord(seconds: 1, microseconds: 2, flags: EventRecordLayout.missedFlag,
-                                               missed: 12345, parameters: []))
+        #expect(
+            records.first
+                == DecodedRecord(
+                    seconds: 1, microseconds: 2, flags: EventRecordLayout.missedFlag,
+                    missed: 12345, parameters: []))
         for (index, line) in lines.enumerated() {
-            #expect(records[1 + index] == DecodedRecord(
-                seconds: Int32(index), microseconds: 9, flags: EventRecordLayout.pointFlag, missed: 0,
-                parameters: [DecodedParameter(pmid: 40, type: index % 2 == 0 ? 6 : 7, value: line)]))
+            #expect(
+                records[1 + index]
+                    == DecodedRecord(
+                        seconds: Int32(index), microseconds: 9, flags: EventRecordLayout.pointFlag, missed: 0,
+                        parameters: [DecodedParameter(pmid: 40, type: index % 2 == 0 ? 6 : 7, value: line)]))
         }
-        #expect(records.last == DecodedRecord(seconds: 99, microseconds: 999_999, flags: EventRecordLayout.endFlag,
-                                              missed: 0, parameters: [
-            DecodedParameter(pmid: 41, type: 0, value: [0xFD, 0xFF, 0xFF, 0xFF]),
-            DecodedParameter(pmid: 42, type: 1, value: [1, 0, 0, 0]),
-            DecodedParameter(pmid: 43, type: 6, value: Array("exited".utf8)),
-        ]))
+        #expect(
+            records.last
+                == DecodedRecord(
+                    seconds: 99, microseconds: 999_999, flags: EventRecordLayout.endFlag,
+                    missed: 0,
+                    parameters: [
+                        DecodedParameter(pmid: 41, type: 0, value: [0xFD, 0xFF, 0xFF, 0xFF]),
+                        DecodedParameter(pmid: 42, type: 1, value: [1, 0, 0, 0]),
+                        DecodedParameter(pmid: 43, type: 6, value: Array("exited".utf8)),
+                    ]))
     }
 
     @Test func integerValuesAreReadOnlyWhenFourBytesArePresent() throws {
@@ -111,7 +125,9 @@ private func expectRefused(_ array: RawArray, _ error: EventArrayError, sourceLo
         array.record(nparams: 1)
         array.parameter(pmid: 5, value: Array("x".utf8))
         var bytes = array.bytes + [0xAA, 0xBB, 0xCC, 0xDD]
-        bytes.withUnsafeMutableBytes { $0.storeBytes(of: array.layout.word(type: 9, length: $0.count), as: UInt32.self) }
+        bytes.withUnsafeMutableBytes {
+            $0.storeBytes(of: array.layout.word(type: 9, length: $0.count), as: UInt32.self)
+        }
         let records = try bytes.withUnsafeBytes { try decodeEventArray($0) }
         #expect(records.map(\.parameters) == [[DecodedParameter(pmid: 5, type: 6, value: [0x78])]])
     }

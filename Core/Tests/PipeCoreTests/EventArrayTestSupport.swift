@@ -35,14 +35,20 @@ struct RecordCollector: EventRecordHandler {
 
     mutating func handle(_ record: EventRecord) {
         var parameters: [DecodedParameter] = []
-        record.forEachParameter { parameters.append(DecodedParameter(pmid: $0.pmid, type: $0.type, value: Array($0.value))) }
-        records.append(DecodedRecord(seconds: record.seconds, microseconds: record.microseconds, flags: record.flags,
-                                     missed: record.missed, parameters: parameters))
+        record.forEachParameter {
+            parameters.append(DecodedParameter(pmid: $0.pmid, type: $0.type, value: Array($0.value)))
+        }
+        records.append(
+            DecodedRecord(
+                seconds: record.seconds, microseconds: record.microseconds, flags: record.flags,
+                missed: record.missed, parameters: parameters))
     }
 }
 
 /// Decodes a whole array with `EventArrayDecoder`.
-func decodeEventArray(_ array: UnsafeRawBufferPointer, layout: TypeLengthLayout = .rightToLeft) throws -> [DecodedRecord] {
+func decodeEventArray(_ array: UnsafeRawBufferPointer, layout: TypeLengthLayout = .rightToLeft) throws
+    -> [DecodedRecord]
+{
     var collector = RecordCollector()
     let count = try EventArrayDecoder.decode(array, layout: layout, into: &collector)
     precondition(count == collector.records.count, "the decoder's count is the records it handed over")
@@ -52,8 +58,10 @@ func decodeEventArray(_ array: UnsafeRawBufferPointer, layout: TypeLengthLayout 
 extension RunOutput {
     /// One fetch as the agent does it: `encodeBatch` into `writer`, then the
     /// array decoded. Returns what `encodeBatch` said it added, and the records.
-    mutating func fetchBatch(into writer: EventArrayWriter, maxRecords: Int = .max, maxBytes: Int = .max,
-                             endReason: String = "exited") -> (added: Int, records: [DecodedRecord]) {
+    mutating func fetchBatch(
+        into writer: EventArrayWriter, maxRecords: Int = .max, maxBytes: Int = .max,
+        endReason: String = "exited"
+    ) -> (added: Int, records: [DecodedRecord]) {
         writer.reset()
         let added = writer.encode {
             encodeBatch(into: &$0, maxRecords: maxRecords, maxBytes: maxBytes, endReason: endReason)

@@ -1,5 +1,5 @@
-import Testing
 import PipeCore
+import Testing
 
 /// A record read back from the bytes, independently of the writer's code.
 struct ReadRecord: Equatable {
@@ -26,18 +26,20 @@ func readEventArray(_ array: UnsafeRawBufferPointer) -> (type: UInt32, length: I
     var records: [ReadRecord] = []
     var offset = 8
     for _ in 0..<Int(i32(4)) {
-        var record = ReadRecord(seconds: i32(offset), microseconds: i32(offset + 4), flags: u32(offset + 8),
-                                nparams: i32(offset + 12), parameters: [])
+        var record = ReadRecord(
+            seconds: i32(offset), microseconds: i32(offset + 4), flags: u32(offset + 8),
+            nparams: i32(offset + 12), parameters: [])
         offset += 16
         if record.flags != EventRecordLayout.missedFlag {
             for _ in 0..<Int(record.nparams) {
                 let word = u32(offset + 4)
                 let length = Int(word & 0xFF_FFFF) - 4
                 let padded = (length + 3) & ~3
-                record.parameters.append(ReadParameter(
-                    pmid: u32(offset), type: word >> 24,
-                    value: Array(array[(offset + 8)..<(offset + 8 + length)]),
-                    padding: Array(array[(offset + 8 + length)..<(offset + 8 + padded)])))
+                record.parameters.append(
+                    ReadParameter(
+                        pmid: u32(offset), type: word >> 24,
+                        value: Array(array[(offset + 8)..<(offset + 8 + length)]),
+                        padding: Array(array[(offset + 8 + length)..<(offset + 8 + padded)])))
                 offset += 8 + padded
             }
         }
@@ -114,14 +116,18 @@ func readEventArray(_ array: UnsafeRawBufferPointer) -> (type: UInt32, length: I
             array.addString("exited", pmid: 12)
         }
         let (_, _, records) = readEventArray(writer.finish())
-        #expect(records == [
-            ReadRecord(seconds: 1, microseconds: 2, flags: EventRecordLayout.missedFlag, nparams: 12345, parameters: []),
-            ReadRecord(seconds: 3, microseconds: 4, flags: 5, nparams: 3, parameters: [
-                ReadParameter(pmid: 10, type: 0, value: [0xFF, 0xFF, 0xFF, 0xFF], padding: []),
-                ReadParameter(pmid: 11, type: 1, value: [1, 0, 0, 0], padding: []),
-                ReadParameter(pmid: 12, type: 6, value: Array("exited".utf8), padding: [0, 0]),
-            ]),
-        ])
+        #expect(
+            records == [
+                ReadRecord(
+                    seconds: 1, microseconds: 2, flags: EventRecordLayout.missedFlag, nparams: 12345, parameters: []),
+                ReadRecord(
+                    seconds: 3, microseconds: 4, flags: 5, nparams: 3,
+                    parameters: [
+                        ReadParameter(pmid: 10, type: 0, value: [0xFF, 0xFF, 0xFF, 0xFF], padding: []),
+                        ReadParameter(pmid: 11, type: 1, value: [1, 0, 0, 0], padding: []),
+                        ReadParameter(pmid: 12, type: 6, value: Array("exited".utf8), padding: [0, 0]),
+                    ]),
+            ])
     }
 
     @Test func growsPastItsFirstBufferAndResetsForReuse() {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PipeCore
 
 /// SplitMix64: small, fast, and the same sequence on every machine, so a
@@ -17,7 +18,8 @@ struct SplitMix64: RandomNumberGenerator {
 }
 
 enum Fuzz {
-    static let seed: UInt64 = ProcessInfo.processInfo.environment["PIPE_FUZZ_SEED"].flatMap { UInt64($0) }
+    static let seed: UInt64 =
+        ProcessInfo.processInfo.environment["PIPE_FUZZ_SEED"].flatMap { UInt64($0) }
         ?? 0x5049_5045_2D46_555A
     static let iterations = 6000
 
@@ -28,7 +30,8 @@ enum Fuzz {
     ].map { Array($0.utf8) }
 
     static func corpus(_ folder: String) -> [[UInt8]] {
-        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Corpus/\(folder)")
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "Corpus/\(folder)")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         return names.sorted().compactMap { try? Array(Data(contentsOf: directory.appendingPathComponent($0))) }
     }
@@ -41,7 +44,8 @@ enum Fuzz {
             case 0 where !bytes.isEmpty:
                 bytes[random.below(bytes.count)] ^= UInt8(1 << random.below(8))
             case 1:
-                bytes.insert(contentsOf: interesting[random.below(interesting.count)], at: random.below(bytes.count + 1))
+                bytes.insert(
+                    contentsOf: interesting[random.below(interesting.count)], at: random.below(bytes.count + 1))
             case 2 where !bytes.isEmpty:
                 bytes.removeSubrange(random.below(bytes.count)...)
             case 3:
@@ -71,15 +75,17 @@ func mutatedConfigurationsParseOrFailWithLocatedErrors() throws {
                 let parameters = Array(repeating: "p", count: command.template.highestParameter).joined(separator: " ")
                 if case .failure(let refusal) = planner.plan(
                     instance: command.name, parameterBytes: Array(parameters.utf8), client: rootClient,
-                    context: LaunchContext(), facts: TableFacts()) {
+                    context: LaunchContext(), facts: TableFacts())
+                {
                     #expect(!refusal.message.isEmpty)
                 }
             }
         } catch {
             #expect(!error.errors.isEmpty, "seed \(Fuzz.seed) iteration \(iteration)")
             for problem in error.errors {
-                #expect(problem.location != nil && !problem.message.isEmpty,
-                        "seed \(Fuzz.seed) iteration \(iteration): \(problem)")
+                #expect(
+                    problem.location != nil && !problem.message.isEmpty,
+                    "seed \(Fuzz.seed) iteration \(iteration): \(problem)")
             }
         }
     }
@@ -92,7 +98,8 @@ func mutatedCommandLinesParseOrFailWithAMessage() {
     }
     var random = SplitMix64(state: Fuzz.seed ^ 1)
     for iteration in 0..<Fuzz.iterations * 2 {
-        let text = String(decoding: Fuzz.mutate(corpus[random.below(corpus.count)], corpus: corpus, random: &random), as: UTF8.self)
+        let text = String(
+            decoding: Fuzz.mutate(corpus[random.below(corpus.count)], corpus: corpus, random: &random), as: UTF8.self)
         do {
             let template = try CommandTemplate.parse(text)
             let parameters = (0..<template.highestParameter).map { "PARAMETER\($0)VALUE" }
@@ -101,8 +108,9 @@ func mutatedCommandLinesParseOrFailWithAMessage() {
             #expect(template.uses.count >= (template.highestParameter > 0 ? 1 : 0))
             if case .shell(let script) = template.form {
                 // The values travel as positional arguments, never inside the script.
-                #expect(!parameters.contains { script.contains($0) },
-                        "seed \(Fuzz.seed) iteration \(iteration): \(text.debugDescription)")
+                #expect(
+                    !parameters.contains { script.contains($0) },
+                    "seed \(Fuzz.seed) iteration \(iteration): \(text.debugDescription)")
             }
         } catch {
             #expect(!error.description.isEmpty, "seed \(Fuzz.seed) iteration \(iteration)")
@@ -115,18 +123,22 @@ func mutatedParametersSplitOrFailWithAMessage() throws {
     let corpus = Fuzz.corpus("params")
     try #require(!corpus.isEmpty)
     let types = (1...32).map { "param \($0) = any" }.joined(separator: "\n")
-    let planner = LaunchPlanner(configuration: try configuration(
-        "fuzz root tool $1 $0\n[instance fuzz]\nallow_dash = yes\n\(types)\n[access]\nallow user * : fuzz\n"))
+    let planner = LaunchPlanner(
+        configuration: try configuration(
+            "fuzz root tool $1 $0\n[instance fuzz]\nallow_dash = yes\n\(types)\n[access]\nallow user * : fuzz\n"))
     var random = SplitMix64(state: Fuzz.seed ^ 2)
     for iteration in 0..<Fuzz.iterations * 2 {
         let bytes = Fuzz.mutate(corpus[random.below(corpus.count)], corpus: corpus, random: &random)
         do {
             let text = try ParameterParser.decode(bytes)
             let parameters = try ParameterParser.split(text, limits: GlobalLimits())
-            switch planner.plan(instance: "fuzz", parameterBytes: bytes, client: bobClient, context: LaunchContext(),
-                                facts: TableFacts()) {
+            switch planner.plan(
+                instance: "fuzz", parameterBytes: bytes, client: bobClient, context: LaunchContext(),
+                facts: TableFacts())
+            {
             case .success(let plan):
-                #expect(plan.invocation.arguments.count == 2 + parameters.count, "seed \(Fuzz.seed) iteration \(iteration)")
+                #expect(
+                    plan.invocation.arguments.count == 2 + parameters.count, "seed \(Fuzz.seed) iteration \(iteration)")
                 #expect(Array(plan.invocation.arguments.dropFirst(2)) == parameters)
             case .failure(let refusal):
                 #expect(!refusal.message.isEmpty, "seed \(Fuzz.seed) iteration \(iteration)")

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import PipeCore
 
 /// The planner decides every request without PCP, root or processes: each
@@ -43,18 +44,25 @@ struct LaunchPlannerTests {
 
     init() throws {
         planner = LaunchPlanner(configuration: try configuration(Self.text))
-        facts.paths["/var/log"] = ["syslog": .success("/var/log/syslog"),
-                                   "../../etc/shadow": .failure(FactRefusal("leads out of /var/log"))]
+        facts.paths["/var/log"] = [
+            "syslog": .success("/var/log/syslog"),
+            "../../etc/shadow": .failure(FactRefusal("leads out of /var/log")),
+        ]
     }
 
-    func plan(_ instance: String, _ parameters: String, client: ClientIdentity = bobClient,
-              context: LaunchContext = LaunchContext()) -> Result<LaunchPlan, LaunchRefusal> {
-        planner.plan(instance: instance, parameterBytes: Array(parameters.utf8), client: client,
-                     context: context, facts: facts)
+    func plan(
+        _ instance: String, _ parameters: String, client: ClientIdentity = bobClient,
+        context: LaunchContext = LaunchContext()
+    ) -> Result<LaunchPlan, LaunchRefusal> {
+        planner.plan(
+            instance: instance, parameterBytes: Array(parameters.utf8), client: client,
+            context: context, facts: facts)
     }
 
-    func refusal(_ instance: String, _ parameters: String, client: ClientIdentity = bobClient,
-                 context: LaunchContext = LaunchContext()) -> String? {
+    func refusal(
+        _ instance: String, _ parameters: String, client: ClientIdentity = bobClient,
+        context: LaunchContext = LaunchContext()
+    ) -> String? {
         if case .failure(let refusal) = plan(instance, parameters, client: client, context: context) {
             return refusal.message
         }
@@ -63,12 +71,18 @@ struct LaunchPlannerTests {
 
     @Test func anAllowedRequestBecomesAnExactPlan() throws {
         let plan = try plan("trace", "+05 sda").get()
-        #expect(plan.invocation == Invocation(program: "/usr/sbin/btrace", arguments: ["btrace", "-w", "5", "/dev/sda"],
-                                              usesShell: false))
+        #expect(
+            plan.invocation
+                == Invocation(
+                    program: "/usr/sbin/btrace", arguments: ["btrace", "-w", "5", "/dev/sda"],
+                    usesShell: false))
         #expect(plan.parameters == ["5", "sda"])
         #expect(plan.account == RunAccount(name: "root", uid: 0, gid: 0, groups: [0], home: "/root"))
-        #expect(plan.environment == ["PATH=\(LaunchPlanner.fixedPath)", "HOME=/root", "USER=root", "LOGNAME=root",
-                                     "LANG=C.UTF-8", "SHELL=/bin/sh"])
+        #expect(
+            plan.environment == [
+                "PATH=\(LaunchPlanner.fixedPath)", "HOME=/root", "USER=root", "LOGNAME=root",
+                "LANG=C.UTF-8", "SHELL=/bin/sh",
+            ])
         #expect(plan.decision.allowed)
     }
 
@@ -79,8 +93,9 @@ struct LaunchPlannerTests {
 
     @Test func aPathParameterArrivesResolved() throws {
         #expect(try plan("viewlog", "syslog").get().invocation.arguments == ["cat", "/var/log/syslog"])
-        #expect(refusal("viewlog", "../../etc/shadow")
-            == "bad parameters: parameter 1 ('../../etc/shadow') leads out of /var/log")
+        #expect(
+            refusal("viewlog", "../../etc/shadow")
+                == "bad parameters: parameter 1 ('../../etc/shadow') leads out of /var/log")
     }
 
     /// PCP's QA test 878: "extra parameters (ok)".
@@ -91,13 +106,25 @@ struct LaunchPlannerTests {
     }
 
     @Test(arguments: [
-        ("echo", "1;2", "bad parameters: parameter 1 ('1;2') holds other characters than the letters and digits (A-Z, a-z, 0-9) that a parameter without a rule may have; the sysadmin can allow more with 'param 1 = word' or 'pattern REGEX' in [instance echo]"),
+        (
+            "echo", "1;2",
+            "bad parameters: parameter 1 ('1;2') holds other characters than the letters and digits (A-Z, a-z, 0-9) that a parameter without a rule may have; the sysadmin can allow more with 'param 1 = word' or 'pattern REGEX' in [instance echo]"
+        ),
         ("two", "one", "bad parameters: this command needs 2 parameters ($1 to $2) but got 1"),
-        ("echo", "../../etc/shadow", "bad parameters: parameter 1 ('../../etc/shadow') holds other characters than the letters and digits (A-Z, a-z, 0-9) that a parameter without a rule may have; the sysadmin can allow more with 'param 1 = path under DIR' in [instance echo]"),
-        ("echo", "''", "bad parameters: parameter 1 ('') is empty, and a parameter must hold at least one letter or digit"),
+        (
+            "echo", "../../etc/shadow",
+            "bad parameters: parameter 1 ('../../etc/shadow') holds other characters than the letters and digits (A-Z, a-z, 0-9) that a parameter without a rule may have; the sysadmin can allow more with 'param 1 = path under DIR' in [instance echo]"
+        ),
+        (
+            "echo", "''",
+            "bad parameters: parameter 1 ('') is empty, and a parameter must hold at least one letter or digit"
+        ),
         ("trace", "61 sda", "bad parameters: parameter 1 ('61') is outside the range 1 to 60"),
         ("trace", "5 sdz", "bad parameters: parameter 2 ('sdz') is not a block device of this machine"),
-        ("anyone", "-rf", "bad parameters: parameter 1 starts with '-', which the command could take as an option, and this command does not allow that"),
+        (
+            "anyone", "-rf",
+            "bad parameters: parameter 1 starts with '-', which the command could take as an option, and this command does not allow that"
+        ),
         ("secret", "", "permission denied: denied by pipe.conf:31 (disallow user bob : secret)"),
         ("groupy", "", "no permission"),
         ("nonesuch", "", "no command is configured as nonesuch"),
@@ -105,7 +132,8 @@ struct LaunchPlannerTests {
         ("missing", "x", "cannot run the command: program 'no-such-program' is not in the PATH"),
     ])
     func refusalsNameTheParameterAndTheReason(_ instance: String, _ parameters: String, _ message: String) {
-        let found = refusal(instance, parameters, client: instance == "groupy" ? ClientIdentity(uid: 3000, gid: 3000) : bobClient)
+        let found = refusal(
+            instance, parameters, client: instance == "groupy" ? ClientIdentity(uid: 3000, gid: 3000) : bobClient)
         if message == "no permission" {
             #expect(found == "permission denied: no access rule allows uid 3000 to run groupy")
         } else {
@@ -127,8 +155,9 @@ struct LaunchPlannerTests {
         let pcpUID: UInt32 = 998
         let context = LaunchContext(daemonUIDs: [pcpUID])
         let anonymous = ClientIdentity(uid: pcpUID, gid: pcpUID, userName: "pcp", authentication: .unixSocket(pid: 77))
-        #expect(refusal("echo", "a", client: anonymous, context: context)
-            == LaunchRefusal.daemonWithoutSASL(uid: pcpUID).message)
+        #expect(
+            refusal("echo", "a", client: anonymous, context: context)
+                == LaunchRefusal.daemonWithoutSASL(uid: pcpUID).message)
         let sasl = ClientIdentity(uid: pcpUID, gid: pcpUID, userName: "pcp", authentication: .sasl(user: "pcp"))
         #expect(try plan("echo", "a", client: sasl, context: context).get().parameters == ["a"])
     }
@@ -136,35 +165,43 @@ struct LaunchPlannerTests {
     @Test func limitsAndRunningInstancesRefuseWithTheLimit() {
         var admission = Admission()
         admission.started(instance: "solo", uid: 1000)
-        #expect(refusal("solo", "", context: LaunchContext(admission: admission))
-            == "limit reached: user 1000 already runs solo 1 time (limit 1 per user)")
-        #expect(refusal("echo", "a", context: LaunchContext(activeInstances: ["echo"]))
-            == "echo is already running for this client")
+        #expect(
+            refusal("solo", "", context: LaunchContext(admission: admission))
+                == "limit reached: user 1000 already runs solo 1 time (limit 1 per user)")
+        #expect(
+            refusal("echo", "a", context: LaunchContext(activeInstances: ["echo"]))
+                == "echo is already running for this client")
         #expect(refusal("echo", "a", context: LaunchContext(shuttingDown: true)) == "the agent is shutting down")
     }
 
     @Test func theAssessmentShowsEachStepForExplain() {
-        let assessment = planner.assess(instance: "trace", parameterBytes: Array("5 sdz".utf8), client: bobClient,
-                                        context: LaunchContext(), facts: facts)
+        let assessment = planner.assess(
+            instance: "trace", parameterBytes: Array("5 sdz".utf8), client: bobClient,
+            context: LaunchContext(), facts: facts)
         #expect(assessment.decision?.allowed == true)
-        #expect(assessment.parameters.map(\.verdict) == [.accepted("5"), .refused("is not a block device of this machine")])
+        #expect(
+            assessment.parameters.map(\.verdict) == [.accepted("5"), .refused("is not a block device of this machine")])
         #expect(assessment.invocation == nil)
     }
 
     @Test func theReservedGroupSharesRootsReserve() throws {
-        let planner = LaunchPlanner(configuration: try configuration("""
-            ls  nobody  ls
-            [limits]
-            max_running = 4
-            reserved_group = perf
-            [access]
-            allow user * : ls
-            """))
+        let planner = LaunchPlanner(
+            configuration: try configuration(
+                """
+                ls  nobody  ls
+                [limits]
+                max_running = 4
+                reserved_group = perf
+                [access]
+                allow user * : ls
+                """))
         var admission = Admission()
         for uid: UInt32 in [2001, 2002, 2003] { admission.started(instance: "ls", uid: uid) }
         func refusal(_ client: ClientIdentity) -> String? {
-            guard case .failure(let refusal) = planner.plan(instance: "ls", parameterBytes: [], client: client,
-                                                            context: LaunchContext(admission: admission), facts: facts)
+            guard
+                case .failure(let refusal) = planner.plan(
+                    instance: "ls", parameterBytes: [], client: client,
+                    context: LaunchContext(admission: admission), facts: facts)
             else { return nil }
             return refusal.message
         }
@@ -181,10 +218,14 @@ struct LaunchPlannerTests {
             """
         let planner = LaunchPlanner(configuration: try configuration(text))
         func explain(_ client: ClientIdentity) -> String {
-            LaunchExplanation(planner.assess(instance: "secret", parameterBytes: Array("x".utf8), client: client,
-                                             context: LaunchContext(), facts: facts)).text
+            LaunchExplanation(
+                planner.assess(
+                    instance: "secret", parameterBytes: Array("x".utf8), client: client,
+                    context: LaunchContext(), facts: facts)
+            ).text
         }
-        let mallory = ClientIdentity(uid: 1001, gid: 1001, userName: "mallory", groupNames: ["mallory"], groupIDs: [1001])
+        let mallory = ClientIdentity(
+            uid: 1001, gid: 1001, userName: "mallory", groupNames: ["mallory"], groupIDs: [1001])
         let refused = explain(mallory)
         for secret in ["/etc/secret.key", "/usr/sbin/tool", "runs as", "root", "argv", "parameter 1"] {
             #expect(!refused.contains(secret), "a refused client sees '\(secret)': \(refused)")
@@ -194,6 +235,7 @@ struct LaunchPlannerTests {
         #expect(!anonymous.contains("/etc/secret.key"), "\(anonymous)")
         let allowed = explain(bobClient)
         #expect(allowed.contains("command line: /usr/sbin/tool --key /etc/secret.key $1"), "\(allowed)")
-        #expect(allowed.contains("runs as: root (uid 0, gid 0)") && allowed.hasSuffix("verdict: would run"), "\(allowed)")
+        #expect(
+            allowed.contains("runs as: root (uid 0, gid 0)") && allowed.hasSuffix("verdict: would run"), "\(allowed)")
     }
 }

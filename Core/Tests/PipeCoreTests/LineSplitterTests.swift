@@ -1,5 +1,5 @@
-import Testing
 import PipeCore
+import Testing
 
 /// What a splitter emitted: each line or piece, and how it ended.
 private struct Piece: Equatable, CustomStringConvertible {
@@ -13,7 +13,12 @@ private struct Piece: Equatable, CustomStringConvertible {
     }
 
     var description: String {
-        let mark = switch end { case .newline: ""; case .continued: "+"; case .endOfStream: "$" }
+        let mark =
+            switch end {
+            case .newline: ""
+            case .continued: "+"
+            case .endOfStream: "$"
+            }
         return "\(mark)\(String(reflecting: textOf(bytes)))"
     }
 }
@@ -118,7 +123,9 @@ private func lines(_ strings: String...) -> [Piece] { strings.map { Piece($0, .n
     @Test func leftoverBytesAreEmittedAtCloseAsTheLastLine() {
         var splitter = LineSplitter(maxLineLength: 100)
         var out: [Piece] = []
-        bytesOf("done\nhalf a li").withUnsafeBytes { splitter.append($0) { out.append(Piece(bytes: Array($0), end: $1)) } }
+        bytesOf("done\nhalf a li").withUnsafeBytes {
+            splitter.append($0) { out.append(Piece(bytes: Array($0), end: $1)) }
+        }
         #expect(out == lines("done"))
         #expect(splitter.pendingByteCount == 9)
         splitter.finish { out.append(Piece(bytes: Array($0), end: $1)) }
@@ -146,7 +153,8 @@ private func lines(_ strings: String...) -> [Piece] { strings.map { Piece($0, .n
                 for (input, last) in [(text, LineEnd.endOfStream), (text + [0x0A], .newline)] {
                     for chunks in [nil, oneByteChunks(input)] {
                         let pieces = split(input, maxLineLength: maxLineLength, chunks: chunks)
-                        #expect(pieces.dropLast().allSatisfy { $0.end == .continued && $0.bytes.count == maxLineLength })
+                        #expect(
+                            pieces.dropLast().allSatisfy { $0.end == .continued && $0.bytes.count == maxLineLength })
                         #expect(pieces.last?.end == last)
                         #expect((1...maxLineLength).contains(pieces.last?.bytes.count ?? 0))
                         #expect(rebuild(pieces) == input)
@@ -225,8 +233,14 @@ private func lines(_ strings: String...) -> [Piece] { strings.map { Piece($0, .n
         #expect(out == [Piece("abc\r", .continued), Piece("d", .endOfStream)])
 
         #expect(split(bytesOf("abcd\r"), maxLineLength: 4, chunks: [5], finish: false) == [Piece("abcd", .continued)])
-        #expect(split(bytesOf("abcd\r\n"), maxLineLength: 4, chunks: [5, 1]) == [Piece("abcd", .continued), Piece("\r", .newline)])
-        #expect(split(bytesOf("abcde\r\n"), maxLineLength: 4, chunks: [6, 1]) == [Piece("abcd", .continued), Piece("e\r", .newline)])
+        #expect(
+            split(bytesOf("abcd\r\n"), maxLineLength: 4, chunks: [5, 1]) == [
+                Piece("abcd", .continued), Piece("\r", .newline),
+            ])
+        #expect(
+            split(bytesOf("abcde\r\n"), maxLineLength: 4, chunks: [6, 1]) == [
+                Piece("abcd", .continued), Piece("e\r", .newline),
+            ])
     }
 
     @Test func heldBytesStayBounded() {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PipeCore
 
 /// The metric table is the one source of names, PMIDs and help text.

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import PipeCore
 
 private let limits = GlobalLimits()
@@ -9,8 +10,9 @@ func pcpStyleParametersSplitOnBlanksAndCommas(_ text: String) throws {
 }
 
 @Test func quotesKeepSpacesCommasAndPunctuation() throws {
-    #expect(try ParameterParser.split(#"'a b,c' "x \"y\" \\z" p\ q '' """#, limits: limits)
-        == ["a b,c", #"x "y" \z"#, "p q", "", ""])
+    #expect(
+        try ParameterParser.split(#"'a b,c' "x \"y\" \\z" p\ q '' """#, limits: limits)
+            == ["a b,c", #"x "y" \z"#, "p q", "", ""])
     #expect(try ParameterParser.split(#""a\nb" 'it''s'"#, limits: limits) == [#"a\nb"#, "its"])
 }
 
@@ -41,18 +43,27 @@ func badParameterTextIsRefused(_ text: String, _ error: ParameterError) {
 }
 
 @Test(arguments: [
-    (ParameterError.rejected(parameter: 2, value: "sda;x", reason: "does not match the pattern [a-z]+[0-9]*"),
-     "parameter 2 ('sda;x') does not match the pattern [a-z]+[0-9]*"),
-    (ParameterError.rejected(parameter: 1, value: "a/b", reason: "holds other characters", suggestion: "ask"),
-     "parameter 1 ('a/b') holds other characters; ask"),
+    (
+        ParameterError.rejected(parameter: 2, value: "sda;x", reason: "does not match the pattern [a-z]+[0-9]*"),
+        "parameter 2 ('sda;x') does not match the pattern [a-z]+[0-9]*"
+    ),
+    (
+        ParameterError.rejected(parameter: 1, value: "a/b", reason: "holds other characters", suggestion: "ask"),
+        "parameter 1 ('a/b') holds other characters; ask"
+    ),
     (.tooFew(needed: 2, got: 1), "this command needs 2 parameters ($1 to $2) but got 1"),
     (.tooFew(needed: 1, got: 0), "this command needs 1 parameter ($1) but got 0"),
     (.tooMany(max: 0, got: 1), "this command takes no parameters but got 1"),
     (.tooMany(max: 2, got: 3), "this command takes at most 2 parameters but got 3"),
-    (.controlCharacter(parameter: 1, scalar: 7), "parameter 1 contains the control character U+0007, which is not allowed"),
-    (.leadingDash(parameter: 1), "parameter 1 starts with '-', which the command could take as an option, and this command does not allow that"),
+    (
+        .controlCharacter(parameter: 1, scalar: 7),
+        "parameter 1 contains the control character U+0007, which is not allowed"
+    ),
+    (
+        .leadingDash(parameter: 1),
+        "parameter 1 starts with '-', which the command could take as an option, and this command does not allow that"
+    ),
 ])
 func parameterErrorsReadAsOneSentence(_ error: ParameterError, _ text: String) {
     #expect(error.description == text)
 }
-

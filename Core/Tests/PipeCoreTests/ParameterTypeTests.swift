@@ -1,4 +1,5 @@
 import Testing
+
 @testable import PipeCore
 
 private func makeFacts() -> TableFacts {
@@ -96,7 +97,10 @@ func typesParseFromConfigurationText(_ text: String, _ type: ParameterType) thro
 @Test(arguments: [
     ("integer 9..1", "the range 9..1 is empty: write MIN..MAX"),
     ("integer x..1", "expected 'integer MIN..MAX' with whole numbers, like 'integer 1..60', not 'integer x..1'"),
-    ("regex a", "unknown parameter type 'regex': expected alnum, integer MIN..MAX, oneof A B C, word, pattern REGEX, path under DIR, pid, blockdev or any"),
+    (
+        "regex a",
+        "unknown parameter type 'regex': expected alnum, integer MIN..MAX, oneof A B C, word, pattern REGEX, path under DIR, pid, blockdev or any"
+    ),
     ("path under var/log", "the directory of 'path under' must be absolute, not 'var/log'"),
     ("path under /var/../etc", "the directory of 'path under' may not contain '.' or '..' ('/var/../etc')"),
     ("path /var/log", "expected 'path under DIR' with an absolute directory, like 'path under /var/log'"),
@@ -111,11 +115,14 @@ func badTypesAreRefusedWithAReason(_ text: String, _ message: String) {
 @Test func onlyPlainWordTypesMayBeSplicedIntoText() {
     let embedded = Placement.embedded(context: "inside the word '/var/log/$1'")
     let plain: [ParameterType] = [.alnum, .integer(1...3), .oneOf(["sda", "dm-0", "a.b"]), .pid, .blockDevice]
-    let wide: [ParameterType] = [.word, .any, .path(under: "/var/log"), .oneOf(["a b;c"]), .oneOf(["-x"]),
-                                 .oneOf(["../x"]), .pattern(try! testEngine.compile("a|b"))]
+    let wide: [ParameterType] = [
+        .word, .any, .path(under: "/var/log"), .oneOf(["a b;c"]), .oneOf(["-x"]),
+        .oneOf(["../x"]), .pattern(try! testEngine.compile("a|b")),
+    ]
     for type in plain {
-        #expect(type.isAllowed(at: embedded) && type.isAllowed(at: .wholeShellWord) && type.isAllowed(at: .wholeArgument),
-                "\(type.text)")
+        #expect(
+            type.isAllowed(at: embedded) && type.isAllowed(at: .wholeShellWord) && type.isAllowed(at: .wholeArgument),
+            "\(type.text)")
     }
     for type in wide {
         #expect(!type.isAllowed(at: embedded), "\(type.text)")

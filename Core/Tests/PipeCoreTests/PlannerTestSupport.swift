@@ -48,7 +48,8 @@ final class TableFacts: LaunchFacts {
         return .failure(FactRefusal("is not in the PATH"))
     }
 
-    func resolvePath(_ text: String, under directory: String, for client: ClientIdentity) -> Result<String, FactRefusal> {
+    func resolvePath(_ text: String, under directory: String, for client: ClientIdentity) -> Result<String, FactRefusal>
+    {
         paths[directory]?[text] ?? .failure(FactRefusal("does not exist under \(directory)"))
     }
 
@@ -72,5 +73,6 @@ func configurationErrors(_ text: String, file: String = "pipe.conf") -> [String]
     }
 }
 
-let bobClient = ClientIdentity(uid: 1000, gid: 1000, userName: "bob", groupNames: ["bob", "perf"], groupIDs: [1000, 2000])
+let bobClient = ClientIdentity(
+    uid: 1000, gid: 1000, userName: "bob", groupNames: ["bob", "perf"], groupIDs: [1000, 2000])
 let rootClient = ClientIdentity(uid: 0, gid: 0, userName: "root", groupNames: ["root"], groupIDs: [0])

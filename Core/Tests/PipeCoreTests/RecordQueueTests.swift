@@ -1,5 +1,5 @@
-import Testing
 import PipeCore
+import Testing
 
 /// A record of a batch, as the client reads it, so tests can compare it.
 private enum Drained: Equatable, CustomStringConvertible {
@@ -15,12 +15,16 @@ private enum Drained: Equatable, CustomStringConvertible {
     }
 }
 
-private func line(_ text: String, _ stream: StreamKind = .stdout, end: LineEnd = .newline, at time: Timestamp = .zero) -> Drained {
+private func line(_ text: String, _ stream: StreamKind = .stdout, end: LineEnd = .newline, at time: Timestamp = .zero)
+    -> Drained
+{
     .line(text, stream, end: end, time)
 }
 
 extension RecordQueue {
-    fileprivate mutating func append(_ text: String, _ stream: StreamKind = .stdout, end: LineEnd = .newline, at time: Timestamp = .zero) {
+    fileprivate mutating func append(
+        _ text: String, _ stream: StreamKind = .stdout, end: LineEnd = .newline, at time: Timestamp = .zero
+    ) {
         bytesOf(text).withUnsafeBytes { append($0, stream: stream, end: end, time: time) }
     }
 
@@ -62,8 +66,11 @@ extension RecordQueue {
         queue.append("c", end: .continued, at: stamp(3))
         queue.append("d", .stderr, end: .endOfStream, at: stamp(4))
         #expect(queue.count == 4)
-        #expect(queue.drainAll() == [line("a", .stdout, at: stamp(1)), line("b", .stderr, at: stamp(2)),
-                                     line("c", end: .continued, at: stamp(3)), line("d", .stderr, end: .endOfStream, at: stamp(4))])
+        #expect(
+            queue.drainAll() == [
+                line("a", .stdout, at: stamp(1)), line("b", .stderr, at: stamp(2)),
+                line("c", end: .continued, at: stamp(3)), line("d", .stderr, end: .endOfStream, at: stamp(4)),
+            ])
         #expect(queue.count == 0)
         #expect(queue.drainAll() == [])
     }
@@ -81,9 +88,9 @@ extension RecordQueue {
 
     @Test func blockPolicyStoresPastCapacityAndReportsFull() {
         var queue = RecordQueue(capacity: 40, policy: .block)
-        queue.append("0123456789") // 26
+        queue.append("0123456789")  // 26
         #expect(!queue.isFull)
-        queue.append("0123456789") // 52
+        queue.append("0123456789")  // 52
         #expect(queue.isFull)
         queue.append("more")
         #expect(queue.count == 3)
@@ -100,7 +107,11 @@ extension RecordQueue {
         #expect(queue.pendingMissed == 2)
         #expect(queue.totalDropped == 2)
         #expect(queue.memoryUsed <= queue.capacity)
-        #expect(queue.drainAll() == [.missed(2, stamp(2)), line("l3__", at: stamp(3)), line("l4__", at: stamp(4)), line("l5__", at: stamp(5))])
+        #expect(
+            queue.drainAll() == [
+                .missed(2, stamp(2)), line("l3__", at: stamp(3)), line("l4__", at: stamp(4)),
+                line("l5__", at: stamp(5)),
+            ])
         #expect(queue.pendingMissed == 0)
         #expect(queue.totalDropped == 2)
         #expect(queue.drainAll() == [])
@@ -123,7 +134,7 @@ extension RecordQueue {
 
     @Test func batchesRespectRecordAndByteLimitsButAlwaysTakeOne() {
         var queue = RecordQueue(capacity: 1 << 20, policy: .block)
-        for index in 0..<10 { queue.append("line\(index)") } // 5 bytes each
+        for index in 0..<10 { queue.append("line\(index)") }  // 5 bytes each
         #expect(queue.drainAll(maxRecords: 3).count == 3)
         #expect(queue.drainAll(maxBytes: 12).count == 2)
         #expect(queue.drainAll(maxBytes: 1).count == 1)
@@ -145,7 +156,7 @@ extension RecordQueue {
         queue.append("plain")
         [UInt8]([0x61, 0x00, 0x62]).withUnsafeBytes { queue.append($0, stream: .stdout, end: .newline, time: .zero) }
         queue.append("")
-        queue.append("0123456789abcdef\u{0}") // NUL found by the word-at-a-time scan's tail
+        queue.append("0123456789abcdef\u{0}")  // NUL found by the word-at-a-time scan's tail
         let seen = queue.takeRecords(maxRecords: 10, maxBytes: 1000).records.map(\.parameters[0])
         #expect(seen.map(\.value) == [bytesOf("plain"), [0x61, 0x00, 0x62], [], bytesOf("0123456789abcdef\u{0}")])
         // A line holding a NUL travels as rawline bytes (PM_TYPE_AGGREGATE), others as line strings.
@@ -183,7 +194,7 @@ extension RecordQueue {
             var rng = SplitMix64(state: 7)
             var queue = RecordQueue(capacity: capacity, policy: policy)
             var model: [(text: String, end: LineEnd)] = []
-            var modelHead = 0 // model[..<modelHead] was drained or dropped
+            var modelHead = 0  // model[..<modelHead] was drained or dropped
             var used = 0
             var missed = 0
             var next = 0
@@ -209,7 +220,10 @@ extension RecordQueue {
                     let limit = Int.random(in: 1...maxDrain, using: &rng)
                     let got = queue.drainAll(maxRecords: limit)
                     var want: [Drained] = []
-                    if missed > 0 { want.append(.missed(missed, .zero)); missed = 0 }
+                    if missed > 0 {
+                        want.append(.missed(missed, .zero))
+                        missed = 0
+                    }
                     let take = min(model.count - modelHead, limit - want.count)
                     want += model[modelHead..<modelHead + take].map { line($0.text, end: $0.end) }
                     for entry in model[modelHead..<modelHead + take] { used -= entry.text.utf8.count + 16 }

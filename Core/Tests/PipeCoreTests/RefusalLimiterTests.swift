@@ -1,4 +1,5 @@
 import Testing
+
 @testable import PipeCore
 
 private func admit(_ limiter: inout RefusalLimiter, _ uid: UInt32?, _ seconds: Double) -> Bool {
@@ -19,7 +20,8 @@ struct RefusalLimiterTests {
         #expect(limiter.closed(now: Self.at(9)).isEmpty)
         let summaries = limiter.closed(now: Self.at(10))
         #expect(summaries.count == 1)
-        #expect(summaries.first?.uid == 1000 && summaries.first?.suppressed == 7 && summaries.first?.over == .seconds(10))
+        #expect(
+            summaries.first?.uid == 1000 && summaries.first?.suppressed == 7 && summaries.first?.over == .seconds(10))
         #expect(admit(&limiter, 1000, 11), "a new window starts")
     }
 
@@ -36,8 +38,9 @@ struct RefusalLimiterTests {
         let capped = AuditRecord.capped(long)
         #expect(capped.hasPrefix(String(repeating: "é", count: 128)))
         #expect(capped.hasSuffix("...(344 more bytes)"))
-        var record = AuditRecord(time: .zero, context: 1, instance: "x",
-                                 parameters: (1...20).map(String.init), decision: .refused("no"))
+        var record = AuditRecord(
+            time: .zero, context: 1, instance: "x",
+            parameters: (1...20).map(String.init), decision: .refused("no"))
         record.authentication = "sasl"
         #expect(record.logLine.contains(" auth=sasl "))
         #expect(record.logLine.contains("param16=16 unlogged=4"))

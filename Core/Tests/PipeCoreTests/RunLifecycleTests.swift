@@ -1,4 +1,5 @@
 import Testing
+
 @testable import PipeCore
 
 /// The run state machine, driven step by step with a made-up clock.
@@ -132,8 +133,10 @@ struct RunLifecycleTests {
         #expect(run.advance(now: Self.at(9), event: .tick) == [])
     }
 
-    @Test(arguments: [(Duration.milliseconds(500), "500ms"), (.seconds(3), "3s"), (.seconds(90), "90s"),
-                      (.seconds(300), "5m"), (.seconds(7200), "2h"), (.milliseconds(1500), "1500ms")])
+    @Test(arguments: [
+        (Duration.milliseconds(500), "500ms"), (.seconds(3), "3s"), (.seconds(90), "90s"),
+        (.seconds(300), "5m"), (.seconds(7200), "2h"), (.milliseconds(1500), "1500ms"),
+    ])
     func durationsAreWrittenAsTheConfigurationWouldSpellThem(_ duration: Duration, _ text: String) {
         #expect(ConfigText.durationText(duration) == text)
     }

@@ -1,5 +1,5 @@
-import Testing
 import PipeCore
+import Testing
 
 /// The rules of a run's output written as plainly as possible: a list of
 /// lines with their memory cost, a dropped-lines count, and fetches that
@@ -31,7 +31,9 @@ private struct OutputModel {
     init(capacity: Int, policy: OverflowPolicy, maxLineLength: Int) {
         self.capacity = capacity
         self.policy = policy
-        splitters = [.stdout: LineSplitter(maxLineLength: maxLineLength), .stderr: LineSplitter(maxLineLength: maxLineLength)]
+        splitters = [
+            .stdout: LineSplitter(maxLineLength: maxLineLength), .stderr: LineSplitter(maxLineLength: maxLineLength),
+        ]
     }
 
     mutating func enqueue(_ bytes: UnsafeRawBufferPointer, _ stream: StreamKind, end: LineEnd, _ time: Timestamp) {
@@ -74,8 +76,10 @@ private struct OutputModel {
 
     func endParameters(_ reason: String) -> [DecodedParameter] {
         let status = termination?.shellStatus ?? 0
-        return [parameter(ids.exitstatus, 0, withUnsafeBytes(of: status) { Array($0) }),
-                parameter(ids.endreason, 6, Array(reason.utf8))]
+        return [
+            parameter(ids.exitstatus, 0, withUnsafeBytes(of: status) { Array($0) }),
+            parameter(ids.endreason, 6, Array(reason.utf8)),
+        ]
     }
 
     /// What one fetch returns.
@@ -83,9 +87,11 @@ private struct OutputModel {
         guard !delivered && maxRecords > 0 else { return [] }
         var records: [DecodedRecord] = []
         if missed > 0 {
-            records.append(DecodedRecord(seconds: Int32(truncatingIfNeeded: missedTime.seconds),
-                                         microseconds: missedTime.microseconds, flags: EventRecordLayout.missedFlag,
-                                         missed: missed, parameters: []))
+            records.append(
+                DecodedRecord(
+                    seconds: Int32(truncatingIfNeeded: missedTime.seconds),
+                    microseconds: missedTime.microseconds, flags: EventRecordLayout.missedFlag,
+                    missed: missed, parameters: []))
             missed = 0
         }
         var taken = 0
@@ -93,12 +99,13 @@ private struct OutputModel {
         while let line = lines.first, records.count < maxRecords {
             if taken > 0 && payload + line.bytes.count > maxBytes { break }
             let raw = line.bytes.contains(0)
-            let pmid = switch (line.stream, raw) {
-            case (.stdout, false): ids.line
-            case (.stderr, false): ids.errline
-            case (.stdout, true): ids.rawline
-            case (.stderr, true): ids.rawerrline
-            }
+            let pmid =
+                switch (line.stream, raw) {
+                case (.stdout, false): ids.line
+                case (.stderr, false): ids.errline
+                case (.stdout, true): ids.rawline
+                case (.stderr, true): ids.rawerrline
+                }
             var parameters = [parameter(pmid, raw ? 7 : 6, line.bytes)]
             switch line.end {
             case .newline: break
@@ -108,9 +115,11 @@ private struct OutputModel {
             // Nobody fetched before: the first line starts the run, unless
             // a gap marker came first.
             let flags = !started && records.isEmpty ? EventRecordLayout.startFlag : EventRecordLayout.pointFlag
-            records.append(DecodedRecord(seconds: Int32(truncatingIfNeeded: line.time.seconds),
-                                         microseconds: line.time.microseconds, flags: flags, missed: 0,
-                                         parameters: parameters))
+            records.append(
+                DecodedRecord(
+                    seconds: Int32(truncatingIfNeeded: line.time.seconds),
+                    microseconds: line.time.microseconds, flags: flags, missed: 0,
+                    parameters: parameters))
             lines.removeFirst()
             memoryUsed -= line.cost
             taken += 1
@@ -124,9 +133,11 @@ private struct OutputModel {
             delivered = true
         } else if finished && lines.isEmpty && records.count < maxRecords {
             let first = started ? EventRecordLayout.pointFlag : EventRecordLayout.startFlag
-            records.append(DecodedRecord(seconds: Int32(truncatingIfNeeded: finishTime.seconds),
-                                         microseconds: finishTime.microseconds, flags: first | EventRecordLayout.endFlag,
-                                         missed: 0, parameters: endParameters(endReason)))
+            records.append(
+                DecodedRecord(
+                    seconds: Int32(truncatingIfNeeded: finishTime.seconds),
+                    microseconds: finishTime.microseconds, flags: first | EventRecordLayout.endFlag,
+                    missed: 0, parameters: endParameters(endReason)))
             started = true
             delivered = true
         }
@@ -158,7 +169,9 @@ private struct OutputModel {
                     for _ in 0..<Int.random(in: 0...6, using: &rng) {
                         let length = [0, 1, 3, 4, 5, 8, 40, 300, 700][Int.random(in: 0..<9, using: &rng)]
                         for _ in 0..<length {
-                            chunk.append(Int.random(in: 0..<50, using: &rng) == 0 ? 0 : UInt8.random(in: 0x20...0x7E, using: &rng))
+                            chunk.append(
+                                Int.random(in: 0..<50, using: &rng) == 0
+                                    ? 0 : UInt8.random(in: 0x20...0x7E, using: &rng))
                         }
                         chunk += Int.random(in: 0..<5, using: &rng) == 0 ? [0x0D, 0x0A] : [0x0A]
                     }
@@ -181,8 +194,9 @@ private struct OutputModel {
                     let maxRecords = Int.random(in: 1...8, using: &rng)
                     let maxBytes = Int.random(in: 0...900, using: &rng)
                     let want = model.fetch(maxRecords: maxRecords, maxBytes: maxBytes, endReason: Self.reason)
-                    let (added, got) = run.fetchBatch(into: writer, maxRecords: maxRecords, maxBytes: maxBytes,
-                                                      endReason: Self.reason)
+                    let (added, got) = run.fetchBatch(
+                        into: writer, maxRecords: maxRecords, maxBytes: maxBytes,
+                        endReason: Self.reason)
                     #expect(added == want.count)
                     #expect(got == want, "seed \(seed) step \(steps)")
                     #expect((run.phase == .delivered) == model.delivered)

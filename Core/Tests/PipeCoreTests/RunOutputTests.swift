@@ -1,5 +1,5 @@
-import Testing
 import PipeCore
+import Testing
 
 /// A record of a batch as the client reads it (`encodeBatch`, then the
 /// decoder), in terms tests can write down.
@@ -18,7 +18,8 @@ private struct Record: Equatable, CustomStringConvertible {
 
     /// `flags` nil: MISSED for a missed marker (it never carries another
     /// flag), POINT for anything else.
-    init(_ payload: Payload, at time: Timestamp = .zero, _ flags: EventFlags? = nil, _ termination: Termination? = nil) {
+    init(_ payload: Payload, at time: Timestamp = .zero, _ flags: EventFlags? = nil, _ termination: Termination? = nil)
+    {
         self.payload = payload
         self.time = time
         if case .missed = payload { self.flags = flags ?? .missed } else { self.flags = flags ?? .point }
@@ -28,7 +29,9 @@ private struct Record: Equatable, CustomStringConvertible {
     init(_ record: DecodedRecord, ids: EventParameterIDs) {
         time = record.time
         flags = EventFlags(rawValue: record.flags)
-        let end: LineEnd = record.value(of: ids.continued) == [1, 0, 0, 0] ? .continued
+        let end: LineEnd =
+            record.value(of: ids.continued) == [1, 0, 0, 0]
+            ? .continued
             : record.value(of: ids.noeol) == [1, 0, 0, 0] ? .endOfStream : .newline
         if flags == .missed {
             payload = .missed(record.missed)
@@ -39,7 +42,9 @@ private struct Record: Equatable, CustomStringConvertible {
         } else {
             payload = .none
         }
-        exitStatus = record.value(of: ids.exitstatus).map { bytes in bytes.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) } }
+        exitStatus = record.value(of: ids.exitstatus).map { bytes in
+            bytes.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+        }
         // The status and the reason travel together.
         #expect((exitStatus == nil) == (record.value(of: ids.endreason) == nil))
     }
@@ -56,8 +61,9 @@ extension RunOutput {
     }
 
     fileprivate mutating func take(maxRecords: Int = .max, maxBytes: Int = .max) -> [Record] {
-        let (added, records) = fetchBatch(into: EventArrayWriter(layout: queue.format.layout, initialCapacity: 64),
-                                          maxRecords: maxRecords, maxBytes: maxBytes)
+        let (added, records) = fetchBatch(
+            into: EventArrayWriter(layout: queue.format.layout, initialCapacity: 64),
+            maxRecords: maxRecords, maxBytes: maxBytes)
         #expect(added == records.count)
         return records.map { Record($0, ids: queue.format.parameters) }
     }
@@ -119,7 +125,10 @@ extension RunOutput {
         #expect(run.take() == [Record(err("err-partial", end: .endOfStream), at: stamp(5), .start)])
         run.closeStream(.stdout, at: stamp(6))
         run.finish(.exited(code: 0), at: stamp(7))
-        #expect(run.take() == [Record(out("out-partial", end: .endOfStream), at: stamp(6), [.point, .end], .exited(code: 0))])
+        #expect(
+            run.take() == [
+                Record(out("out-partial", end: .endOfStream), at: stamp(6), [.point, .end], .exited(code: 0))
+            ])
     }
 
     @Test func stdoutAndStderrLinesInterleaveInArrivalOrder() {
@@ -129,25 +138,26 @@ extension RunOutput {
         run.feed("end\n", at: stamp(3))
         run.feed("end\n", .stderr, at: stamp(4))
         run.finish(.exited(code: 1), at: stamp(5))
-        #expect(run.take() == [
-            Record(out("o1"), at: stamp(1), .start),
-            Record(err("e1"), at: stamp(2)),
-            Record(out("o2-end"), at: stamp(3)),
-            Record(err("e2-end"), at: stamp(4), [.point, .end], .exited(code: 1)),
-        ])
+        #expect(
+            run.take() == [
+                Record(out("o1"), at: stamp(1), .start),
+                Record(err("e1"), at: stamp(2)),
+                Record(out("o2-end"), at: stamp(3)),
+                Record(err("e2-end"), at: stamp(4), [.point, .end], .exited(code: 1)),
+            ])
         #expect(run.bytesIngested == 20)
     }
 
     @Test func blockPolicyStopsWantingInputWhileTheQueueIsFull() {
         var run = RunOutput(queueCapacity: 64, policy: .block, maxLineLength: 1024)
         #expect(run.wantsInput)
-        run.feed("0123456789abcdef\n") // 16 + 16
+        run.feed("0123456789abcdef\n")  // 16 + 16
         #expect(run.wantsInput)
-        run.feed("0123456789abcdef\n0123456789abcdef\n") // 96 in all
+        run.feed("0123456789abcdef\n0123456789abcdef\n")  // 96 in all
         #expect(!run.wantsInput)
         #expect(run.queue.totalDropped == 0)
         #expect(run.take(maxRecords: 1).count == 1)
-        #expect(!run.wantsInput) // 64: still full
+        #expect(!run.wantsInput)  // 64: still full
         #expect(run.take(maxRecords: 1).count == 1)
         #expect(run.wantsInput)
         run.finish(.exited(code: 0), at: .zero)
@@ -167,10 +177,11 @@ extension RunOutput {
         #expect(run.take(maxRecords: 2) == [Record(.missed(4), at: stamp(5)), Record(out("f"), at: stamp(6))])
         run.feed("i\n", at: stamp(9))
         run.finish(.exited(code: 0), at: stamp(10))
-        #expect(run.take() == [
-            Record(out("g"), at: stamp(7)), Record(out("h"), at: stamp(8)),
-            Record(out("i"), at: stamp(9), [.point, .end], .exited(code: 0)),
-        ])
+        #expect(
+            run.take() == [
+                Record(out("g"), at: stamp(7)), Record(out("h"), at: stamp(8)),
+                Record(out("i"), at: stamp(9), [.point, .end], .exited(code: 0)),
+            ])
         #expect(run.queue.totalDropped == 4)
         #expect(run.queue.totalRecords == 9)
     }
@@ -185,7 +196,7 @@ extension RunOutput {
 
     @Test func batchLimitsAreRespectedAndTheEndFlagComesExactlyOnce() {
         var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: 1024)
-        for index in 0..<10 { run.feed("line\(index)\n") } // 5 bytes each
+        for index in 0..<10 { run.feed("line\(index)\n") }  // 5 bytes each
         run.finish(.exited(code: 0), at: stamp(1))
         var all: [Record] = []
         var batches = 0
@@ -226,16 +237,22 @@ extension RunOutput {
         var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: 1024)
         run.feed("dos\r\n\r\nlone\rcr\n")
         run.feed("err\r\n", .stderr)
-        #expect(run.take() == [Record(out("dos\r"), at: .zero, .start), Record(out("\r")), Record(out("lone\rcr")),
-                               Record(err("err\r"))])
+        #expect(
+            run.take() == [
+                Record(out("dos\r"), at: .zero, .start), Record(out("\r")), Record(out("lone\rcr")),
+                Record(err("err\r")),
+            ])
     }
 
     @Test func aLongLastLineWithoutNewlineEndsWithItsNoeolPiece() {
         var run = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: 4)
         run.feed("abcdefghij")
         run.closeStream(.stdout, at: .zero)
-        #expect(run.take().map(\.payload) == [out("abcd", end: .continued), out("efgh", end: .continued),
-                                              out("ij", end: .endOfStream)])
+        #expect(
+            run.take().map(\.payload) == [
+                out("abcd", end: .continued), out("efgh", end: .continued),
+                out("ij", end: .endOfStream),
+            ])
         // Exactly a multiple of the limit: the last piece is whole, still marked.
         var exact = RunOutput(queueCapacity: 1 << 20, policy: .block, maxLineLength: 4)
         exact.feed("abcdefgh")
@@ -250,12 +267,15 @@ extension RunOutput {
         let writer = EventArrayWriter(layout: .rightToLeft)
         let (_, records) = run.fetchBatch(into: writer, endReason: "exited")
         let ids = run.queue.format.parameters
-        #expect(records.map(\.parameters) == [[
-            DecodedParameter(pmid: ids.errline, type: 6, value: bytesOf("done\r")),
-            DecodedParameter(pmid: ids.noeol, type: 1, value: [1, 0, 0, 0]),
-            DecodedParameter(pmid: ids.exitstatus, type: 0, value: [4, 0, 0, 0]),
-            DecodedParameter(pmid: ids.endreason, type: 6, value: bytesOf("exited")),
-        ]])
+        #expect(
+            records.map(\.parameters) == [
+                [
+                    DecodedParameter(pmid: ids.errline, type: 6, value: bytesOf("done\r")),
+                    DecodedParameter(pmid: ids.noeol, type: 1, value: [1, 0, 0, 0]),
+                    DecodedParameter(pmid: ids.exitstatus, type: 0, value: [4, 0, 0, 0]),
+                    DecodedParameter(pmid: ids.endreason, type: 6, value: bytesOf("exited")),
+                ]
+            ])
         #expect(records.first?.flags == EventRecordLayout.startFlag | EventRecordLayout.endFlag)
     }
 
@@ -281,8 +301,9 @@ extension RunOutput {
             var rebuilt: [StreamKind: [UInt8]] = [.stdout: [], .stderr: []]
             let ids = run.queue.format.parameters
             func fetch() throws {
-                let (_, records) = run.fetchBatch(into: writer, maxRecords: Int.random(in: 1...9, using: &rng),
-                                                  maxBytes: Int.random(in: 0...64, using: &rng))
+                let (_, records) = run.fetchBatch(
+                    into: writer, maxRecords: Int.random(in: 1...9, using: &rng),
+                    maxBytes: Int.random(in: 0...64, using: &rng))
                 for record in records where record.flags != EventRecordLayout.missedFlag {
                     guard let line = record.parameters.first, line.pmid != ids.exitstatus else { continue }
                     let stream: StreamKind = line.pmid == ids.errline || line.pmid == ids.rawerrline ? .stderr : .stdout
@@ -292,7 +313,8 @@ extension RunOutput {
             }
             var offsets: [StreamKind: Int] = [.stdout: 0, .stderr: 0]
             while let stream = [StreamKind.stdout, .stderr].filter({ offsets[$0]! < inputs[$0]!.count })
-                .randomElement(using: &rng) {
+                .randomElement(using: &rng)
+            {
                 let start = offsets[stream]!
                 let size = seed % 3 == 0 ? 1 : Int.random(in: 1...40, using: &rng)
                 let end = min(inputs[stream]!.count, start + size)
@@ -321,7 +343,10 @@ extension RunOutput {
     @Test func aMillionLinesFlowThroughWithoutLoss() throws {
         var input: [UInt8] = []
         input.reserveCapacity(6_888_896)
-        for number in 1...1_000_000 { input += String(number).utf8; input.append(0x0A) }
+        for number in 1...1_000_000 {
+            input += String(number).utf8
+            input.append(0x0A)
+        }
 
         struct Tally: EventRecordHandler {
             var lines = 0, bytes = 0, ends = 0
@@ -338,7 +363,9 @@ extension RunOutput {
         var tally = Tally()
         func fetch() throws {
             writer.reset()
-            writer.encode { _ = run.encodeBatch(into: &$0, maxRecords: 16384, maxBytes: 512 << 10, endReason: "exited") }
+            writer.encode {
+                _ = run.encodeBatch(into: &$0, maxRecords: 16384, maxBytes: 512 << 10, endReason: "exited")
+            }
             try EventArrayDecoder.decode(writer.finish(), layout: .rightToLeft, into: &tally)
         }
         let clock = ContinuousClock()

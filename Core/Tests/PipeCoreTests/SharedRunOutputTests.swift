@@ -1,4 +1,5 @@
 import Testing
+
 @testable import PipeCore
 
 /// Many readers, each with its own position, over one bounded buffer.
@@ -12,11 +13,13 @@ struct SharedRunOutputTests {
 
     /// Fetches everything from `cursor` on; returns the records and the batch.
     func fetch(_ output: inout SharedRunOutput, from cursor: UInt64, maxRecords: Int = .max, firstRead: Bool = false)
-        throws -> (records: [DecodedRecord], batch: SharedBatch) {
+        throws -> (records: [DecodedRecord], batch: SharedBatch)
+    {
         let writer = EventArrayWriter(layout: .rightToLeft)
         let batch = writer.encode {
-            output.encode(from: cursor, into: &$0, maxRecords: maxRecords, maxBytes: .max, endReason: "exited",
-                          firstRead: firstRead)
+            output.encode(
+                from: cursor, into: &$0, maxRecords: maxRecords, maxBytes: .max, endReason: "exited",
+                firstRead: firstRead)
         }
         guard batch.records > 0 else { return ([], batch) }
         return (try decodeEventArray(writer.finish()), batch)
@@ -81,7 +84,8 @@ struct SharedRunOutputTests {
         #expect(end.value(of: ids.noeol) != nil, "the last line had no newline")
         #expect(end.value(of: ids.exitstatus) == [3, 0, 0, 0])
         let caughtUp = try fetch(&output, from: 2)
-        #expect(caughtUp.records.count == 1 && caughtUp.batch.ended, "an up-to-date reader gets an end record of its own")
+        #expect(
+            caughtUp.records.count == 1 && caughtUp.batch.ended, "an up-to-date reader gets an end record of its own")
         let partial = try fetch(&output, from: 0, maxRecords: 1)
         #expect(!partial.batch.ended && partial.batch.next == 1)
     }

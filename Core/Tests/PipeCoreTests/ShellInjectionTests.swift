@@ -1,12 +1,15 @@
 import Foundation
 import Testing
+
 @testable import PipeCore
 
 /// Hostile parameters: every shell metacharacter alone and combined, command
 /// substitutions, globs, options, unicode and long strings.
 let hostileParameters: [String] = {
-    let metacharacters = [";", "|", "&", "$", "`", "(", ")", "<", ">", "*", "?", "[", "]", "{", "}", "~", "#", "!",
-                          "\\", "'", "\"", "=", "%", " ", "\t"]
+    let metacharacters = [
+        ";", "|", "&", "$", "`", "(", ")", "<", ">", "*", "?", "[", "]", "{", "}", "~", "#", "!",
+        "\\", "'", "\"", "=", "%", " ", "\t",
+    ]
     var corpus = metacharacters
     corpus.append(metacharacters.joined())
     corpus.append(metacharacters.reversed().joined(separator: "x"))
@@ -86,21 +89,28 @@ func hostileParametersReachTheCommandAsExactBytes(_ templateIndex: Int) throws {
     for (index, hostile) in hostileParameters.enumerated() {
         let partner = hostileParameters[(index + 3) % hostileParameters.count]
         let invocation = template.render(instance: "probe", parameters: [hostile, partner])
-        #expect(invocation == Invocation(
-            program: "tool", arguments: ["tool", "-x", hostile, "--opt=" + partner, hostile, partner], usesShell: false))
+        #expect(
+            invocation
+                == Invocation(
+                    program: "tool", arguments: ["tool", "-x", hostile, "--opt=" + partner, hostile, partner],
+                    usesShell: false))
     }
 }
 
 /// The planner keeps hostile text away from shell command lines entirely:
 /// a parameter without a type is letters and digits only.
 @Test func thePlannerRefusesHostileParametersForAShellCommand() throws {
-    let planner = LaunchPlanner(configuration: try configuration(
-        "probe root printf '%s' $1\n[access]\nallow user * : probe\n"))
-    for hostile in hostileParameters where !hostile.isEmpty && !hostile.unicodeScalars.allSatisfy(ASCII.isLetterOrDigit) {
+    let planner = LaunchPlanner(
+        configuration: try configuration(
+            "probe root printf '%s' $1\n[access]\nallow user * : probe\n"))
+    for hostile in hostileParameters where !hostile.isEmpty && !hostile.unicodeScalars.allSatisfy(ASCII.isLetterOrDigit)
+    {
         let quoted = "'" + hostile.replacingOccurrences(of: "'", with: "'\\''") + "'"
-        guard case .failure(let refusal) = planner.plan(
-            instance: "probe", parameterBytes: Array(quoted.utf8), client: bobClient, context: LaunchContext(),
-            facts: TableFacts()) else {
+        guard
+            case .failure(let refusal) = planner.plan(
+                instance: "probe", parameterBytes: Array(quoted.utf8), client: bobClient, context: LaunchContext(),
+                facts: TableFacts())
+        else {
             Issue.record("\(hostile.debugDescription) was accepted")
             continue
         }

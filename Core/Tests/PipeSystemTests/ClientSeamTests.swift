@@ -42,7 +42,10 @@ private func signal(_ thread: pthread_t, _ signal: Signal, after delay: TimeInte
     func aWriteASignalInterruptsIsReportedNotRetried() throws {
         try SignalRecorder.record([Self.probe])
         let (reader, writer) = try FileDescriptor.pipe()
-        defer { reader.close(); writer.close() }
+        defer {
+            reader.close()
+            writer.close()
+        }
         // Fill the pipe, so that the next blocking write waits for a reader
         // that never reads.
         try writer.setNonBlocking()

@@ -40,8 +40,10 @@ struct ConfigFilesTests {
         let scratch = Scratch()
         let main = scratch.write("pipe.conf", "main\n")
         let dir = scratch.mkdir("pipe.conf.d")
-        for name in ["b.conf", "a.conf", "B.conf", "10-first", ".hidden", "c.conf~", "d.rpmsave", "e.rpmnew",
-                     "f.dpkg-old", "g.dpkg-new", "h.dpkg-dist"] {
+        for name in [
+            "b.conf", "a.conf", "B.conf", "10-first", ".hidden", "c.conf~", "d.rpmsave", "e.rpmnew",
+            "f.dpkg-old", "g.dpkg-new", "h.dpkg-dist",
+        ] {
             scratch.write("pipe.conf.d/\(name)", name)
         }
         _ = scratch.mkdir("pipe.conf.d/subdir")
@@ -52,7 +54,10 @@ struct ConfigFilesTests {
 
     @Test func missingMainFileAndDirectoryGiveNothing() throws {
         let scratch = Scratch()
-        #expect(try ConfigFiles.load(mainFile: "\(scratch.path)/none", directory: "\(scratch.path)/none.d", trustedOwner: owner).isEmpty)
+        #expect(
+            try ConfigFiles.load(
+                mainFile: "\(scratch.path)/none", directory: "\(scratch.path)/none.d", trustedOwner: owner
+            ).isEmpty)
         #expect(try ConfigFiles.load(mainFile: nil, directory: nil).isEmpty)
     }
 
@@ -61,7 +66,10 @@ struct ConfigFilesTests {
         let dir = scratch.mkdir("d")
         scratch.write("d/ok.conf", "fine")
         let bad = scratch.write("d/bad.conf", "evil", mode: 0o664)
-        #expect(throws: ConfigFileError(path: bad, reason: "file writable by group or others (mode 0664); refusing to read it")) {
+        #expect(
+            throws: ConfigFileError(
+                path: bad, reason: "file writable by group or others (mode 0664); refusing to read it")
+        ) {
             try ConfigFiles.load(mainFile: nil, directory: dir, trustedOwner: owner)
         }
         do {
@@ -83,7 +91,9 @@ struct ConfigFilesTests {
         let scratch = Scratch()
         let dir = scratch.mkdir("d", mode: 0o775)
         #expect { try ConfigFiles.load(mainFile: nil, directory: dir, trustedOwner: owner) } throws: {
-            ($0 as? ConfigFileError) == ConfigFileError(path: dir, reason: "directory writable by group or others (mode 0775); refusing to read it")
+            ($0 as? ConfigFileError)
+                == ConfigFileError(
+                    path: dir, reason: "directory writable by group or others (mode 0775); refusing to read it")
         }
     }
 
@@ -150,7 +160,9 @@ struct AccountsTests {
         let sh = try Executables.resolve("sh")
         #expect(sh.hasSuffix("/sh") && sh.hasPrefix("/"))
         #expect(try Executables.resolve("/bin/sh") == "/bin/sh")
-        #expect(throws: SystemError(operation: "resolve no-such-program-here in \(LaunchPlanner.fixedPath)", errno: ENOENT)) {
+        #expect(
+            throws: SystemError(operation: "resolve no-such-program-here in \(LaunchPlanner.fixedPath)", errno: ENOENT)
+        ) {
             try Executables.resolve("no-such-program-here")
         }
         #expect { try Executables.resolve("/etc/passwd") } throws: { ($0 as? SystemError)?.errno == EACCES }
@@ -162,7 +174,9 @@ struct AccountsTests {
     @Test func fileHashIsTheSHA256OfItsContents() throws {
         let scratch = Scratch()
         let small = scratch.write("abc", "abc")
-        #expect(SHA256Hasher.hex(try Executables.sha256(ofFile: small)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            SHA256Hasher.hex(try Executables.sha256(ofFile: small))
+                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         let bytes = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         let large = "\(scratch.path)/large"
         _ = FileManager.default.createFile(atPath: large, contents: Data(bytes))
@@ -189,7 +203,9 @@ struct LocalSocketTests {
             for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
         }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         #expect(bound == 0)
         #expect(LocalSocket.exists(at: path))

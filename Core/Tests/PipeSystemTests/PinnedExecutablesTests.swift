@@ -54,7 +54,8 @@ struct PinnedExecutablesTests {
         #expect(finished.termination == .exited(code: 0))
 
         // The next request sees the new bytes and refuses them.
-        guard case .failure(.mismatch(let shownPath, _)) = pins.open(path, pin: digest(original), requireTrusted: false) else {
+        guard case .failure(.mismatch(let shownPath, _)) = pins.open(path, pin: digest(original), requireTrusted: false)
+        else {
             Issue.record("the replaced script was not refused")
             return
         }

@@ -37,30 +37,40 @@ struct RE2PatternEngineTests {
     }
 
     @Test func backReferencesAreRefusedAsSuchWithTheReason() {
-        for (pattern, named) in [("(a)\\1", "\\1"), ("(a)(b)\\2", "\\2"), ("(?P<x>a)\\k<x>", "\\k"), ("(a)\\g1", "\\g")] {
+        for (pattern, named) in [
+            ("(a)\\1", "\\1"), ("(a)(b)\\2", "\\2"), ("(?P<x>a)\\k<x>", "\\k"), ("(a)\\g1", "\\g"),
+        ] {
             let message = refusal(pattern)
-            #expect(message == "'\(pattern)' is not a valid pattern: back-references such as \(named) are not "
-                + "supported: RE2 guarantees time linear in the text, which rules them out")
+            #expect(
+                message == "'\(pattern)' is not a valid pattern: back-references such as \(named) are not "
+                    + "supported: RE2 guarantees time linear in the text, which rules them out")
         }
     }
 
     @Test func lookAroundIsRefusedAsSuch() {
-        #expect(refusal("(?=a)a")?.hasSuffix("look-ahead such as (?= is not supported: "
-            + "RE2 guarantees time linear in the text, which rules them out") == true)
+        #expect(
+            refusal("(?=a)a")?.hasSuffix(
+                "look-ahead such as (?= is not supported: "
+                    + "RE2 guarantees time linear in the text, which rules them out") == true)
         #expect(refusal("(?!b)a")?.contains("look-ahead such as (?! is not supported") == true)
         #expect(refusal("(?<=a)b")?.contains("look-behind such as (?<= or (?<! is not supported") == true)
         #expect(refusal("(?<!a)b")?.contains("look-behind") == true)
     }
 
     @Test func pcreOnlySyntaxGetsAHintInsteadOfRE2sBareComplaint() {
-        #expect(refusal("(?<name>a)") == "'(?<name>a)' is not a valid pattern: named groups are written "
-            + "(?P<name>...) in RE2, not (?<name>...)")
-        #expect(refusal("(?>a+)b") == "'(?>a+)b' is not a valid pattern: atomic groups (?>...) are not supported, "
-            + "nor needed: RE2 never backtracks")
-        #expect(refusal("a*+b") == "'a*+b' is not a valid pattern: possessive quantifiers such as *+ are not "
-            + "supported, nor needed: RE2 never backtracks")
-        #expect(refusal("a{2,}+")?.hasSuffix("possessive quantifiers such as {2,}+ are not supported, "
-            + "nor needed: RE2 never backtracks") == true)
+        #expect(
+            refusal("(?<name>a)") == "'(?<name>a)' is not a valid pattern: named groups are written "
+                + "(?P<name>...) in RE2, not (?<name>...)")
+        #expect(
+            refusal("(?>a+)b") == "'(?>a+)b' is not a valid pattern: atomic groups (?>...) are not supported, "
+                + "nor needed: RE2 never backtracks")
+        #expect(
+            refusal("a*+b") == "'a*+b' is not a valid pattern: possessive quantifiers such as *+ are not "
+                + "supported, nor needed: RE2 never backtracks")
+        #expect(
+            refusal("a{2,}+")?.hasSuffix(
+                "possessive quantifiers such as {2,}+ are not supported, "
+                    + "nor needed: RE2 never backtracks") == true)
         // "**" is a plain mistake, not PCRE: RE2's own words.
         #expect(refusal("a**") == "'a**' is not a valid pattern: bad repetition operator: **")
         // Named groups in RE2's spelling compile.
@@ -68,8 +78,9 @@ struct RE2PatternEngineTests {
     }
 
     @Test func countsOverRE2sLimitAreRefusedWithTheLimit() {
-        #expect(refusal("a{1001}") == "'a{1001}' is not a valid pattern: invalid repetition size: {1001} "
-            + "(a count may be at most 1000, and so may the product of counts nested inside each other)")
+        #expect(
+            refusal("a{1001}") == "'a{1001}' is not a valid pattern: invalid repetition size: {1001} "
+                + "(a count may be at most 1000, and so may the product of counts nested inside each other)")
         #expect(refusal("(a{100}){100}")?.contains("at most 1000") == true)
         #expect(throws: Never.self) { try engine.compile("a{1000}") }
     }
@@ -78,17 +89,19 @@ struct RE2PatternEngineTests {
         #expect(engine.maximumPatternLength == 1024)
         #expect(throws: Never.self) { try engine.compile(String(repeating: "a", count: 1024)) }
         let long = refusal(String(repeating: "a", count: 1025))
-        #expect(long == "'\(String(repeating: "a", count: 60))...' is not a valid pattern: it is 1025 bytes "
-            + "long, over the limit of 1024")
+        #expect(
+            long == "'\(String(repeating: "a", count: 60))...' is not a valid pattern: it is 1025 bytes "
+                + "long, over the limit of 1024")
         // 513 characters but 1026 bytes: the limit counts bytes.
         #expect(refusal(String(repeating: "\u{E9}", count: 513))?.contains("it is 1026 bytes long") == true)
     }
 
     @Test func aPatternWhoseProgramIsTooBigIsRefusedWithItsSize() throws {
-        #expect(refusal("a{0,1000}a{0,1000}a{0,1000}") == "'a{0,1000}a{0,1000}a{0,1000}' is not a valid pattern: "
-            + "it compiles to 6004 RE2 instructions, over the limit of 5000 that keeps every match fast; large "
-            + "counted repetitions such as {1000} and Unicode classes such as \\pL cost the most (prefer * or +: "
-            + "the parameter's length is limited anyway)")
+        #expect(
+            refusal("a{0,1000}a{0,1000}a{0,1000}") == "'a{0,1000}a{0,1000}a{0,1000}' is not a valid pattern: "
+                + "it compiles to 6004 RE2 instructions, over the limit of 5000 that keeps every match fast; large "
+                + "counted repetitions such as {1000} and Unicode classes such as \\pL cost the most (prefer * or +: "
+                + "the parameter's length is limited anyway)")
         // 7 bytes, 8,004 instructions (each "." is a UTF-8 decoder), too many
         // for the sizing compile to finish: no exact size then.
         #expect(refusal(".{1000}")?.contains("it compiles to more RE2 instructions than the limit of 5000") == true)
@@ -105,9 +118,11 @@ struct RE2PatternEngineTests {
         let huge = String(repeating: "[ab]{0,1000}", count: 40)
         var message: String?
         let elapsed = ContinuousClock().measure { message = refusal(huge) }
-        #expect(message?.hasSuffix("is not a valid pattern: it compiles to more RE2 instructions than the limit of "
-            + "5000 that keeps every match fast; large counted repetitions such as {1000} and Unicode classes such "
-            + "as \\pL cost the most (prefer * or +: the parameter's length is limited anyway)") == true)
+        #expect(
+            message?.hasSuffix(
+                "is not a valid pattern: it compiles to more RE2 instructions than the limit of "
+                    + "5000 that keeps every match fast; large counted repetitions such as {1000} and Unicode classes such "
+                    + "as \\pL cost the most (prefer * or +: the parameter's length is limited anyway)") == true)
         // Measured: 30-60 ms.
         #expect(elapsed < .seconds(2), "took \(elapsed)")
         // \pL is some 1,200 instructions: 30 of them are far too many too.
@@ -118,9 +133,10 @@ struct RE2PatternEngineTests {
         // Within the size limit, but not within a budget this small (16 KiB
         // holds about 1,300 instructions).
         let small = RE2PatternEngine(memoryBudget: 16 << 10)
-        #expect(refusal("[a-z]{1000}[0-9]{1000}", engine: small) == "'[a-z]{1000}[0-9]{1000}' is not a valid "
-            + "pattern: it is too big once compiled, over RE2's memory budget of 16 KiB per pattern; large counted "
-            + "repetitions such as {1000} and Unicode classes such as \\pL cost the most")
+        #expect(
+            refusal("[a-z]{1000}[0-9]{1000}", engine: small) == "'[a-z]{1000}[0-9]{1000}' is not a valid "
+                + "pattern: it is too big once compiled, over RE2's memory budget of 16 KiB per pattern; large counted "
+                + "repetitions such as {1000} and Unicode classes such as \\pL cost the most")
         #expect(throws: Never.self) { try engine.compile("[a-z]{1000}[0-9]{1000}") }
     }
 
@@ -167,9 +183,9 @@ struct RE2PatternEngineTests {
     }
 
     @Test func utf8TextsMatchByCharacter() throws {
-        #expect(try matches(".", "\u{E9}"))                       // é: 2 bytes, one character
+        #expect(try matches(".", "\u{E9}"))  // é: 2 bytes, one character
         #expect(try !matches("..", "\u{E9}"))
-        #expect(try matches(".", "\u{1F600}"))                    // 😀: 4 bytes, one character
+        #expect(try matches(".", "\u{1F600}"))  // 😀: 4 bytes, one character
         #expect(try matches("caf\u{E9}", "caf\u{E9}"))
         #expect(try matches("caf\\x{e9}", "caf\u{E9}"))
         #expect(try matches("\\pL+", "h\u{E9}llo\u{4E16}"))
@@ -245,8 +261,9 @@ struct RE2PatternEngineTests {
             HostileCase("(\\w+\\s?)*$", [("a", "!"), ("a ", "!")]),
             HostileCase("(\u{E9}+)+$", [("\u{E9}", "!"), ("\u{E9}", "e")]),
             HostileCase("(?:a?){30}a{30}", [("a", ""), ("a", "b")]),
-            HostileCase("^([a-zA-Z0-9])(([\\-.]|[_]+)?([a-zA-Z0-9]+))*(@){1}[a-z0-9]+[.]{1}"
-                        + "(([a-z]{2,3})|([a-z]{2,3}[.]{1}[a-z]{2,3}))$", [("a", "!"), ("a.", "@")]),
+            HostileCase(
+                "^([a-zA-Z0-9])(([\\-.]|[_]+)?([a-zA-Z0-9]+))*(@){1}[a-z0-9]+[.]{1}"
+                    + "(([a-z]{2,3})|([a-z]{2,3}[.]{1}[a-z]{2,3}))$", [("a", "!"), ("a.", "@")]),
             HostileCase("([ab]*a[ab]{20})+", [("ab", "c"), ("b", "c")]),
         ]
     }
@@ -282,9 +299,11 @@ struct RE2PatternEngineTests {
     @Test func matchingIsCheapOnceCompiled() throws {
         let clock = ContinuousClock()
         var compiled: (any CompiledPattern)?
-        let compiling = try clock.measure { compiled = try engine.compile("[a-z0-9._%+-]{1,64}@[a-z0-9.-]{1,253}|[a-z0-9._-]+") }
+        let compiling = try clock.measure {
+            compiled = try engine.compile("[a-z0-9._%+-]{1,64}@[a-z0-9.-]{1,253}|[a-z0-9._-]+")
+        }
         let pattern = try #require(compiled)
-        let text = String(repeating: "abcdefgh", count: 128)   // 1 KiB, matches the second branch
+        let text = String(repeating: "abcdefgh", count: 128)  // 1 KiB, matches the second branch
         var matchedAll = true
         let matching = clock.measure {
             for _ in 0..<10_000 where !pattern.matchesWhole(text) { matchedAll = false }

@@ -20,10 +20,12 @@ final class SignalFDMainThreadTests: XCTestCase {
         }
         _ = signals.drain()
         let account = Accounts.user(id: getuid())
-        let process = try Spawner.spawn(SpawnRequest(
-            executablePath: "/bin/sh", arguments: ["sh", "-c", "exit 0"],
-            environment: LaunchPlanner.environment(for: RunAccount(name: account?.name ?? "?", uid: 0, gid: 0, groups: [], home: account?.home ?? "/")),
-            userID: getuid(), groupID: getgid()))
+        let process = try Spawner.spawn(
+            SpawnRequest(
+                executablePath: "/bin/sh", arguments: ["sh", "-c", "exit 0"],
+                environment: LaunchPlanner.environment(
+                    for: RunAccount(name: account?.name ?? "?", uid: 0, gid: 0, groups: [], home: account?.home ?? "/")),
+                userID: getuid(), groupID: getgid()))
         process.stdout.close()
         process.stderr.close()
         var set = PollSet()

@@ -77,11 +77,16 @@ struct ProcessTests {
         let leaky = open("/dev/null", O_RDONLY)
         defer { close(leaky) }
         let process = try Spawner.spawn(shell("exec sleep 5"))
-        defer { ProcessGroup.signal(process.pid, SIGKILL); _ = try? collect(process) }
+        defer {
+            ProcessGroup.signal(process.pid, SIGKILL)
+            _ = try? collect(process)
+        }
         var fds: [String] = []
         eventually {
             // After exec (the comm is "sleep"), look at the child from outside.
-            guard (try? String(contentsOfFile: "/proc/\(process.pid)/comm", encoding: .utf8)) == "sleep\n" else { return false }
+            guard (try? String(contentsOfFile: "/proc/\(process.pid)/comm", encoding: .utf8)) == "sleep\n" else {
+                return false
+            }
             fds = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.pid)/fd")) ?? []).sorted()
             return true
         }
@@ -108,9 +113,12 @@ struct ProcessTests {
         request.executablePath = "/usr/bin/env"
         request.arguments = ["env"]
         let finished = try run(request)
-        let expected = LaunchPlanner.environment(for: RunAccount(name: "root", uid: 0, gid: 0, groups: [0], home: "/root"))
+        let expected = LaunchPlanner.environment(
+            for: RunAccount(name: "root", uid: 0, gid: 0, groups: [0], home: "/root"))
         #expect(expected.contains("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"))
-        #expect(expected.contains("LANG=C.UTF-8") && expected.contains("SHELL=/bin/sh") && expected.contains("LOGNAME=root"))
+        #expect(
+            expected.contains("LANG=C.UTF-8") && expected.contains("SHELL=/bin/sh") && expected.contains("LOGNAME=root")
+        )
         #expect(finished.out.split(separator: "\n").map(String.init).sorted() == request.environment.sorted())
     }
 
@@ -121,7 +129,10 @@ struct ProcessTests {
 
     @Test func childLeadsItsOwnSessionAndProcessGroup() throws {
         let process = try Spawner.spawn(shell("exec sleep 5"))
-        defer { ProcessGroup.signal(process.pid, SIGKILL); _ = try? collect(process) }
+        defer {
+            ProcessGroup.signal(process.pid, SIGKILL)
+            _ = try? collect(process)
+        }
         let stat = try #require(ProcessInfoProbe.stat(of: process.pid))
         #expect(stat.processGroup == process.pid)
         #expect(stat.session == process.pid)
@@ -139,8 +150,10 @@ struct ProcessTests {
     // MARK: - Credentials (root only)
 
     @Test(.enabled(if: isRoot, "needs root")) func runningAsNobodyDropsUidGidAndGroups() throws {
-        let finished = try run(shell("grep -E '^(Uid|Gid|Groups):' /proc/self/status; id -u; id -g; id -G",
-                                     userID: 65534, groupID: 65534, groups: []))
+        let finished = try run(
+            shell(
+                "grep -E '^(Uid|Gid|Groups):' /proc/self/status; id -u; id -g; id -G",
+                userID: 65534, groupID: 65534, groups: []))
         let fields = statusFields(finished.out)
         #expect(fields["Uid"]?.split(whereSeparator: \.isWhitespace) == ["65534", "65534", "65534", "65534"])
         #expect(fields["Gid"]?.split(whereSeparator: \.isWhitespace) == ["65534", "65534", "65534", "65534"])
@@ -150,7 +163,8 @@ struct ProcessTests {
     }
 
     @Test(.enabled(if: isRoot, "needs root")) func supplementaryGroupsAreExactlyTheRequestedOnes() throws {
-        let finished = try run(shell("grep '^Groups:' /proc/self/status", userID: 65534, groupID: 65534, groups: [4, 100]))
+        let finished = try run(
+            shell("grep '^Groups:' /proc/self/status", userID: 65534, groupID: 65534, groups: [4, 100]))
         #expect(statusFields(finished.out)["Groups"] == "4 100")
     }
 
@@ -176,7 +190,8 @@ struct ProcessTests {
         chown(path, 65534, 65534)
         chmod(path, 0o600)
         #expect(try run(shell("cat \(path)")).out == "secret")
-        let finished = try run(shell("grep ^Cap /proc/self/status; cat \(path) 2>/dev/null && echo read-it", capabilities: []))
+        let finished = try run(
+            shell("grep ^Cap /proc/self/status; cat \(path) 2>/dev/null && echo read-it", capabilities: []))
         let fields = statusFields(finished.out)
         for key in ["CapPrm", "CapEff", "CapBnd", "CapAmb"] { #expect(fields[key] == "0000000000000000", "\(key)") }
         #expect(!finished.out.contains("read-it"))

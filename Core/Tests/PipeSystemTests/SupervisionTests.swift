@@ -19,8 +19,10 @@ func reportFromHelper(_ text: String) throws {
 
 /// Starts the test binary (through Spawner) running only `testName` as the
 /// helper for `role`, and returns its report.
-func runHelper(_ role: String, testName: String, waitForExit: Bool = true,
-               started: (Int32) -> Void = { _ in }) throws -> String {
+func runHelper(
+    _ role: String, testName: String, waitForExit: Bool = true,
+    started: (Int32) -> Void = { _ in }
+) throws -> String {
     let binary = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
     let reportFile = "/tmp/pipe-system-helper-\(role)-\(getpid())"
     unlink(reportFile)
@@ -59,8 +61,16 @@ extension ProcessTests {
         let finished = try collect(process)
         #expect(finished.termination == .signaled(signal: SIGTERM))
         // Orphans go to init or to us (if a test made us a subreaper): reap as needed.
-        #expect(eventually { _ = Reaper.reapAll(); return grandchildren.allSatisfy(ProcessInfoProbe.isDeadOrZombie) })
-        #expect(eventually { _ = Reaper.reapAll(); return !ProcessGroup.exists(process.pid) })
+        #expect(
+            eventually {
+                _ = Reaper.reapAll()
+                return grandchildren.allSatisfy(ProcessInfoProbe.isDeadOrZombie)
+            })
+        #expect(
+            eventually {
+                _ = Reaper.reapAll()
+                return !ProcessGroup.exists(process.pid)
+            })
         #expect(ProcessGroup.signal(process.pid, SIGTERM) == false)
     }
 
@@ -86,7 +96,11 @@ extension ProcessTests {
         // The shell is gone; its background child is now ours, not init's.
         #expect(ProcessInfoProbe.stat(of: grandchild)?.parent == getpid())
         var reaped: [Int32: Termination] = [:]
-        #expect(eventually { for (pid, how) in Reaper.reapAll() { reaped[pid] = how }; return reaped[grandchild] != nil })
+        #expect(
+            eventually {
+                for (pid, how) in Reaper.reapAll() { reaped[pid] = how }
+                return reaped[grandchild] != nil
+            })
         #expect(reaped[grandchild] == .exited(code: 0))
         #expect(ProcessInfoProbe.stat(of: grandchild) == nil)
     }
@@ -100,7 +114,11 @@ extension ProcessTests {
             spawned[process.pid] = .exited(code: Int32(code))
         }
         var reaped: [Int32: Termination] = [:]
-        #expect(eventually { for (pid, how) in Reaper.reapAll() { reaped[pid] = how }; return spawned.keys.allSatisfy { reaped[$0] != nil } })
+        #expect(
+            eventually {
+                for (pid, how) in Reaper.reapAll() { reaped[pid] = how }
+                return spawned.keys.allSatisfy { reaped[$0] != nil }
+            })
         for (pid, how) in spawned { #expect(reaped[pid] == how) }
         #expect(Reaper.reapAll().isEmpty)
     }
@@ -124,7 +142,11 @@ extension ProcessTests {
         #expect(ProcessInfoProbe.stat(of: command)?.parent == helperPid)
         kill(helperPid, SIGKILL)
         #expect(try Reaper.wait(for: helperPid) == .signaled(signal: SIGKILL))
-        #expect(eventually { _ = Reaper.reapAll(); return ProcessInfoProbe.isDeadOrZombie(command) }, "PDEATHSIG did not kill \(command)")
+        #expect(
+            eventually {
+                _ = Reaper.reapAll()
+                return ProcessInfoProbe.isDeadOrZombie(command)
+            }, "PDEATHSIG did not kill \(command)")
         ProcessGroup.signal(command, SIGKILL)  // cleanup if the expectation failed
         _ = Reaper.reapAll()
     }
@@ -141,8 +163,12 @@ extension ProcessTests {
         }
         // Other suites may hold a descriptor briefly; a leak stays.
         var after = 0
-        #expect(eventually(seconds: 3) { after = ProcessInfoProbe.openDescriptorCount(pid: getpid()) ?? -1; return after <= before },
-                "descriptors before \(before), after \(after)")
+        #expect(
+            eventually(seconds: 3) {
+                after = ProcessInfoProbe.openDescriptorCount(pid: getpid()) ?? -1
+                return after <= before
+            },
+            "descriptors before \(before), after \(after)")
     }
 
     @Test func probesReadThisProcess() throws {
@@ -175,7 +201,7 @@ struct PollTests {
     @Test func pollSetReportsOnlyTheReadablePipe() throws {
         let quiet = try FileDescriptor.pipe()
         let busy = try FileDescriptor.pipe()
-        defer { [quiet.read, quiet.write, busy.read, busy.write].forEach { $0.close() } }
+        defer { for end in [quiet.read, quiet.write, busy.read, busy.write] { end.close() } }
         var set = PollSet()
         set.add(quiet.read, token: 1)
         set.add(busy.read, token: 2)
@@ -205,7 +231,9 @@ struct PollTests {
     }
 
     @Test func systemErrorNamesTheOperationAndTheErrnoText() {
-        #expect(SystemError(operation: "setgid(65534)", errno: EPERM).description == "setgid(65534): Operation not permitted")
+        #expect(
+            SystemError(operation: "setgid(65534)", errno: EPERM).description
+                == "setgid(65534): Operation not permitted")
         #expect(SpawnError(stage: "setuid(1000)", errno: EPERM).description == "setuid(1000): Operation not permitted")
     }
 

@@ -13,7 +13,9 @@ import Testing
     let client = ClientIdentity(uid: 54321, gid: 54321, userName: "someone", groupNames: [], groupIDs: [54321])
 
     init() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("pathcheck-\(getpid())-\(UUID().uuidString)").path
+        root =
+            FileManager.default.temporaryDirectory.appendingPathComponent("pathcheck-\(getpid())-\(UUID().uuidString)")
+            .path
         let fm = FileManager.default
         try fm.createDirectory(atPath: root + "/logs/sub", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: root + "/outside", withIntermediateDirectories: true)
@@ -45,14 +47,17 @@ import Testing
         #expect(resolve(".") == .success(root + "/logs"))
     }
 
-    @Test(arguments: ["../outside/secret", "sub/../../outside/secret", "escape-relative", "escape-absolute",
-                      "/etc/passwd", "proc-magic", "../../../../../../etc/shadow"])
+    @Test(arguments: [
+        "../outside/secret", "sub/../../outside/secret", "escape-relative", "escape-absolute",
+        "/etc/passwd", "proc-magic", "../../../../../../etc/shadow",
+    ])
     func nothingLeadsOutOfTheDirectory(_ text: String) {
         guard case .failure(let refusal) = resolve(text) else {
             Issue.record("\(text) resolved")
             return
         }
-        #expect(refusal.reason.contains("out of") || refusal.reason.contains("not a path under")
+        #expect(
+            refusal.reason.contains("out of") || refusal.reason.contains("not a path under")
                 || refusal.reason.contains("does not exist"), "\(text): \(refusal.reason)")
     }
 
@@ -95,8 +100,9 @@ import Testing
 
     @Test func accountsAreResolvedWhenAConfigurationIsPrepared() throws {
         let engine = LiteralEngine()
-        let config = try Configuration.parse([ConfigSource(name: "p", text: "a root echo\nb nobody echo\nc no-such-user echo\n")],
-                                             engine: engine)
+        let config = try Configuration.parse(
+            [ConfigSource(name: "p", text: "a root echo\nb nobody echo\nc no-such-user echo\n")],
+            engine: engine)
         facts.prepare(for: config)
         #expect(facts.account(named: "root")?.uid == 0)
         #expect(facts.account(named: "nobody")?.uid == 65534)
@@ -109,5 +115,7 @@ import Testing
 /// Enough of an engine to parse a configuration without patterns.
 struct LiteralEngine: PatternEngine {
     var maximumPatternLength: Int { 0 }
-    func compile(_ pattern: String) throws(PatternError) -> any CompiledPattern { throw PatternError("no patterns here") }
+    func compile(_ pattern: String) throws(PatternError) -> any CompiledPattern {
+        throw PatternError("no patterns here")
+    }
 }

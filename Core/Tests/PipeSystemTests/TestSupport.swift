@@ -16,13 +16,17 @@ struct Finished {
 }
 
 /// A request for `/bin/sh -c script` as the test's own user (root here).
-func shell(_ script: String, userID: UInt32 = getuid(), groupID: UInt32 = getgid(),
-           groups: [UInt32] = [], capabilities: [Int32]? = nil) -> SpawnRequest {
+func shell(
+    _ script: String, userID: UInt32 = getuid(), groupID: UInt32 = getgid(),
+    groups: [UInt32] = [], capabilities: [Int32]? = nil
+) -> SpawnRequest {
     let account = Accounts.user(id: userID)
-    return SpawnRequest(executablePath: "/bin/sh", arguments: ["sh", "-c", script],
-                        environment: LaunchPlanner.environment(for: RunAccount(name: account?.name ?? "?", uid: 0, gid: 0, groups: [], home: account?.home ?? "/")),
-                        userID: userID, groupID: groupID, supplementaryGroups: groups,
-                        capabilities: capabilities)
+    return SpawnRequest(
+        executablePath: "/bin/sh", arguments: ["sh", "-c", script],
+        environment: LaunchPlanner.environment(
+            for: RunAccount(name: account?.name ?? "?", uid: 0, gid: 0, groups: [], home: account?.home ?? "/")),
+        userID: userID, groupID: groupID, supplementaryGroups: groups,
+        capabilities: capabilities)
 }
 
 /// Reads both pipes to end of file (bounded), closes them, then waits for the pid.
@@ -33,7 +37,9 @@ func collect(_ process: SpawnedProcess, timeoutSeconds: Double = 20) throws -> F
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 8)
     defer { buffer.deallocate() }
     while !open.isEmpty {
-        guard Clock.monotonicNanoseconds() < deadline else { throw TestFailure("command \(process.pid) did not finish") }
+        guard Clock.monotonicNanoseconds() < deadline else {
+            throw TestFailure("command \(process.pid) did not finish")
+        }
         var set = PollSet()
         if open.contains(1) { set.add(process.stdout, token: 1) }
         if open.contains(2) { set.add(process.stderr, token: 2) }
@@ -44,7 +50,9 @@ func collect(_ process: SpawnedProcess, timeoutSeconds: Double = 20) throws -> F
                 case .bytes(let n):
                     if token == 1 { finished.stdout += buffer[0..<n] } else { finished.stderr += buffer[0..<n] }
                 case .wouldBlock: break drain
-                case .endOfFile: open.remove(token); break drain
+                case .endOfFile:
+                    open.remove(token)
+                    break drain
                 }
             }
         }
