@@ -143,22 +143,32 @@ final class Agent {
     /// client, or say why not (pipe.lasterror, the audit log, a PCP code).
     func storeFirehose(context: Int32, instance: Int32, parameterBytes: [UInt8]) -> Int32 {
         let client = clients.context(context)
-        let name = commands.nameByNumber[instance]
         switch launch(client: client, instance: instance, parameterBytes: parameterBytes) {
         case .success(let run):
             client.lastError[instance] = nil
             audit.record(.started(run), now: Clock.monotonic())
             return 0
         case .failure(let refusal):
-            if let name { counters[name, default: CommandCounters()].refused += 1 }
-            client.lastError[instance] = refusal.message
-            audit.record(
-                .refused(
-                    client: clients.identity(of: client), context: context,
-                    instance: name ?? "#\(instance)", parameters: Self.decodedForLog(parameterBytes),
-                    reason: refusal.message), now: Clock.monotonic())
-            return refusal.pcpCode
+            return refuse(refusal, client: client, context: context, instance: instance, parameterBytes: parameterBytes)
         }
+    }
+
+    /// What every refused store does, into pipe.firehose or pipe.control.start:
+    /// counts it against the command (pipe.commands.refused), keeps the sentence
+    /// for pipe.lasterror and writes the audit line. Returns the PCP error code
+    /// pmcd hands back to the client (Refusal+PCP).
+    func refuse(
+        _ refusal: LaunchRefusal, client: ClientContext, context: Int32, instance: Int32, parameterBytes: [UInt8]
+    ) -> Int32 {
+        let name = commands.nameByNumber[instance]
+        if let name { counters[name, default: CommandCounters()].refused += 1 }
+        client.lastError[instance] = refusal.message
+        audit.record(
+            .refused(
+                client: clients.identity(of: client), context: context,
+                instance: name ?? "#\(instance)", parameters: Self.decodedForLog(parameterBytes),
+                reason: refusal.message), now: Clock.monotonic())
+        return refusal.pcpCode
     }
 
     /// A store into pipe.control.explain[instance]: what the request would

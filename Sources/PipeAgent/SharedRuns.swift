@@ -30,22 +30,14 @@ extension Agent {
     /// metric in this context says which, or why not.
     func storeControlStart(context: Int32, instance: Int32, parameterBytes: [UInt8]) -> Int32 {
         let client = clients.context(context)
-        let name = commands.nameByNumber[instance]
         switch launch(client: client, instance: instance, parameterBytes: parameterBytes, shared: true) {
         case .success(let run):
             client.replies[.controlStart, default: [:]][instance] = Self.json(["run": run.shared!.name])
             audit.record(.started(run), now: Clock.monotonic())
             return 0
         case .failure(let refusal):
-            if let name { counters[name, default: CommandCounters()].refused += 1 }
             client.replies[.controlStart, default: [:]][instance] = Self.json(["error": refusal.message])
-            client.lastError[instance] = refusal.message
-            audit.record(
-                .refused(
-                    client: clients.identity(of: client), context: context,
-                    instance: name ?? "#\(instance)", parameters: Self.decodedForLog(parameterBytes),
-                    reason: refusal.message), now: Clock.monotonic())
-            return refusal.pcpCode
+            return refuse(refusal, client: client, context: context, instance: instance, parameterBytes: parameterBytes)
         }
     }
 

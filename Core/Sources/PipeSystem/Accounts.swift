@@ -73,23 +73,11 @@ public enum Accounts {
             UnsafeMutablePointer<UnsafeMutablePointer<passwd>?>
         ) -> Int32
     ) -> UserAccount? {
-        var size = 1024
-        while size <= 1 << 20 {
-            var entry = passwd()
-            var result: UnsafeMutablePointer<passwd>? = nil
-            let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
-            defer { buffer.deallocate() }
-            let rc = call(&entry, buffer, size, &result)
-            if rc == ERANGE {
-                size *= 4
-                continue
-            }
-            guard rc == 0, result != nil else { return nil }
-            return UserAccount(
+        lookup(call, largest: 1 << 20) { entry in
+            UserAccount(
                 name: String(cString: entry.pw_name), uid: UInt32(entry.pw_uid),
                 gid: UInt32(entry.pw_gid), home: String(cString: entry.pw_dir))
         }
-        return nil
     }
 
     private static func lookupGroup(
@@ -98,19 +86,35 @@ public enum Accounts {
             UnsafeMutablePointer<UnsafeMutablePointer<group>?>
         ) -> Int32
     ) -> (name: String, gid: UInt32)? {
+        // A group's member list can be long: allow a bigger buffer than for users.
+        lookup(call, largest: 1 << 22) { entry in (String(cString: entry.gr_name), UInt32(entry.gr_gid)) }
+    }
+
+    /// One getpwnam_r-style call (getpwnam_r(3), getgrgid_r(3)): starts with
+    /// 1 KiB of string space and grows it fourfold while the call says ERANGE,
+    /// up to `largest` bytes; nil when there is no such entry or on any other error.
+    private static func lookup<Entry, Value>(
+        _ call: (
+            UnsafeMutablePointer<Entry>, UnsafeMutablePointer<CChar>, Int,
+            UnsafeMutablePointer<UnsafeMutablePointer<Entry>?>
+        ) -> Int32,
+        largest: Int,
+        _ convert: (Entry) -> Value
+    ) -> Value? {
         var size = 1024
-        while size <= 1 << 22 {
-            var entry = group()
-            var result: UnsafeMutablePointer<group>? = nil
+        while size <= largest {
+            let entry = UnsafeMutablePointer<Entry>.allocate(capacity: 1)
+            defer { entry.deallocate() }
+            var result: UnsafeMutablePointer<Entry>? = nil
             let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
             defer { buffer.deallocate() }
-            let rc = call(&entry, buffer, size, &result)
+            let rc = call(entry, buffer, size, &result)
             if rc == ERANGE {
                 size *= 4
                 continue
             }
             guard rc == 0, result != nil else { return nil }
-            return (String(cString: entry.gr_name), UInt32(entry.gr_gid))
+            return convert(entry.pointee)
         }
         return nil
     }
