@@ -30,15 +30,9 @@ public struct AccessPolicy: Sendable {
                 allowed: false, reason: "the client has no credentials (a remote, unauthenticated connection)",
                 rule: nil)
         }
-        var best: (rank: (Int, Int), rule: AccessRule)?
-        for rule in rules where rule.verdict != .read {
-            guard let subjectRank = Self.subjectRank(rule.subject, client: client, uid: uid),
-                let targetRank = Self.targetRank(rule.target, instance: instance)
-            else { continue }
-            let rank = (subjectRank, targetRank)
-            if best == nil || rank >= best!.rank { best = (rank, rule) }
-        }
-        if let rule = best?.rule {
+        let best = mostSpecific(
+            among: rules.filter { $0.verdict != .read }, client: client, uid: uid, instance: instance)
+        if let rule = best {
             let allowed = rule.verdict == .allow
             return AccessDecision(
                 allowed: allowed,
@@ -50,6 +44,24 @@ public struct AccessPolicy: Sendable {
         }
         return AccessDecision(
             allowed: false, reason: "no access rule allows \(client.summary) to run \(instance)", rule: nil)
+    }
+
+    /// The rule that decides for this client and instance: the most specific
+    /// subject first (user, then group, then everyone), then the most specific
+    /// target (a named instance before `*`); among equals the later rule wins.
+    /// Nil when no rule names both the client and the instance.
+    private func mostSpecific(among candidates: [AccessRule], client: ClientIdentity, uid: UInt32, instance: String)
+        -> AccessRule?
+    {
+        var best: (rank: (Int, Int), rule: AccessRule)?
+        for rule in candidates {
+            guard let subjectRank = Self.subjectRank(rule.subject, client: client, uid: uid),
+                let targetRank = Self.targetRank(rule.target, instance: instance)
+            else { continue }
+            let rank = (subjectRank, targetRank)
+            if best == nil || rank >= best!.rank { best = (rank, rule) }
+        }
+        return best?.rule
     }
 
     private static func subjectRank(_ subject: AccessRule.Subject, client: ClientIdentity, uid: UInt32) -> Int? {
@@ -87,18 +99,12 @@ public struct AccessPolicy: Sendable {
         if let owner, owner == uid {
             return AccessDecision(allowed: true, reason: "the client started the run", rule: nil)
         }
-        var best: (rank: (Int, Int), rule: AccessRule)?
-        for rule in rules where rule.verdict != .allow {
-            guard let subjectRank = Self.subjectRank(rule.subject, client: client, uid: uid),
-                let targetRank = Self.targetRank(rule.target, instance: instance)
-            else { continue }
-            let rank = (subjectRank, targetRank)
-            if best == nil || rank >= best!.rank { best = (rank, rule) }
-        }
-        if let rule = best?.rule, rule.verdict == .read {
+        let best = mostSpecific(
+            among: rules.filter { $0.verdict != .allow }, client: client, uid: uid, instance: instance)
+        if let rule = best, rule.verdict == .read {
             return AccessDecision(allowed: true, reason: "read by \(rule.location) (\(rule.text))", rule: rule)
         }
-        if let rule = best?.rule {
+        if let rule = best {
             return AccessDecision(allowed: false, reason: "denied by \(rule.location) (\(rule.text))", rule: rule)
         }
         return AccessDecision(
