@@ -59,7 +59,6 @@ enum DirectCommandScanner {
         // only a shell understands (`exit`, `for`, `cd`) still means the shell.
         if first.contains("=") || ShellWords.shellOnly.contains(firstText) { return nil }
         if words[0].containsPlaceholder { throw misplacedProgram }
-        try refuseScriptPlaceholders(words)
         return words
     }
 
@@ -84,15 +83,34 @@ enum DirectCommandScanner {
         return uses
     }
 
-    /// `sh -c $1`: the client's text would be the whole program a shell runs.
-    static func refuseScriptPlaceholders(_ words: [Word]) throws(TemplateError) {
-        let program = words[0].text
-        let name = String(program.split(separator: "/").last ?? Substring(program))
-        guard ShellWords.shells.contains(name) else { return }
-        for (index, word) in words.enumerated().dropFirst(2) where word.containsPlaceholder {
-            if ShellWords.isScriptFlag(words[index - 1].text) {
-                throw ShellWords.scriptError(shell: name, placeholder: word.text)
+    /// The words as the command-word check reads them, with the index in
+    /// `uses(of:)` of each placeholder.
+    static func commandWords(_ words: [Word]) -> [CommandWord] {
+        var next = 0
+        return words.map { word in
+            var prefix = ""
+            var seenPlaceholder = false
+            var indexes: [Int] = []
+            var first = ""
+            for piece in word.pieces {
+                switch piece {
+                case .literal(let text): if !seenPlaceholder { prefix += text }
+                case .parameter(let number):
+                    if !seenPlaceholder { first = "$\(number)" }
+                    seenPlaceholder = true
+                    indexes.append(next)
+                    next += 1
+                case .allParameters:
+                    if !seenPlaceholder { first = "$0" }
+                    seenPlaceholder = true
+                    indexes.append(next)
+                    next += 1
+                }
             }
+            return CommandWord(
+                prefix: prefix, isLiteral: !seenPlaceholder, hasPlaceholder: seenPlaceholder,
+                isOnlyPlaceholder: word.pieces.count == 1 && seenPlaceholder, useIndexes: indexes,
+                firstPlaceholder: first, template: word.text)
         }
     }
 }

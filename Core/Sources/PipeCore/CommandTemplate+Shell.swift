@@ -50,6 +50,9 @@ struct ShellScriptRewriter {
         /// The current word with quotes and backslashes removed, as the
         /// shell will see it (`"eval"` and `e\val` are `eval`)...
         var dequoted: [Unicode.Scalar] = []
+        /// The same text with each placeholder kept as written (`ls /srv/$1`),
+        /// for reading a script argument as a command line of its own.
+        var templated: [Unicode.Scalar] = []
         /// ...unless it contains an expansion, whose value is not known here.
         var dynamic = false
         /// The command of the current simple command: its dequoted name, or
@@ -59,12 +62,26 @@ struct ShellScriptRewriter {
         /// The previous word of the current simple command (for `sh -c`).
         var previousWord: String?
         var inDoubleBracket = false
+        /// The words of the current simple command, from its name on, for
+        /// the command-word check (`CommandWords`).
+        var commandWords: [CommandWord] = []
+        /// The current word's placeholders: how many, their `uses` indexes,
+        /// the first as written, and the text before the first placeholder
+        /// or expansion (nil while there is none).
+        var wordPlaceholders = 0
+        var wordUses: [Int] = []
+        var wordFirstPlaceholder = ""
+        var wordPrefix: String?
+        /// The current word holds an expansion other than a placeholder.
+        var wordExpansion = false
 
         var tracksWords: Bool { kind == .top || kind == .commandSubstitution || kind == .backquote }
     }
     /// Command words after which the next word is still a command name.
+    /// (`exec`, `command`, `builtin` and `time` are wrappers: `CommandWords`
+    /// reads their options.)
     static let prefixWords: Set<String> = [
-        "if", "then", "else", "elif", "while", "until", "do", "!", "{", "time", "exec", "command", "builtin",
+        "if", "then", "else", "elif", "while", "until", "do", "!", "{",
     ]
 
     static let backquoteError = TemplateError(
@@ -117,7 +134,10 @@ struct ShellScriptRewriter {
             case .top, .commandSubstitution, .backquote: try unquoted()
             }
         }
-        if frame.tracksWords { endWord() }
+        if frame.tracksWords {
+            endWord()
+            try finishCommand()
+        }
         guard stack.count > 1 else { return }
         switch frame.kind {
         case .singleQuote: try fail(TemplateError("a single quote (') is never closed"))
@@ -140,6 +160,7 @@ struct ShellScriptRewriter {
             try placeholder(number, end: end)
         } else {
             frame.dequoted.append(scalar)
+            frame.templated.append(scalar)
             copy()
         }
     }
@@ -159,9 +180,11 @@ struct ShellScriptRewriter {
         case "\\":
             guard let next = peek() else { try danglingBackslash() }
             frame.dequoted.append(next)
+            frame.templated.append(next)
             copy(2)
         case "`":
             frame.dynamic = true
+            noteInWord()
             push(.backquote)
             copy()
         case "$":
@@ -169,6 +192,7 @@ struct ShellScriptRewriter {
             try dollar()
         default:
             frame.dequoted.append(scalar)
+            frame.templated.append(scalar)
             copy()
         }
     }
@@ -230,7 +254,7 @@ struct ShellScriptRewriter {
             copy()
         case "\n", "\r", ";", "&", "|":
             endWord()
-            startCommand()
+            try startCommand()
             copy()
         case "(":
             if !frame.inWord && frame.atCommandStart && peek() == "(" {
@@ -239,18 +263,19 @@ struct ShellScriptRewriter {
             } else {
                 endWord()
                 frame.parens += 1
-                startCommand()
+                try startCommand()
                 copy()
             }
         case ")":
             endWord()
             if frame.kind == .commandSubstitution && frame.parens == 0 && frame.cases == 0 {
+                try finishCommand()
                 copy()
                 pop()
                 return
             }
             if frame.parens > 0 { frame.parens -= 1 }
-            startCommand()
+            try startCommand()
             copy()
         case "<", ">":
             endWord(beforeRedirection: true)
@@ -265,11 +290,13 @@ struct ShellScriptRewriter {
         case "`":
             if frame.kind == .backquote {
                 endWord()
+                try finishCommand()
                 copy()
                 pop()
             } else {
                 startWord()
                 frame.dynamic = true
+                noteInWord()
                 push(.backquote)
                 copy()
             }
@@ -281,7 +308,10 @@ struct ShellScriptRewriter {
             {
                 try fail(Self.backquoteError)
             }
-            if next != "\n" { frame.dequoted.append(next) }
+            if next != "\n" {
+                frame.dequoted.append(next)
+                frame.templated.append(next)
+            }
             copy(2)
         case "$":
             startWord()
@@ -290,6 +320,7 @@ struct ShellScriptRewriter {
         default:
             startWord()
             frame.dequoted.append(scalar)
+            frame.templated.append(scalar)
             copy()
         }
     }
@@ -304,6 +335,7 @@ struct ShellScriptRewriter {
         if let (number, end) = try PlaceholderSyntax.placeholder(in: input, at: index) {
             return try placeholder(number, end: end)
         }
+        noteInWord()
         switch peek() {
         case "@", "*":
             try fail(
@@ -348,6 +380,9 @@ struct ShellScriptRewriter {
         let namesProgram = frame.taintedAsCommand || (frame.tracksWords && frame.inWord && frame.wordIsCommand)
         if namesProgram { throw DirectCommandScanner.misplacedProgram }
         let placement = try placementHere(number: number, end: end)
+        let written = number == 0 ? "$0" : "$\(number)"
+        noteInWord(placeholder: written)
+        frame.templated.append(contentsOf: written.unicodeScalars)
         uses.append(PlaceholderUse(number: number, placement: placement))
         let reference: String
         switch frame.kind {
@@ -459,6 +494,7 @@ struct ShellScriptRewriter {
         switch child.kind {
         case .singleQuote, .doubleQuote:
             frame.dequoted.append(contentsOf: child.dequoted)
+            frame.templated.append(contentsOf: child.templated)
             if child.dynamic { frame.dynamic = true }
         default:
             frame.dynamic = true
@@ -467,7 +503,45 @@ struct ShellScriptRewriter {
 
     // MARK: - Words and command positions
 
-    private mutating func startCommand() {
+    /// The innermost frame that tracks words: the word a placeholder or an
+    /// expansion belongs to.
+    private var wordFrameIndex: Int? { stack.lastIndex { $0.tracksWords } }
+
+    /// Records a placeholder (`placeholder` set) or another expansion in the
+    /// word being read, for the command-word check.
+    private mutating func noteInWord(placeholder: String? = nil) {
+        guard let owner = wordFrameIndex, stack[owner].inWord else { return }
+        if stack[owner].wordPrefix == nil {
+            // The text so far: the word's own, then that of the quotes it has open.
+            let open = stack[owner...]
+            let quotesOnly = open.dropFirst().allSatisfy { $0.kind == .singleQuote || $0.kind == .doubleQuote }
+            let text = quotesOnly ? open.flatMap(\.dequoted) : stack[owner].dequoted
+            stack[owner].wordPrefix = String(String.UnicodeScalarView(text))
+            if !quotesOnly { stack[owner].wordExpansion = true }
+        }
+        if let placeholder {
+            if stack[owner].wordPlaceholders == 0 { stack[owner].wordFirstPlaceholder = placeholder }
+            stack[owner].wordPlaceholders += 1
+            stack[owner].wordUses.append(uses.count)
+        } else {
+            stack[owner].wordExpansion = true
+        }
+    }
+
+    /// Ends a simple command: the command-word check over its words, whose
+    /// verdict may make some uses embedded.
+    private mutating func finishCommand() throws(TemplateError) {
+        let words = frame.commandWords
+        frame.commandWords = []
+        guard !words.isEmpty else { return }
+        for (use, context) in try CommandWords.check(words) where uses[use].placement != .wholeArgument {
+            if case .embedded = uses[use].placement { continue }
+            uses[use].placement = .embedded(context: context)
+        }
+    }
+
+    private mutating func startCommand() throws(TemplateError) {
+        try finishCommand()
         frame.atCommandStart = true
         frame.commandName = nil
         frame.commandIsDynamic = false
@@ -480,7 +554,13 @@ struct ShellScriptRewriter {
         frame.inWord = true
         frame.wordStart = index
         frame.dequoted = []
+        frame.templated = []
         frame.dynamic = false
+        frame.wordPlaceholders = 0
+        frame.wordUses = []
+        frame.wordFirstPlaceholder = ""
+        frame.wordPrefix = nil
+        frame.wordExpansion = false
         if frame.pendingRedirect {
             frame.pendingRedirect = false
             frame.wordIsRedirect = true
@@ -496,6 +576,11 @@ struct ShellScriptRewriter {
         frame.inWord = false
         let word = String(String.UnicodeScalarView(frame.dequoted))
         let dynamic = frame.dynamic
+        let commandWord = CommandWord(
+            prefix: frame.wordPrefix ?? word, isLiteral: !dynamic, hasPlaceholder: frame.wordPlaceholders > 0,
+            isOnlyPlaceholder: frame.wordPlaceholders == 1 && !frame.wordExpansion && frame.dequoted.isEmpty,
+            useIndexes: frame.wordUses, firstPlaceholder: frame.wordFirstPlaceholder,
+            template: frame.wordExpansion ? nil : String(String.UnicodeScalarView(frame.templated)))
         if beforeRedirection && !dynamic && !word.isEmpty && word.unicodeScalars.allSatisfy(PlaceholderSyntax.isDigit) {
             return
         }
@@ -503,12 +588,14 @@ struct ShellScriptRewriter {
         if frame.inDoubleBracket && word == "]]" { frame.inDoubleBracket = false }
         guard frame.wordIsCommand else {
             frame.previousWord = dynamic ? nil : word
+            if !frame.commandWords.isEmpty { frame.commandWords.append(commandWord) }
             return
         }
         if dynamic && !Self.isAssignment(word) {
             frame.atCommandStart = false
             frame.commandName = nil
             frame.commandIsDynamic = true
+            frame.commandWords = [commandWord]
             return
         }
         switch word {
@@ -530,6 +617,7 @@ struct ShellScriptRewriter {
                 frame.atCommandStart = false
                 frame.commandName = word
                 frame.previousWord = word
+                frame.commandWords = [commandWord]
             }
         }
     }

@@ -48,7 +48,11 @@ public struct CommandTemplate: Sendable, Equatable {
         let scalars = Array(commandLine.trimmingASCIIWhitespace().unicodeScalars)
         guard !scalars.isEmpty else { throw TemplateError("missing a command") }
         if let words = try DirectCommandScanner.words(scalars) {
-            return CommandTemplate(form: .direct(words: words), uses: DirectCommandScanner.uses(of: words))
+            var uses = DirectCommandScanner.uses(of: words)
+            for (use, context) in try CommandWords.check(DirectCommandScanner.commandWords(words)) {
+                uses[use].placement = .embedded(context: context)
+            }
+            return CommandTemplate(form: .direct(words: words), uses: uses)
         }
         var rewriter = ShellScriptRewriter(scalars)
         try rewriter.run()

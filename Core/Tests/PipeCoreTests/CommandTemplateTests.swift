@@ -206,6 +206,55 @@ func placeholdersWhereTheyWouldBeCodeAreRefused(_ text: String) {
     #expect(throws: TemplateError.self, "\(text)") { try CommandTemplate.parse(text) }
 }
 
+/// What a hostile review got past the first version of these rules: each
+/// line, with the default letters-and-digits parameter `id` (or `head`), ran
+/// that program as root. Options before the script, clusters like `-ce`,
+/// wrappers that run a command (`nice`, `timeout 5`, `env`, `sudo -u x`,
+/// `xargs`, `find -exec`, `exec -a`, `command -p`), quotes around the
+/// placeholder, attached forms (`--command=$1`, `-c$1`), a script that runs
+/// its own `$0`, and interpreters whose program it would be.
+@Test(arguments: [
+    "sh -c -- $1", "sh -ce $1", "sh -c -e $1", "bash -c -- $1", "nice sh -c $1", "nice $1", "timeout 5 $1",
+    "timeout -s KILL 5 $1", "env $1", "env A=1 $1", "env -S $1", "su root --command=$1", "su root -c$1",
+    "runuser -u nobody --command=$1", "su -c -- \"$1\"", "su $1 -c id", "su -s $1 root -c id", "sh -c '$1'",
+    "sh -c '$1 /etc/shadow'", "sh -c \"$1 x\"", "sudo -u nobody sh -c \"$1\"", "sudo -u nobody $1",
+    "sudo -s ls $1", "exec -a x sh -c \"$1\"", "command -p sh -c \"$1\"", "sh -c '$0' $1", "sh -c 'eval \"$1\"' x $1",
+    "echo x | xargs $1", "xargs -n 1 $1", "find / -exec $1 {} \\;", "find / -name x -execdir sh -c $1 \\;",
+    "perl -e $1", "perl -e$1", "python3 -c $1", "python3 -m $1", "awk $1 /etc/hostname", "sed $1 /etc/hostname",
+    "sed -n -e $1 f", "time -p $1", "flock /tmp/l -c \"$1\"", "watch ls $1", "ssh host ls $1", "sh $1",
+    "nice -n 5 timeout 5 $1", "stdbuf -oL $1", "chroot / $1", "taskset 1 $1", "ionice -c 3 $1", "setsid $1",
+    "bpftrace -e $1", "gdb -ex $1 -p 1", "busybox $1",
+])
+func commandsAndCodeThatAParameterWouldChooseAreRefused(_ text: String) {
+    #expect(throws: TemplateError.self, "\(text)") { try CommandTemplate.parse(text) }
+}
+
+/// The same programs used safely still parse: the parameter is data.
+@Test(arguments: [
+    "nice -n $1 perf top", "timeout 5 tail -n $1 /var/log/syslog", "sh -c 'ls -- \"$1\"' x $1",
+    "sudo -u nobody ls $1", "env LANG=C ls $1", "env A=$1 printenv A", "find /srv -name $1 -exec ls {} \\;",
+    "su -s /bin/sh nobody -c \"ls /srv/$1\"", "awk '/$1/' /etc/hostname", "sed -n \"/$1/p\" /etc/hostname",
+    "xargs -n 1 echo $1", "perl -e 'print 1' $1", "awk -f /etc/x.awk $1", "sh script.sh $1", "sh -c \"ls /srv/$1\"",
+    "timeout $1 sleep 9", "stdbuf -oL tail -n $1 f", "nice -n$1 ls",
+])
+func theseProgramsWithAParameterAsDataStillParse(_ text: String) throws {
+    _ = try CommandTemplate.parse(text)
+}
+
+/// Arguments of a literal `sh -c` script are read by that script as shell
+/// words: only plain words may stand there, whatever the outer form.
+@Test func argumentsOfAShDashCScriptArePlainWordsOnly() throws {
+    for text in ["sh -c 'ls -- \"$1\"' x $1", "sh -c 'ls -- \"$1\"' x $1 | cat"] {
+        let uses = try CommandTemplate.parse(text).uses
+        #expect(uses.count == 2)  // in the script's text, and as its argument
+        #expect(
+            uses.allSatisfy {
+                if case .embedded = $0.placement { return true }
+                return false
+            }, "\(text)")
+    }
+}
+
 @Test func aWholePlaceholderAsTheScriptOfShDashCIsRefusedInPlainWordsToo() throws {
     #expect(throws: ShellWords.scriptError(shell: "sh", placeholder: "$1")) { try CommandTemplate.parse("sh -c $1") }
     #expect(throws: ShellWords.scriptError(shell: "bash", placeholder: "$2")) {
