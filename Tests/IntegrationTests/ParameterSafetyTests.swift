@@ -140,6 +140,17 @@ extension PipeIntegration {
             ("e root \"eval\" $1", "in the arguments of 'eval' would be run as shell code"),
             ("e root e\\val \"$1\"", "in the arguments of 'eval' would be run as shell code"),
             ("e root sh -c $1", "would be the whole script that 'sh -c' runs"),
+            // A hostile review ran `id` as root through each of these with
+            // the default letters-and-digits type.
+            ("e root sh -c -- $1", "would be the whole script that 'sh -c' runs"),
+            ("e root sh -ce $1", "would be the whole script that 'sh -c' runs"),
+            ("e root sh -c '$1'", "would be the whole script that 'sh -c' runs"),
+            ("e root sh -c '$1 /etc/shadow'", "the program name cannot come from a parameter"),
+            ("e root nice sh -c $1", "would be the whole script that 'sh -c' runs"),
+            ("e root timeout 5 $1", "is the command that 'timeout' runs"),
+            ("e root su root --command=$1", "would be the whole script that 'su -c' runs"),
+            ("e root sh -c '$0' $1", "would be the whole script that 'sh -c' runs"),
+            ("e root sed -n $1 /etc/hostname", "would be the whole program that 'sed' runs"),
             ("r root echo $1\n[instance r]\nparam 1 = pattern (a", "is not a valid pattern"),
             ("n root echo a\u{0}b", "NUL byte"),
         ])
