@@ -147,14 +147,11 @@ public final class SystemLaunchFacts: LaunchFacts {
         return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// The real uid from /proc/PID/status (`Uid:` line, first field).
-    public func processOwner(_ pid: Int32) -> UInt32? {
+    /// The `Uid:` and `Gid:` lines of /proc/PID/status (real, effective,
+    /// saved, filesystem).
+    public func processCredentials(_ pid: Int32) -> ProcessCredentials? {
         guard pid > 0, let bytes = Files.contents("/proc/\(pid)/status") else { return nil }
-        let text = String(decoding: bytes, as: UTF8.self)
-        for line in text.split(separator: "\n") where line.hasPrefix("Uid:") {
-            return line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { UInt32($0) }
-        }
-        return nil
+        return ProcessCredentials(procStatus: String(decoding: bytes, as: UTF8.self))
     }
 
     /// Whether /sys/class/block/NAME exists (disks and partitions, as the

@@ -84,10 +84,12 @@ import Testing
 @Suite struct ProcessAndDeviceFactsTests {
     let facts = SystemLaunchFacts()
 
-    @Test func theOwnerOfAProcessIsItsRealUid() {
-        #expect(facts.processOwner(getpid()) == getuid())
-        #expect(facts.processOwner(1) == 0)
-        #expect(facts.processOwner(Int32.max) == nil)
+    @Test func theCredentialsOfAProcessAreItsFourUidsAndFourGids() {
+        let own = facts.processCredentials(getpid())
+        #expect(own?.uids == [getuid(), geteuid(), geteuid(), geteuid()])
+        #expect(own?.gids == [getgid(), getegid(), getegid(), getegid()])
+        #expect(facts.processCredentials(1)?.uids == [0, 0, 0, 0])
+        #expect(facts.processCredentials(Int32.max) == nil)
     }
 
     @Test func blockDevicesAreWhatSysClassBlockHas() throws {
