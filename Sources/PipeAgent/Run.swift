@@ -125,4 +125,7 @@ struct SharedRun {
     var lastRead: Instant
     /// When a finished run is culled.
     var retainUntil: Instant?
+    /// When it finished (nil while it runs): the oldest finished runs go
+    /// first when too many are kept (RetainedRun.toCull).
+    var finishedAt: Instant?
 }

@@ -149,27 +149,57 @@ extension Agent {
     func sharedRunFinished(_ run: Run) {
         let now = Clock.monotonic()
         run.shared!.retainUntil = now + run.spec.options.retain
+        run.shared!.finishedAt = now
+        boundRetainedRuns()
         guard run.shared!.autostart, !shuttingDown, run.spec.options.restart,
             let current = configuration.command(named: run.name), current.options.autostart
         else { return }
         restarts.ended(run.name, after: now.since(run.startedAt), now: now)
     }
 
-    /// Culls finished runs past their retain time, stops runs nobody read
-    /// for their idle_expiry, starts due autostart runs.
+    /// Culls finished runs past their retain time or beyond the bound on
+    /// finished runs, stops runs nobody read for their idle_expiry, starts
+    /// due autostart runs.
     func runSharedTimers(now: Instant) {
         for (instance, run) in sharedRuns {
             if let until = run.shared!.retainUntil, now >= until {
-                sharedRuns[instance] = nil
-                runInstances.retire(instance)
-                for client in clients.contexts.values { client.runCursors[instance] = nil }
+                cullSharedRun(instance)
             } else if !run.finished, run.lifecycle.stopReason == nil, let expiry = idleExpiry(of: run),
                 now >= run.shared!.lastRead + expiry
             {
                 deliver(.stop(.requested("nobody read it for \(expiry.configurationText)")), to: run, now: now)
             }
         }
+        boundRetainedRuns()
         if restarts.anyDue(now: now) { startAutostartRuns(now: now) }
+    }
+
+    /// Culls the oldest finished runs beyond max_per_user of one owner and
+    /// beyond max_running in all ([limits]): each keeps its whole buffer
+    /// until culled, and finished runs count in no other limit.
+    func boundRetainedRuns() {
+        let retained = sharedRuns.compactMap { instance, run in
+            run.shared!.finishedAt.map {
+                RetainedRun(instance: instance, owner: run.shared!.ownerUID, finishedAt: $0)
+            }
+        }
+        let culls = RetainedRun.toCull(
+            retained, maxPerOwner: configuration.limits.maxPerUser, maxOverall: configuration.limits.maxRunning)
+        for cull in culls {
+            guard let run = sharedRuns[cull.run.instance] else { continue }
+            Log.info(
+                "shared run \(run.shared!.name) of \(run.shared!.ownerName) culled before its retain time: \(cull.reason)"
+            )
+            cullSharedRun(cull.run.instance)
+        }
+    }
+
+    /// Forgets a finished shared run: its instance leaves the runs domain
+    /// and every reader's position in it goes.
+    func cullSharedRun(_ instance: Int32) {
+        sharedRuns[instance] = nil
+        runInstances.retire(instance)
+        for client in clients.contexts.values { client.runCursors[instance] = nil }
     }
 
     /// A run nobody reads is stopped after idle_expiry (default 5 minutes

@@ -90,6 +90,75 @@ extension PipeIntegration {
             #expect(link.err.contains("leads out of /var/log"), "\(link.err)")
         }
 
+        /// The client's own directory under DIR, made 0555 so its mode says
+        /// "not writable": its owner may chmod it back after the check and
+        /// swap the subdirectory for a link to /etc, so it is refused.
+        @Test func aPathUnderADirectoryTheClientOwnsIsRefusedWhateverItsMode() throws {
+            let mine = "/var/log/pipetest-mine"
+            try? FileManager.default.removeItem(atPath: mine)
+            try FileManager.default.createDirectory(atPath: mine + "/sub", withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: mine) }
+            try "ok line\n".write(toFile: mine + "/sub/ok", atomically: true, encoding: .utf8)
+            chmod(mine + "/sub", 0o755)
+            try run("chown", ["pipetest_c:", mine])
+            chmod(mine, 0o555)
+            let outcome = try run("pmpipe", ["-i", "p_logpath", "-x", "pipetest-mine/sub/ok"], user: "pipetest_c")
+            #expect(outcome.status == 255, "\(outcome)")
+            #expect(outcome.err.contains("lies under \(mine), which you own"), "\(outcome.err)")
+            #expect(!outcome.out.contains("ok line"))
+            // Another user's request for the same file is fine: the directory is not theirs.
+            let other = try run("pmpipe", ["-i", "p_logpath", "-x", "pipetest-mine/sub/ok"], user: "pipetest_b")
+            #expect(other.status == 0 && other.out == "ok line\n", "\(other)")
+        }
+
+        /// The client starts a setuid-root program (here a setuid copy of
+        /// sleep, as su waiting for a password would be): its real uid is the
+        /// client's, its effective, saved and filesystem uids are root's. A
+        /// `pid` parameter naming it is refused; the client's own plain
+        /// process is accepted.
+        @Test(.timeLimit(.minutes(1)))
+        func aPidOfASetuidProgramTheClientStartedIsRefused() throws {
+            let dropIn = TestSetup.DropIn("pidtype")
+            try dropIn.install(
+                "p_pid root cat /proc/$1/status\n[instance p_pid]\nparam 1 = pid\n[access]\nallow user pipetest_c : p_pid\n",
+                expecting: "p_pid")
+            defer { dropIn.remove() }
+            let setuidSleep = "/var/lib/pipetest-setuid-sleep"
+            try? FileManager.default.removeItem(atPath: setuidSleep)
+            try FileManager.default.copyItem(atPath: try which("sleep"), toPath: setuidSleep)
+            defer { try? FileManager.default.removeItem(atPath: setuidSleep) }
+            chown(setuidSleep, 0, 0)
+            chmod(setuidSleep, 0o4755)
+            let setuid = try launch(setuidSleep, ["30"], user: "pipetest_c")
+            let plain = try launch("sleep", ["30"], user: "pipetest_c")
+            defer {
+                for process in [setuid, plain] {
+                    kill(process.processIdentifier, SIGKILL)
+                    process.waitUntilExit()
+                }
+            }
+            #expect(
+                eventually {
+                    let status =
+                        (try? String(contentsOfFile: "/proc/\(setuid.processIdentifier)/status", encoding: .utf8))
+                    return status?.contains("Name:\tpipetest-setuid") == true
+                })
+            let refused = try run("pmpipe", ["-i", "p_pid", "-x", "\(setuid.processIdentifier)"], user: "pipetest_c")
+            #expect(refused.status == 255, "\(refused)")
+            #expect(
+                refused.err.contains("is a process that runs with another user's privileges (effective uid 0)"),
+                "\(refused.err)")
+            #expect(!refused.out.contains("Uid:"))
+            #expect(
+                eventually {
+                    let status =
+                        (try? String(contentsOfFile: "/proc/\(plain.processIdentifier)/status", encoding: .utf8))
+                    return status?.contains("Name:\tsleep") == true
+                })
+            let accepted = try run("pmpipe", ["-i", "p_pid", "-x", "\(plain.processIdentifier)"], user: "pipetest_c")
+            #expect(accepted.status == 0 && accepted.out.contains("Name:\tsleep"), "\(accepted)")
+        }
+
         /// A hostile pattern and a hostile value: RE2 answers at once, pmcd
         /// keeps the agent, every other client keeps its stream.
         @Test(.timeLimit(.minutes(1)))

@@ -103,6 +103,29 @@ extension PipeIntegration {
             #expect(after != nil && after != tick, "run names are never reused")
         }
 
+        /// One user starts more short shared runs than max_per_user (8 by
+        /// default): each finished run would keep its buffer for its whole
+        /// retain time, so only the newest 8 finished runs of that user stay.
+        @Test(.timeLimit(.minutes(2)))
+        func finishedRunsOfOneUserAreBoundedByMaxPerUser() throws {
+            var names: [String] = []
+            for _ in 1...11 {
+                names.append(try #require(try Self.start("s_fast", "10", user: "pipetest_a").run))
+                // Each finishes at once; wait, so the next one is admitted.
+                #expect(
+                    try eventually {
+                        let status = try Self.value("pipe.run.status", names.last!)
+                        return status == "exited" || status == nil
+                    })
+            }
+            let listed = try run("pminfo", ["-f", "pipe.run.status"]).out
+            let kept = names.filter { listed.contains("\"\($0)\"]") }
+            #expect(kept.count <= 8, "\(kept)")
+            #expect(kept.contains(names.last!), "the newest finished run stays")
+            #expect(!kept.contains(names[0]) && !kept.contains(names[2]), "the oldest finished runs go early")
+            #expect(Agent.log(since: max(0, Agent.logSize() - 20000)).contains("culled before its retain time"))
+        }
+
         /// pipe.run.text: each context gets the lines since its previous
         /// fetch; a reload keeps runs and positions.
         @Test(.timeLimit(.minutes(1)))

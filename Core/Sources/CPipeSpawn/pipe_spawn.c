@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/eventfd.h>
+#include <sys/xattr.h>
 
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
@@ -450,6 +451,13 @@ int pipe_openat2_beneath(int dirfd, const char *path)
 int pipe_open_directory_path(const char *path)
 {
     return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+int pipe_has_access_acl(const char *path)
+{
+    if (lgetxattr(path, "system.posix_acl_access", NULL, 0) >= 0)
+        return 1;
+    return (errno == ENODATA || errno == ENOTSUP) ? 0 : 1;
 }
 
 int pipe_eventfd(int nonblocking)

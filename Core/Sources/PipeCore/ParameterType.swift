@@ -16,7 +16,7 @@
 /// | `word`                     | ASCII letters, digits and `_ . : @ + = % -`, not starting with `-`, no `..` | the text |
 /// | `pattern REGEX`            | text the regular expression matches as a whole (RE2 syntax, linear time) | the text |
 /// | `path under DIR`           | a path, relative to DIR or absolute inside DIR, that exists and resolves inside DIR without following anything out of it | the resolved absolute path |
-/// | `pid`                      | the decimal id of a running process the client owns (root: any) | the number |
+/// | `pid`                      | the decimal id of a running process whose four uids are the client's and four gids among its groups (root: any) | the number |
 /// | `blockdev`                 | the name of a block device in /sys/class/block (`sda`, `nvme0n1`, `dm-0`) | the name |
 /// | `any`                      | any text without control characters                         | the text |
 ///
@@ -105,8 +105,8 @@ public protocol ParameterFacts {
     /// leaves the directory, lies in a directory `client` may write to, so
     /// it could change between the check and the command's use of it).
     func resolvePath(_ text: String, under directory: String, for client: ClientIdentity) -> Result<String, FactRefusal>
-    /// The real uid of process `pid`, or nil if there is no such process.
-    func processOwner(_ pid: Int32) -> UInt32?
+    /// The uids and gids of process `pid`, or nil if there is no such process.
+    func processCredentials(_ pid: Int32) -> ProcessCredentials?
     /// Whether /sys/class/block/`name` exists.
     func blockDeviceExists(_ name: String) -> Bool
 }
@@ -166,8 +166,8 @@ extension ParameterType {
             else {
                 return .refused("is not a process id")
             }
-            guard let owner = facts.processOwner(pid) else { return .refused("is not a running process") }
-            guard client.uid == 0 || owner == client.uid else { return .refused("is a process you do not own") }
+            guard let credentials = facts.processCredentials(pid) else { return .refused("is not a running process") }
+            if let refusal = credentials.refusal(for: client) { return .refused(refusal) }
             return .accepted(String(pid))
         case .blockDevice:
             guard let first = value.unicodeScalars.first, ASCII.isLetterOrDigit(first),

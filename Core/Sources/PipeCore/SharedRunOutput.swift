@@ -98,6 +98,34 @@ public struct SharedRunOutput {
         closeStream(.stderr, at: time)
         self.termination = termination
         finishTime = time
+        releaseSpareRoom()
+    }
+
+    /// Bytes the arena holds, spare room included (for tests).
+    var arenaBytes: Int { arena?.capacity ?? 0 }
+
+    /// A finished run takes no more lines, and stays readable for its
+    /// retain time: its arena shrinks to the records it holds (records are
+    /// stored bigger than `memoryUsed` counts them and the arena grew to
+    /// twice what it needed, so a full 4 MiB buffer of short lines can hold
+    /// three times that), and the record positions lose their evicted head.
+    private mutating func releaseSpareRoom() {
+        if startsHead > 0 || starts.capacity > starts.count {
+            starts = Array(starts[startsHead...])
+            startsHead = 0
+        }
+        let first = starts.first ?? end
+        let live = end - first
+        guard let current = arena, current.capacity > live else { return }
+        guard live > 0 else {
+            arena = nil
+            arenaStart = end
+            return
+        }
+        let fresh = ArenaStorage(capacity: live)
+        fresh.base.copyMemory(from: current.base + (first - arenaStart), byteCount: live)
+        arena = fresh
+        arenaStart = first
     }
 
     private mutating func append(

@@ -51,10 +51,11 @@ public final class SystemLaunchFacts: LaunchFacts {
 
     /// Resolves with openat2(RESOLVE_BENEATH) from a descriptor of
     /// `directory`, reads the result back from /proc/self/fd, and refuses a
-    /// path any of whose directories from `directory` down the client may
-    /// write to (it could swap a component for a symbolic link between this
-    /// check and the command's open). Root clients skip that last check.
-    /// The corresponding C calls are open(2), openat2(2), readlink(2), stat(2).
+    /// path any of whose directories from "/" down the client may write to,
+    /// owns (it may chmod it) or that carries a POSIX ACL (it could swap a
+    /// component for a symbolic link between this check and the command's
+    /// open). Root clients skip that last check.
+    /// The corresponding C calls are open(2), openat2(2), readlink(2), lstat(2), lgetxattr(2).
     public func resolvePath(_ text: String, under directory: String, for client: ClientIdentity)
         -> Result<String, FactRefusal>
     {
@@ -100,44 +101,56 @@ public final class SystemLaunchFacts: LaunchFacts {
         if resolved.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
             return .failure(FactRefusal("resolves to a name with a control character"))
         }
-        if client.uid != 0, let writable = firstWritableDirectory(from: root, to: resolved, by: client) {
-            return .failure(
-                FactRefusal(
-                    "lies under \(writable), which you may write to, so it could change between the check and the "
-                        + "command's use of it"))
+        if client.uid != 0 {
+            guard let chain = Self.directoryChain(to: resolved) else {
+                return .failure(FactRefusal("cannot be checked: a directory on its way changed during the check"))
+            }
+            if let refusal = DirectoryWriteAccess.refusal(for: chain, client: client) {
+                return .failure(FactRefusal(refusal))
+            }
         }
         return .success(resolved)
     }
 
-    /// The first directory from `root` down to the parent of `path` (the
-    /// whole of `path` when it is a directory) that `client` may write to.
-    private func firstWritableDirectory(from root: String, to path: String, by client: ClientIdentity) -> String? {
-        var directories = [root]
-        let rest = path.dropFirst(root == "/" ? 1 : root.count + 1)
-        var current = root == "/" ? "" : root
-        let components = rest.split(separator: "/")
-        for component in components.dropLast() {
+    /// The directories from "/" down to the parent of `path` (down to `path`
+    /// itself when it is a directory), the ancestors of the parameter's
+    /// directory included: whoever may rename one of them may swap the
+    /// directory itself. Each with its owner, group, mode, whether it
+    /// carries an access ACL, and the owner of the entry the path goes
+    /// through next. nil when one cannot be examined or is no longer a
+    /// directory. The corresponding C calls are lstat(2) and lgetxattr(2).
+    static func directoryChain(to path: String) -> [DirectoryFacts]? {
+        var paths = ["/"]
+        var current = ""
+        for component in path.split(separator: "/") {
             current += "/" + component
-            directories.append(current)
+            paths.append(current)
         }
-        if let last = components.last, let info = try? Files.status(current + "/" + last), info.isDirectory {
-            directories.append(current + "/" + last)
+        var infos: [stat] = []
+        for entry in paths {
+            guard let info = try? Files.status(entry, follow: false) else { return nil }
+            infos.append(info)
         }
-        for directory in directories {
-            guard let info = try? Files.status(directory) else { return directory }
-            if Self.mayWrite(info, client: client) { return directory }
+        let isDirectory = { (info: stat) in info.st_mode & S_IFMT == S_IFDIR }
+        // The last entry is the target: a directory belongs to the chain, a file only names the next owner.
+        let count = isDirectory(infos[infos.count - 1]) ? paths.count : paths.count - 1
+        var chain: [DirectoryFacts] = []
+        for index in 0..<count {
+            let info = infos[index]
+            guard isDirectory(info) else { return nil }
+            chain.append(
+                DirectoryFacts(
+                    path: paths[index], owner: UInt32(info.st_uid), group: UInt32(info.st_gid),
+                    mode: UInt32(info.st_mode & 0o7777), hasAccessACL: hasAccessACL(paths[index]),
+                    nextEntryOwner: index + 1 < infos.count ? UInt32(infos[index + 1].st_uid) : nil))
         }
-        return nil
+        return chain
     }
 
-    private static func mayWrite(_ info: stat, client: ClientIdentity) -> Bool {
-        let mode = info.st_mode
-        if mode & S_IWOTH != 0 { return true }
-        if let uid = client.uid, UInt32(info.st_uid) == uid, mode & S_IWUSR != 0 { return true }
-        let gid = UInt32(info.st_gid)
-        if mode & S_IWGRP != 0, client.gid == gid || client.groupIDs.contains(gid) { return true }
-        return false
-    }
+    /// Whether `path` carries the extended attribute system.posix_acl_access;
+    /// an answer other than "no such attribute" or "not supported" counts as
+    /// yes. The corresponding C call is lgetxattr(2).
+    static func hasAccessACL(_ path: String) -> Bool { pipe_has_access_acl(path) != 0 }
 
     /// readlink of /proc/self/fd/N: the path the kernel has for an open descriptor.
     static func pathOfDescriptor(_ fd: Int32) -> String? {
@@ -147,14 +160,11 @@ public final class SystemLaunchFacts: LaunchFacts {
         return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// The real uid from /proc/PID/status (`Uid:` line, first field).
-    public func processOwner(_ pid: Int32) -> UInt32? {
+    /// The `Uid:` and `Gid:` lines of /proc/PID/status (real, effective,
+    /// saved, filesystem).
+    public func processCredentials(_ pid: Int32) -> ProcessCredentials? {
         guard pid > 0, let bytes = Files.contents("/proc/\(pid)/status") else { return nil }
-        let text = String(decoding: bytes, as: UTF8.self)
-        for line in text.split(separator: "\n") where line.hasPrefix("Uid:") {
-            return line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { UInt32($0) }
-        }
-        return nil
+        return ProcessCredentials(procStatus: String(decoding: bytes, as: UTF8.self))
     }
 
     /// Whether /sys/class/block/NAME exists (disks and partitions, as the

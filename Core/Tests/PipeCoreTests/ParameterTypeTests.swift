@@ -60,13 +60,71 @@ func aWordHasOnlyLettersDigitsAndSafePunctuation(_ value: String, _ accepted: Bo
 }
 
 @Test func aPidMustBeAProcessTheClientOwnsUnlessTheClientIsRoot() {
-    #expect(verdict(.pid, "4242") == .refused("is a process you do not own"))
-    #expect(verdict(.pid, "4242", client: ClientIdentity(uid: 1001)) == .accepted("4242"))
+    #expect(verdict(.pid, "4242") == .refused("is a process you do not own (real uid 1001)"))
+    #expect(verdict(.pid, "4242", client: ClientIdentity(uid: 1001, gid: 1001)) == .accepted("4242"))
     #expect(verdict(.pid, "1", client: rootClient) == .accepted("1"))
     #expect(verdict(.pid, "99") == .refused("is not a running process"))
     for bad in ["", "-1", "0", "1x", "01234567890", "+5"] {
         #expect(verdict(.pid, bad) == .refused("is not a process id"), "\(bad)")
     }
+}
+
+/// A client (uid 1000, groups 1000 and 2000) names a process: only one all
+/// of whose uids are the client's and all of whose gids its groups is the
+/// client's. The attack: `sleep 30 | su root -c true &` leaves su waiting
+/// with the client's real uid and root's effective, saved and filesystem uids.
+@Test(
+    arguments: [
+        ([1000, 1000, 1000, 1000], [1000, 1000, 1000, 1000], nil),
+        ([1000, 1000, 1000, 1000], [2000, 1000, 2000, 1000], nil),
+        (
+            [1000, 0, 0, 0], [1000, 1000, 1000, 1000],
+            "is a process that runs with another user's privileges (effective uid 0)"
+        ),
+        (
+            [1000, 1000, 0, 1000], [1000, 1000, 1000, 1000],
+            "is a process that runs with another user's privileges (saved uid 0)"
+        ),
+        (
+            [1000, 1000, 1000, 0], [1000, 1000, 1000, 1000],
+            "is a process that runs with another user's privileges (filesystem uid 0)"
+        ),
+        ([0, 1000, 1000, 1000], [1000, 1000, 1000, 1000], "is a process you do not own (real uid 0)"),
+        ([1001, 1001, 1001, 1001], [1000, 1000, 1000, 1000], "is a process you do not own (real uid 1001)"),
+        (
+            [1000, 1000, 1000, 1000], [1000, 42, 42, 42],
+            "is a process that runs with the privileges of a group you are not in (effective gid 42)"
+        ),
+        (
+            [1000, 1000, 1000, 1000], [0, 1000, 1000, 1000],
+            "is a process that runs with the privileges of a group you are not in (real gid 0)"
+        ),
+        (
+            [1000, 1000, 1000, 1000], [1000, 1000, 1000, 5],
+            "is a process that runs with the privileges of a group you are not in (filesystem gid 5)"
+        ),
+        ([1000, 1000], [1000, 1000], "cannot be checked: its credentials are incomplete"),
+    ] as [([UInt32], [UInt32], String?)])
+func aPidIsTheClientsOnlyWhenEveryUidAndGidIs(_ uids: [UInt32], _ gids: [UInt32], _ refusal: String?) {
+    let credentials = ProcessCredentials(uids: uids, gids: gids)
+    #expect(credentials.refusal(for: bobClient) == refusal, "\(uids) \(gids)")
+    #expect(credentials.refusal(for: rootClient) == nil)
+    let facts = TableFacts()
+    facts.processes[777] = credentials
+    #expect(
+        ParameterType.pid.check("777", client: bobClient, facts: facts)
+            == (refusal.map { .refused($0) } ?? .accepted("777")))
+}
+
+@Test func theCredentialsAreReadFromProcStatus() {
+    let su = "Name:\tsu\nUmask:\t0022\nUid:\t1003\t0\t0\t0\nGid:\t1003\t1003\t1003\t1003\nGroups:\t1003\n"
+    #expect(
+        ProcessCredentials(procStatus: su)
+            == ProcessCredentials(uids: [1003, 0, 0, 0], gids: [1003, 1003, 1003, 1003]))
+    #expect(ProcessCredentials(procStatus: "Uid:\t1\t1\t1\nGid:\t1\t1\t1\t1\n") == nil)
+    #expect(ProcessCredentials(procStatus: "Uid:\t1\t1\t1\t1\n") == nil)
+    #expect(ProcessCredentials(procStatus: "Uid:\t1\tx\t1\t1\nGid:\t1\t1\t1\t1\n") == nil)
+    #expect(ProcessCredentials(procStatus: "") == nil)
 }
 
 @Test func aBlockDeviceMustExist() {

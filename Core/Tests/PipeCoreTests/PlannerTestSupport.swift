@@ -37,7 +37,10 @@ final class TableFacts: LaunchFacts {
     ]
     /// `directory` -> relative text -> resolved path or refusal
     var paths: [String: [String: Result<String, FactRefusal>]] = [:]
-    var processes: [Int32: UInt32] = [1: 0, 4242: 1001]
+    var processes: [Int32: ProcessCredentials] = [
+        1: ProcessCredentials(uids: [0, 0, 0, 0], gids: [0, 0, 0, 0]),
+        4242: ProcessCredentials(uids: [1001, 1001, 1001, 1001], gids: [1001, 1001, 1001, 1001]),
+    ]
     var blockDevices: Set<String> = ["sda", "nvme0n1", "dm-0"]
 
     func account(named name: String) -> RunAccount? { accounts[name] }
@@ -53,7 +56,7 @@ final class TableFacts: LaunchFacts {
         paths[directory]?[text] ?? .failure(FactRefusal("does not exist under \(directory)"))
     }
 
-    func processOwner(_ pid: Int32) -> UInt32? { processes[pid] }
+    func processCredentials(_ pid: Int32) -> ProcessCredentials? { processes[pid] }
 
     func blockDeviceExists(_ name: String) -> Bool { blockDevices.contains(name) }
 }

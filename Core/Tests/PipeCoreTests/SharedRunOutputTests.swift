@@ -90,6 +90,30 @@ struct SharedRunOutputTests {
         #expect(!partial.batch.ended && partial.batch.next == 1)
     }
 
+    /// A finished run keeps its records for its retain time, not the spare
+    /// room its arena grew: a full buffer of short lines (seq 1 600000)
+    /// held about three times its capacity until retain ran out.
+    @Test func aFinishedRunKeepsItsRecordsAndReleasesTheSpareRoom() throws {
+        let capacity = 1 << 20
+        var output = SharedRunOutput(capacity: capacity, maxLineLength: 1024)
+        for chunk in stride(from: 1, through: 200_000, by: 1000) {
+            feed(&output, (chunk..<chunk + 1000).map { "\($0)\n" }.joined())
+        }
+        let before = output.arenaBytes
+        let oldest = output.oldest
+        let next = output.next
+        output.finish(.exited(code: 0), at: Timestamp(seconds: 2, microseconds: 0))
+        #expect(output.arenaBytes < before, "\(output.arenaBytes) of \(before)")
+        #expect(output.oldest == oldest && output.next == next)
+        let all = try fetch(&output, from: oldest)
+        #expect(lines(all.records).first == "\(oldest + 1)" && lines(all.records).last == "200000")
+        #expect(all.batch.ended)
+        var empty = SharedRunOutput(capacity: capacity, maxLineLength: 1024)
+        empty.finish(.exited(code: 0), at: Timestamp(seconds: 2, microseconds: 0))
+        let emptyEnd = try fetch(&empty, from: 0)
+        #expect(empty.arenaBytes == 0 && emptyEnd.batch.ended)
+    }
+
     @Test func textJoinsLinesCutsAtALineAndMarksGaps() {
         var output = SharedRunOutput(capacity: 4 * (4 + RecordQueue.recordOverhead), maxLineLength: 4)
         feed(&output, "one\ntwo\n")

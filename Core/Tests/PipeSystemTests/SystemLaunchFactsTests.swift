@@ -79,15 +79,67 @@ import Testing
         defer { chmod(root + "/logs/sub", 0o755) }
         #expect((try? resolve("sub/b.log").get()) == nil)
     }
+    /// The attack: the client owns a 0555 directory under DIR. It may chmod
+    /// it back after the check and swap a subdirectory for a link to /etc.
+    @Test func aPathInADirectoryTheClientOwnsIsRefusedWhateverItsMode() throws {
+        try FileManager.default.createDirectory(atPath: root + "/logs/mine/sub", withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: root + "/logs/mine/sub/d.log", contents: Data("x\n".utf8))
+        chmod(root + "/logs/mine/sub", 0o755)
+        chown(root + "/logs/mine", 54321, 54321)
+        chmod(root + "/logs/mine", 0o555)
+        defer { chmod(root + "/logs/mine", 0o755) }
+        #expect(
+            resolve("mine/sub/d.log")
+                == .failure(
+                    FactRefusal(
+                        "lies under \(root)/logs/mine, which you own, and so may make writable whatever its mode, "
+                            + "so it could change between the check and the command's use of it")))
+        let other = ClientIdentity(uid: 54322, gid: 54322, userName: "other", groupNames: [], groupIDs: [54322])
+        #expect(resolve("mine/sub/d.log", as: other) == .success(root + "/logs/mine/sub/d.log"))
+    }
+
+    /// A directory with an access ACL counts as writable, whatever the ACL says.
+    @Test func aPathInADirectoryWithAnACLIsRefused() throws {
+        try FileManager.default.createDirectory(atPath: root + "/logs/acl", withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: root + "/logs/acl/e.log", contents: Data("x\n".utf8))
+        chmod(root + "/logs/acl", 0o755)
+        // user::rwx user:54321:r-x group::r-x mask::r-x other::r-x in the kernel's xattr layout
+        // (version 2, then tag, permissions, id): an ACL that grants nothing, and still counts.
+        var bytes: [UInt8] = [2, 0, 0, 0]
+        let entries: [(UInt16, UInt16, UInt32)] = [
+            (0x01, 7, .max), (0x02, 5, 54321), (0x04, 5, .max), (0x10, 5, .max), (0x20, 5, .max),
+        ]
+        for (tag, perm, id) in entries {
+            bytes += [UInt8(tag & 0xff), UInt8(tag >> 8), UInt8(perm), 0]
+            bytes += [UInt8(id & 0xff), UInt8((id >> 8) & 0xff), UInt8((id >> 16) & 0xff), UInt8(id >> 24)]
+        }
+        guard testSetxattr(root + "/logs/acl", "system.posix_acl_access", bytes, bytes.count, 0) == 0 else {
+            // A file system without ACLs: nothing to test here.
+            return
+        }
+        guard case .failure(let refusal) = resolve("acl/e.log") else {
+            Issue.record("a directory with an ACL was accepted")
+            return
+        }
+        #expect(refusal.reason.hasPrefix("lies under \(root)/logs/acl, which carries a POSIX ACL"), "\(refusal)")
+    }
 }
+
+/// setxattr(2), which Swift's Glibc module does not declare (<sys/xattr.h>).
+@_silgen_name("setxattr")
+private func testSetxattr(
+    _ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>, _ value: UnsafeRawPointer, _ size: Int, _ flags: Int32
+) -> Int32
 
 @Suite struct ProcessAndDeviceFactsTests {
     let facts = SystemLaunchFacts()
 
-    @Test func theOwnerOfAProcessIsItsRealUid() {
-        #expect(facts.processOwner(getpid()) == getuid())
-        #expect(facts.processOwner(1) == 0)
-        #expect(facts.processOwner(Int32.max) == nil)
+    @Test func theCredentialsOfAProcessAreItsFourUidsAndFourGids() {
+        let own = facts.processCredentials(getpid())
+        #expect(own?.uids == [getuid(), geteuid(), geteuid(), geteuid()])
+        #expect(own?.gids == [getgid(), getegid(), getegid(), getegid()])
+        #expect(facts.processCredentials(1)?.uids == [0, 0, 0, 0])
+        #expect(facts.processCredentials(Int32.max) == nil)
     }
 
     @Test func blockDevicesAreWhatSysClassBlockHas() throws {

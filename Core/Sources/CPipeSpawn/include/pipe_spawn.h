@@ -144,6 +144,13 @@ int pipe_openat2_beneath(int dirfd, const char *path);
 /// Must be C: glibc defines O_PATH only under _GNU_SOURCE.
 int pipe_open_directory_path(const char *path);
 
+/// Whether `path` (not followed if a link) carries a POSIX access ACL: 1 if
+/// lgetxattr finds system.posix_acl_access or fails for another reason than
+/// "no such attribute" or "not supported" (so an unanswered question counts
+/// as yes), 0 otherwise.
+/// Must be C: <sys/xattr.h> is not part of Swift's Glibc module.
+int pipe_has_access_acl(const char *path);
+
 /// eventfd(0, EFD_CLOEXEC [| EFD_NONBLOCK]): a counter one thread signals
 /// and another waits for (or polls). Returns the descriptor or -1 with errno.
 /// Must be C: <sys/eventfd.h> is not part of Swift's Glibc module.
