@@ -380,3 +380,18 @@ func typesThatFitWhereTheyStandAreAccepted(_ line: String, _ type: String) throw
     #expect(config.limits.reservedGroup == "sudo")
     #expect(config.rules.count >= 4)
 }
+
+/// The README's shared-run example (the first block of "Shared runs")
+/// parses as it is, command lines included.
+@Test func readmeSharedRunExampleParses() throws {
+    let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("README.md")
+    let text = try String(contentsOf: readme, encoding: .utf8)
+    let section = try #require(text.range(of: "\n## Shared runs, archives and dashboards\n"))
+    let open = try #require(text.range(of: "\n```\n", range: section.upperBound..<text.endIndex))
+    let close = try #require(text.range(of: "\n```\n", range: open.upperBound..<text.endIndex))
+    let example = String(text[open.upperBound..<close.lowerBound]) + "\n"
+    let config = try parse([ConfigSource(name: "README.md", text: example)])
+    #expect(config.commands.map(\.name) == ["tick", "syslog_watch"])
+    #expect(config.commands.allSatisfy { $0.options.shared })
+}
