@@ -6,10 +6,13 @@ import PipeSystem
 /// every file of the drop-in directory (or one file given with -c).
 ///
 /// Syntax errors always reject the configuration. Problems in the
-/// environment (an unknown run-as user, a missing program, a pin that no
-/// longer matches) reject it under `-C` (`strict`), and are warnings for a
-/// running agent, where the affected command then fails with a clear message
-/// when someone asks for it — so one missing tool never disables the others.
+/// environment (an unknown run-as user or group, a pin that no longer
+/// matches) reject it under `-C` (`strict`), and are warnings for a running
+/// agent, where the affected command then fails with a clear message when
+/// someone asks for it — so one missing tool never disables the others. A
+/// program that is not installed is a warning even under `-C`, as it is on
+/// reload: a file written for tools not yet installed (PCP's own sample
+/// names btrace) is still a correct configuration.
 struct ConfigurationLoader {
     var mainFile: String?
     var directory: String?
@@ -38,7 +41,7 @@ struct ConfigurationLoader {
 
     /// Reads and parses everything. `strict` (-C, and reloads): any error
     /// refuses the whole configuration; environment problems (an unknown
-    /// user, a missing program) too under -C. At start-up (`strict: false`,
+    /// user or group; not a missing program, a warning) too under -C. At start-up (`strict: false`,
     /// `skipBadFiles`): a file with errors is left out and the rest is used,
     /// so that one bad drop-in does not leave the agent with no commands.
     func load(strict: Bool, skipBadFiles: Bool = false) -> Result<Loaded, LoadFailure> {
@@ -65,23 +68,54 @@ struct ConfigurationLoader {
                 return .failure(LoadFailure(errors: error.errors.map(\.description)))
             }
         }
-        let problems = Self.environmentProblems(of: configuration)
-        if strict && !problems.isEmpty {
-            return .failure(LoadFailure(errors: problems))
+        let environment = Self.environmentProblems(of: configuration)
+        if strict && !environment.errors.isEmpty {
+            return .failure(
+                LoadFailure(
+                    errors: environment.errors.sorted { $0.location < $1.location }.map(\.text),
+                    warnings: configuration.warnings.map(\.description)
+                        + environment.warnings.sorted { $0.location < $1.location }.map(\.text)))
         }
+        let problems = (environment.errors + environment.warnings).sorted { $0.location < $1.location }
         return .success(
             Loaded(
                 configuration: configuration, refusedFiles: refusedFiles,
-                warnings: configuration.warnings.map(\.description) + problems))
+                warnings: configuration.warnings.map(\.description) + problems.map(\.text)))
     }
 
     struct LoadFailure: Error {
         var errors: [String]
+        /// What -C shows beside the errors (a program not installed).
+        var warnings: [String] = []
+    }
+
+    /// One finding of `environmentProblems`, with the line it is about for sorting.
+    struct Problem: Equatable {
+        var location: SourceLocation
+        var text: String
+    }
+
+    /// What `environmentProblems` found: `errors` refuse a configuration
+    /// under -C; `warnings` (a program that is not installed) never do.
+    /// Each finding appears once, however many rules one line makes.
+    struct EnvironmentReport {
+        var errors: [Problem] = []
+        var warnings: [Problem] = []
+
+        mutating func error(_ message: String, at location: SourceLocation) {
+            let problem = Problem(location: location, text: "\(location): \(message)")
+            if !errors.contains(problem) { errors.append(problem) }
+        }
+
+        mutating func warning(_ message: String, at location: SourceLocation) {
+            let problem = Problem(location: location, text: "\(location): \(message)")
+            if !warnings.contains(problem) { warnings.append(problem) }
+        }
     }
 
     /// What parsing cannot know: whether the accounts, groups and programs exist.
-    static func environmentProblems(of configuration: Configuration) -> [String] {
-        var problems: [String] = []
+    static func environmentProblems(of configuration: Configuration) -> EnvironmentReport {
+        var problems = EnvironmentReport()
         let cgroups = CgroupLayout.detect()
         for command in configuration.commands {
             let options = command.options
@@ -89,10 +123,10 @@ struct ConfigurationLoader {
                 memoryBytes: options.memoryLimit?.bytes, tasks: options.taskLimit,
                 cpuPercent: options.cpuPercent)
             if !limits.isEmpty, let problem = cgroups.unsupported(limits) {
-                problems.append("\(command.location): instance \(command.name): \(problem)")
+                problems.error("instance \(command.name): \(problem)", at: command.location)
             }
             if SystemLaunchFacts.lookUpAccount(command.user) == nil {
-                problems.append("\(command.location): instance \(command.name): user '\(command.user)' does not exist")
+                problems.error("instance \(command.name): user '\(command.user)' does not exist", at: command.location)
             }
             guard command.template.isDirect else { continue }
             let program = command.template.programName
@@ -102,29 +136,39 @@ struct ConfigurationLoader {
                 if account?.uid == 0 || command.options.capabilities?.isEmpty == false,
                     let problem = PinnedExecutables.trustProblem(of: path)
                 {
-                    problems.append("\(command.location): instance \(command.name): \(problem)")
+                    problems.error("instance \(command.name): \(problem)", at: command.location)
                 }
                 if let pin = command.options.sha256 {
                     let digest = try Executables.sha256(ofFile: path)
                     if digest != pin {
-                        problems.append(
-                            "\(command.location): instance \(command.name): \(path) does not match its pinned sha256 (it is \(SHA256Hasher.hex(digest)))"
-                        )
+                        problems.error(
+                            "instance \(command.name): \(path) does not match its pinned sha256 (it is "
+                                + "\(SHA256Hasher.hex(digest)))", at: command.location)
                     }
                 }
+            } catch  where error.errno == ENOENT {
+                let searched = program.contains("/") ? "no such file" : "not found in \(LaunchPlanner.fixedPath)"
+                problems.warning(
+                    "instance \(command.name): program '\(program)' is not installed (\(searched)): "
+                        + "a run of it fails with a clear error until it is installed", at: command.location)
             } catch {
-                problems.append("\(command.location): instance \(command.name): program '\(program)': \(error)")
+                problems.error("instance \(command.name): program '\(program)': \(error)", at: command.location)
             }
         }
         for rule in configuration.rules {
             switch rule.subject {
             case .user(let name) where !isNumeric(name) && Accounts.user(named: name) == nil:
-                problems.append("\(rule.location): user '\(name)' does not exist")
+                problems.error("user '\(name)' does not exist", at: rule.location)
             case .group(let name) where !isNumeric(name) && !Accounts.groupExists(named: name):
-                problems.append("\(rule.location): group '\(name)' does not exist")
+                problems.error("group '\(name)' does not exist", at: rule.location)
             default:
                 break
             }
+        }
+        if let group = configuration.limits.reservedGroup, !isNumeric(group), !Accounts.groupExists(named: group) {
+            let location =
+                configuration.limitLocations[.reservedGroup] ?? SourceLocation(file: "[limits]", line: 0)
+            problems.error("reserved_group: group '\(group)' does not exist", at: location)
         }
         return problems
     }

@@ -121,11 +121,14 @@ public enum PipeAgentMain {
         switch loader.load(strict: true) {
         case .success(let loaded):
             for warning in loaded.warnings { FileDescriptor.standardError.writeAll("pmdapipe: warning: \(warning)\n") }
+            let commands = loaded.configuration.commands.count
+            let rules = loaded.configuration.rules.count
             print(
-                "pmdapipe: configuration OK: \(loaded.configuration.commands.count) commands, "
-                    + "\(loaded.configuration.rules.count) access rules")
+                "pmdapipe: configuration OK: \(commands) command\(commands == 1 ? "" : "s"), "
+                    + "\(rules) access rule\(rules == 1 ? "" : "s")")
             return 0
         case .failure(let failure):
+            for warning in failure.warnings { FileDescriptor.standardError.writeAll("pmdapipe: warning: \(warning)\n") }
             for error in failure.errors { FileDescriptor.standardError.writeAll("pmdapipe: \(error)\n") }
             return 1
         }

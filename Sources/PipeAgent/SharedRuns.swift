@@ -80,10 +80,10 @@ extension Agent {
                 ["error": "permission denied: only the user who started \(runName) and root may stop it"],
                 cpcp_ERR_PERMISSION)
         }
-        if !run.finished {
-            deliver(
-                .stop(.requested("stopped by \(identity.userName ?? "uid \(uid)")")), to: run, now: Clock.monotonic())
-        }
+        // A run that had already ended is still a success (it is stopped),
+        // but the one who asked is told it had been over already.
+        if run.finished { return reply(["stopped": runName, "already": "finished"], 0) }
+        deliver(.stop(.requested("stopped by \(identity.userName ?? "uid \(uid)")")), to: run, now: Clock.monotonic())
         return reply(["stopped": runName], 0)
     }
 

@@ -1,10 +1,11 @@
 /// The agent's answer to a store into `pipe.control.start` or
 /// `pipe.control.stop`, fetched once from the same metric in the same
 /// context: a JSON object of one string, `{"run":"NAME.SEQ"}`,
-/// `{"stopped":"NAME.SEQ"}` or `{"error":"..."}`.
+/// `{"stopped":"NAME.SEQ"}` (with `"already":"finished"` when the run had
+/// ended before the store) or `{"error":"..."}`.
 public enum ControlReply: Sendable, Equatable {
     case run(String)
-    case stopped(String)
+    case stopped(String, alreadyFinished: Bool)
     case error(String)
 
     /// Reads the agent's reply; nil for anything else (another agent, a
@@ -13,7 +14,7 @@ public enum ControlReply: Sendable, Equatable {
         guard let object = JSONStringObject.parse(text) else { return nil }
         if let message = object["error"] { return .error(message) }
         if let run = object["run"] { return .run(run) }
-        if let run = object["stopped"] { return .stopped(run) }
+        if let run = object["stopped"] { return .stopped(run, alreadyFinished: object["already"] == "finished") }
         return nil
     }
 }

@@ -51,7 +51,10 @@ final class PCPContext {
                     reason: pcpErrorText(sts))
             }
         }
-        guard sts >= 0 else { throw .cannotConnect(host: host, reason: pcpErrorText(sts)) }
+        guard sts >= 0 else {
+            throw .cannotConnect(
+                host: host, reason: pcpErrorText(sts), pmcdMayBeDown: PipeClientError.pmcdMayBeDown(code: sts))
+        }
         handle = sts
     }
 

@@ -1,9 +1,15 @@
 import PipeCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Everything that can stop pmpipe before or during a run, each rendered as
 /// one sentence for `pmpipe: <sentence>` on stderr (exit status 255).
 public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible {
-    case cannotConnect(host: String, reason: String)
+    /// `pmcdMayBeDown`: the failure is one a missing pmcd causes (connection
+    /// refused, no socket), not a refused login, so asking whether pmcd runs helps.
+    case cannotConnect(host: String, reason: String, pmcdMayBeDown: Bool)
     /// pmcd's socket is there but took no connection from this client for
     /// all of libpcp's connect timeout: its queue of pending connections
     /// stayed full (PCPContext.init).
@@ -42,8 +48,8 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
 
     public var description: String {
         switch self {
-        case .cannotConnect(let host, let reason):
-            return "cannot connect to pmcd on \(host) (is pmcd running?): \(reason)"
+        case .cannotConnect(let host, let reason, let pmcdMayBeDown):
+            return "cannot connect to pmcd on \(host)\(pmcdMayBeDown ? " (is pmcd running?)" : ""): \(reason)"
         case .pmcdQueueFull(let host, let socket, let waited, let reason):
             let seconds = Double(waited.components.seconds) + Double(waited.components.attoseconds) / 1e18
             let shown = (seconds * 10).rounded() / 10
@@ -60,6 +66,10 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
             return "no such instance '\(name)' (you may run: \(offered.joined(separator: ", ")))"
         case .permissionDenied(let instance, let detail, let advice):
             var text = "permission denied for '\(instance)'"
+            if let detail, let advice, detail.contains("no credentials") {
+                // The agent's sentence names remedies too: say them once, in pmpipe's terms.
+                return text + ": the client has no credentials; \(advice)"
+            }
             if let detail { text += ": \(Self.withoutLead("permission denied", detail))" }
             if let advice { text += " (\(advice))" }
             return text
@@ -114,6 +124,13 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
 
     /// The agent's sentence may already start with the words pmpipe puts
     /// first ("bad parameters: ..."); say them once.
+    /// Whether a failed pmNewContext's code is one that a pmcd not running
+    /// gives: the connection refused or reset, no socket, or no answer. An
+    /// authentication failure (PM_ERR_PERMISSION, a SASL error) is not.
+    public static func pmcdMayBeDown(code: Int32) -> Bool {
+        [ECONNREFUSED, ENOENT, ECONNRESET, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH].contains(-code)
+    }
+
     static func withoutLead(_ lead: String, _ detail: String) -> String {
         guard detail.lowercased().hasPrefix(lead + ":") else { return detail }
         return String(detail.dropFirst(lead.count + 1).drop(while: { $0 == " " }))

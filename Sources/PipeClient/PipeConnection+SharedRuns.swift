@@ -34,12 +34,14 @@ extension PipeConnection {
     }
 
     /// Asks the agent to stop `run` (allowed to its owner and root).
-    public func stop(run: String) throws(PipeClientError) {
+    /// Returns whether the run had already finished (nothing was left to stop).
+    @discardableResult
+    public func stop(run: String) throws(PipeClientError) -> Bool {
         let stop = try require(names.controlStop, for: "shared runs")
         let sts = context.storeString(stop, instance: Int32(bitPattern: cpcp_IN_NULL), run)
         let text = try reply(stop, name: names.controlStop, instance: nil)
         let parsed = text.flatMap(ControlReply.parse)
-        if sts >= 0, case .stopped? = parsed { return }
+        if sts >= 0, case .stopped(_, let alreadyFinished)? = parsed { return alreadyFinished }
         let permission = sts == cpcp_ERR_PERMISSION
         let advice = permission ? hostSpec.credentialsAdvice(agentSentence: nil) : nil
         switch parsed {

@@ -129,7 +129,7 @@ public enum Pmpipe {
         answer { _ throws in
             let connection = try PipeConnection(host: settings.host, prefix: settings.prefix)
             defer { connection.disconnect() }
-            try connection.stop(run: run)
+            if try connection.stop(run: run) { complain(alreadyFinishedNote(run)) }
             return 0
         }
     }
@@ -327,6 +327,12 @@ public enum Pmpipe {
     private static func detached(_ stream: PipeRun) {
         guard stream.isShared else { return }
         complain(detachNote(stream.name))
+    }
+
+    /// What `--stop` says of a run that had ended before it asked (exit 0:
+    /// the run is stopped either way).
+    public static func alreadyFinishedNote(_ run: String) -> String {
+        "\(run) had already finished: there was nothing to stop (pmpipe --runs shows how it ended)"
     }
 
     /// What pmpipe says when it leaves a shared run running.

@@ -168,19 +168,18 @@ struct PmpipeCommand: ParsableCommand {
         return arguments
     }
 
+    // The options' agreement is checked in run(), not here: ArgumentParser
+    // calls validate() before it reports an unknown option, which would then
+    // hide behind "missing -i" (pmpipe --bogus).
     func validate() throws {
-        do {
-            _ = try arguments.mode()
-        } catch {
-            throw ValidationError(error.description)
-        }
         if prefix.isEmpty || prefix.contains(where: { $0 == " " || $0 == "\t" }) {
             throw ValidationError("--prefix must be a metric name like pipe")
         }
     }
 
     func run() throws {
-        let mode = try arguments.mode()
+        let mode: PmpipeMode
+        do { mode = try arguments.mode() } catch { throw ValidationError(error.description) }
         let status = Pmpipe.perform(
             mode,
             Pmpipe.Settings(

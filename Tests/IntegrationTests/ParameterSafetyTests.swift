@@ -240,13 +240,13 @@ extension PipeIntegration {
 
         @Test func qa879ConfigurationChecks() throws {
             let cases: [(String, Int32, String)] = [
-                (";34@#bleurg  root        /bin/true", 0, "configuration OK: 1 commands"),
+                (";34@#bleurg  root        /bin/true", 0, "configuration OK: 1 command, 0 access rules"),
                 ("instance", 1, ":1: missing user name"),
                 ("instance user ", 1, ":1: missing a command"),
                 (
                     "instance root /bin/true and parameters\n[access]\nallow user root : instance\ndisallow user root : instance\n"
                         + "allow group root : instance\ndisallow group root : instance", 0,
-                    "configuration OK: 1 commands, 4 access rules"
+                    "configuration OK: 1 command, 4 access rules"
                 ),
                 ("instance root /bin/true\n[access]\nallow user", 1, ":3: missing user name"),
                 ("instance root /bin/true\n[access]\nallow group root ", 1, ":3: missing instance"),
@@ -259,6 +259,34 @@ extension PipeIntegration {
                 #expect(outcome.status == status, "\(text): \(outcome)")
                 #expect((outcome.out + outcome.err).contains(message), "\(text): \(outcome)")
             }
+        }
+
+        /// -C agrees with a reload: a program that is not installed is a
+        /// warning (PCP's own sample.conf names btrace), a user or group that
+        /// does not exist an error, reserved_group included, each said once
+        /// however many rules its line makes.
+        @Test func checkWarnsOfAMissingProgramAndRefusesUnknownAccounts() throws {
+            let missing = try ConfigFile("zr_missing root btrace-not-installed -w $1\n[access]\nallow user root : *")
+            defer { missing.remove() }
+            let warned = try run("\(Integration.pmdasDir)/pipe/pmdapipe", ["-C", "-c", missing.path])
+            #expect(warned.status == 0, "\(warned)")
+            #expect(
+                warned.err.contains(
+                    "warning: \(missing.path):1: instance zr_missing: program 'btrace-not-installed' "
+                        + "is not installed"), "\(warned.err)")
+            #expect(warned.out.contains("configuration OK: 1 command, 1 access rule\n"), "\(warned)")
+
+            let accounts = try ConfigFile(
+                "a root /bin/true\nb root /bin/true\n[access]\nallow group zz-no-such-group : a, b;\n"
+                    + "[limits]\nreserved_group = zz-no-such-group")
+            defer { accounts.remove() }
+            let refused = try run("\(Integration.pmdasDir)/pipe/pmdapipe", ["-C", "-c", accounts.path])
+            #expect(refused.status == 1, "\(refused)")
+            let rule = "\(accounts.path):4: group 'zz-no-such-group' does not exist"
+            #expect(refused.err.components(separatedBy: rule).count == 2, "\(refused.err)")
+            #expect(
+                refused.err.contains("\(accounts.path):6: reserved_group: group 'zz-no-such-group' does not exist"),
+                "\(refused.err)")
         }
 
         /// QA 878's configuration as a drop-in: its results, with two

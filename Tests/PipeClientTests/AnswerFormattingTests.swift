@@ -2,6 +2,10 @@ import Testing
 
 @testable import PipeClient
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// What pmpipe prints for --list, --runs and --explain, the control
 /// replies it reads, and its sentences about credentials and time windows.
 @Suite struct AnswerFormattingTests {
@@ -61,7 +65,10 @@ import Testing
 
     @Test func theAgentsRepliesAreRead() {
         #expect(ControlReply.parse(#"{"run":"tick.3"}"#) == .run("tick.3"))
-        #expect(ControlReply.parse(#"{"stopped":"tick.3"}"#) == .stopped("tick.3"))
+        #expect(ControlReply.parse(#"{"stopped":"tick.3"}"#) == .stopped("tick.3", alreadyFinished: false))
+        #expect(
+            ControlReply.parse(#"{"already":"finished","stopped":"tick.3"}"#)
+                == .stopped("tick.3", alreadyFinished: true))
         #expect(
             ControlReply.parse(#" { "error" : "no shared run is named \"x\"\n\u00e9\ud83d\ude00" } "#)
                 == .error("no shared run is named \"x\"\né😀"))
@@ -138,6 +145,38 @@ import Testing
         #expect(advised.description == "permission denied for 't' (use -h unix:)")
     }
 
+    @Test func aClientWithoutCredentialsHearsTheRemediesOnce() {
+        let advice = HostSpec("pcp://db1").credentialsAdvice(agentSentence: nil)
+        let refusal = PipeClientError.permissionDenied(
+            instance: "t",
+            detail: "permission denied: the client has no credentials (a TCP connection without SASL "
+                + "authentication): connect through pmcd's unix socket, or authenticate with SASL",
+            advice: advice)
+        #expect(
+            refusal.description == "permission denied for 't': the client has no credentials; over TCP pmcd passes "
+                + "your identity only after a SASL login: use -h unix: on the agent's host, or log in with "
+                + "-h 'pcp://db1?username=USER'")
+    }
+
+    // MARK: - Connecting
+
+    @Test func onlyAMissingPmcdIsAskedAbout() {
+        #expect(PipeClientError.pmcdMayBeDown(code: -ECONNREFUSED))
+        #expect(PipeClientError.pmcdMayBeDown(code: -ENOENT))
+        // PM_ERR_PERMISSION and a SASL authentication failure: pmcd answered.
+        #expect(!PipeClientError.pmcdMayBeDown(code: -12387))
+        #expect(!PipeClientError.pmcdMayBeDown(code: -EACCES))
+        #expect(
+            PipeClientError.cannotConnect(host: "h", reason: "Connection refused", pmcdMayBeDown: true).description
+                == "cannot connect to pmcd on h (is pmcd running?): Connection refused")
+        #expect(
+            PipeClientError.cannotConnect(
+                host: "pcp://h?username=bob", reason: "Authentication - authentication failure",
+                pmcdMayBeDown: false
+            ).description
+                == "cannot connect to pmcd on pcp://h?username=bob: Authentication - authentication failure")
+    }
+
     // MARK: - Time windows and notes
 
     @Test func pmParseTimeWindowsCaretBecomesOneSentence() {
@@ -148,6 +187,12 @@ import Testing
         #expect(
             ArchiveReplay.oneLine("start time is after end\n  of archive\n") == "start time is after end of archive")
         #expect(ArchiveReplay.oneLine("") == "")
+    }
+
+    @Test func stoppingAFinishedRunSaysSo() {
+        #expect(
+            Pmpipe.alreadyFinishedNote("tick.3")
+                == "tick.3 had already finished: there was nothing to stop (pmpipe --runs shows how it ended)")
     }
 
     @Test func theDetachNoteSaysHowToComeBackAndHowToStop() {

@@ -83,6 +83,9 @@ import Testing
             ),
             (["--attach", "x.1", "--from", "yesterday"], ""),
             ([], "pmpipe: missing -i <instance>, the configured command to run (see pmpipe --list)\n"),
+            // An unknown option is named first, not hidden behind what it left missing.
+            (["--bogus"], "pmpipe: Unknown option '--bogus' (see pmpipe --help)\n"),
+            (["--bogus", "--list", "--runs"], "pmpipe: Unknown option '--bogus' (see pmpipe --help)\n"),
         ]
         for (arguments, expected) in cases {
             let outcome = try pmpipe(arguments)

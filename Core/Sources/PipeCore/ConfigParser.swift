@@ -294,7 +294,7 @@ struct ConfigParser {
         collectWarnings()
         return Configuration(
             commands: commands, rules: rules, limits: limits,
-            warnings: diagnostics.filter { $0.severity == .warning }.sorted())
+            warnings: diagnostics.filter { $0.severity == .warning }.sorted(), limitLocations: limitLocations)
     }
 
     private mutating func applyInstanceSettings() {

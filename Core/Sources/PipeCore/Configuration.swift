@@ -30,12 +30,19 @@ public struct Configuration: Sendable {
     public var rules: [AccessRule]
     public var limits: GlobalLimits
     public var warnings: [Diagnostic]
+    /// Where each `[limits]` setting was made, for messages about its value
+    /// (an unknown `reserved_group`).
+    public var limitLocations: [LimitDirective: SourceLocation]
 
-    public init(commands: [CommandSpec], rules: [AccessRule], limits: GlobalLimits, warnings: [Diagnostic]) {
+    public init(
+        commands: [CommandSpec], rules: [AccessRule], limits: GlobalLimits, warnings: [Diagnostic],
+        limitLocations: [LimitDirective: SourceLocation] = [:]
+    ) {
         self.commands = commands
         self.rules = rules
         self.limits = limits
         self.warnings = warnings
+        self.limitLocations = limitLocations
     }
 
     public func command(named name: String) -> CommandSpec? {

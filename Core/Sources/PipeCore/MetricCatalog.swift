@@ -295,7 +295,8 @@ public enum Metric: String, CaseIterable, Sendable {
             oneLine: "Store a run name here to stop that shared run",
             long: """
                 Only the user who started the run and root may stop it.  A fetch in the
-                same context returns, once, {"stopped":"NAME.SEQ"} or {"error":"..."}.
+                same context returns, once, {"stopped":"NAME.SEQ"} or {"error":"..."};
+                {"already":"finished","stopped":"NAME.SEQ"} when the run had already ended.
                 """),
         .controlExplain: Row(
             cluster: 4, item: 2, type: .string, semantics: .discrete, units: .none, indom: .commands,

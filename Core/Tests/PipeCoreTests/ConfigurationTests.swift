@@ -362,3 +362,36 @@ func typesThatFitWhereTheyStandAreAccepted(_ line: String, _ type: String) throw
         configurationErrors("x root echo\n[instance x]\nshared = yes\nparams = 5\n")
             == ["pipe.conf:4: params applies to runs the agent starts itself: add 'autostart = yes'"])
 }
+
+/// The README's example configuration (the first block of its
+/// "Configuration" section) parses as it is, so it cannot drift from the
+/// syntax. Pure syntax: whether its users and programs exist is -C's concern.
+@Test func readmeExampleConfigurationParses() throws {
+    let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("README.md")
+    let text = try String(contentsOf: readme, encoding: .utf8)
+    let section = try #require(text.range(of: "\n## Configuration\n"))
+    let open = try #require(text.range(of: "\n```\n", range: section.upperBound..<text.endIndex))
+    let close = try #require(text.range(of: "\n```\n", range: open.upperBound..<text.endIndex))
+    let example = String(text[open.upperBound..<close.lowerBound]) + "\n"
+    let config = try parse([ConfigSource(name: "README.md", text: example)])
+    #expect(config.commands.map(\.name) == ["bdev_trace", "rw_syscalls", "viewlog"])
+    #expect(config.commands[0].options.sha256?.count == 32)
+    #expect(config.limits.reservedGroup == "sudo")
+    #expect(config.rules.count >= 4)
+}
+
+/// The README's shared-run example (the first block of "Shared runs")
+/// parses as it is, command lines included.
+@Test func readmeSharedRunExampleParses() throws {
+    let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("README.md")
+    let text = try String(contentsOf: readme, encoding: .utf8)
+    let section = try #require(text.range(of: "\n## Shared runs, archives and dashboards\n"))
+    let open = try #require(text.range(of: "\n```\n", range: section.upperBound..<text.endIndex))
+    let close = try #require(text.range(of: "\n```\n", range: open.upperBound..<text.endIndex))
+    let example = String(text[open.upperBound..<close.lowerBound]) + "\n"
+    let config = try parse([ConfigSource(name: "README.md", text: example)])
+    #expect(config.commands.map(\.name) == ["tick", "syslog_watch"])
+    #expect(config.commands.allSatisfy { $0.options.shared })
+}
