@@ -407,7 +407,7 @@ enum TestSetup {
             r_unfetched nobody  seq 1 1000000000
             r_bigline   nobody  head -c 20000000 /dev/zero | tr '\\0' x
             r_stream    nobody  sh -c 'i=0; while [ $i -lt 200 ]; do echo line$i; i=$((i+1)); sleep 0.01; done'
-            r_spew      nobody  sh -c 'seq 1 100000 >&2'
+            r_spew      nobody  sh -c 'seq 1 100000 >&2; i=0; while [ $i -lt 30 ]; do echo late$i >&2; i=$((i+1)); sleep 0.02; done'
             r_crlf      nobody  printf 'one\\r\\ntwo\\rthree\\r\\nlast'
             r_tasks     nobody  sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 2 & done; wait; echo waited'
             r_memory    nobody  sh -c 'head -c 200m /dev/zero | tail -c 100m | wc -c'
