@@ -379,7 +379,7 @@ struct ShellScriptRewriter {
         if let forbidden = frame.forbidden ?? forbiddenHere(frame) { throw forbidden }
         let namesProgram = frame.taintedAsCommand || (frame.tracksWords && frame.inWord && frame.wordIsCommand)
         if namesProgram { throw DirectCommandScanner.misplacedProgram }
-        let placement = try placementHere(number: number, end: end)
+        let placement = placementHere(end: end)
         let written = number == 0 ? "$0" : "$\(number)"
         noteInWord(placeholder: written)
         frame.templated.append(contentsOf: written.unicodeScalars)
@@ -397,23 +397,21 @@ struct ShellScriptRewriter {
         index = end
     }
 
-    /// Where the placeholder at `index` (ending at `end`) stands. Throws when
-    /// it would be the whole script of `sh -c`.
-    private func placementHere(number: Int, end: Int) throws(TemplateError) -> Placement {
+    /// Where the placeholder at `index` (ending at `end`) stands. (Whether a
+    /// whole word is the script of `sh -c` is the command-word check's, at
+    /// the end of the command.)
+    private func placementHere(end: Int) -> Placement {
         var whole = false
-        var words: Frame?
         var context = "inside a nested construct of the shell command line"
         switch frame.kind {
         case .top, .commandSubstitution:
             whole = frame.wordStart == index && wordEnds(at: end)
-            words = frame
             context = "inside a larger word"
         case .doubleQuote where stack.count >= 2 && stack[stack.count - 2].tracksWords:
             let parent = stack[stack.count - 2]
             whole =
                 parent.wordStart == frame.openedAt && frame.openedAt + 1 == index
                 && end < input.count && input[end] == "\"" && wordEnds(at: end + 1)
-            words = parent
             context = "inside a double-quoted string with other text"
         case .singleQuote:
             context = "inside single quotes (substituted into text that a command reads, as PCP's agent did)"
@@ -422,11 +420,6 @@ struct ShellScriptRewriter {
         default:
             break
         }
-        if whole, let words, let shell = words.commandName, ShellWords.shells.contains(Self.baseName(shell)),
-            let previous = words.previousWord, ShellWords.isScriptFlag(previous)
-        {
-            throw ShellWords.scriptError(shell: Self.baseName(shell), placeholder: "$\(number)")
-        }
         if let embedding = frame.embedding { return .embedded(context: embedding) }
         return whole ? .wholeShellWord : .embedded(context: context)
     }
@@ -434,10 +427,6 @@ struct ShellScriptRewriter {
     private func wordEnds(at position: Int) -> Bool {
         guard position < input.count else { return true }
         return " \t\n\r;&|)<>".unicodeScalars.contains(input[position])
-    }
-
-    private static func baseName(_ path: String) -> String {
-        String(path.split(separator: "/").last ?? Substring(path))
     }
 
     /// The reason a placeholder cannot sit in this frame, from the frame's own state.
@@ -481,10 +470,10 @@ struct ShellScriptRewriter {
     /// Text inside the script argument of `sh -c` is read by another shell.
     private func scriptEmbedding(_ parent: Frame) -> String? {
         guard parent.tracksWords, parent.inWord, !parent.wordIsCommand,
-            let shell = parent.commandName, ShellWords.shells.contains(Self.baseName(shell)),
+            let shell = parent.commandName, ShellWords.shells.contains(CommandWords.baseName(shell)),
             let previous = parent.previousWord, ShellWords.isScriptFlag(previous)
         else { return nil }
-        return "inside the script that '\(Self.baseName(shell)) -c' runs"
+        return "inside the script that '\(CommandWords.baseName(shell)) -c' runs"
     }
 
     /// Leaves a quote or nested frame: what it contributed to the word it
@@ -534,8 +523,9 @@ struct ShellScriptRewriter {
         let words = frame.commandWords
         frame.commandWords = []
         guard !words.isEmpty else { return }
-        for (use, context) in try CommandWords.check(words) where uses[use].placement != .wholeArgument {
-            if case .embedded = uses[use].placement { continue }
+        for (use, context) in try CommandWords.check(words) {
+            // A use already embedded keeps the context that says where.
+            guard case .wholeShellWord = uses[use].placement else { continue }
             uses[use].placement = .embedded(context: context)
         }
     }
@@ -591,7 +581,7 @@ struct ShellScriptRewriter {
             if !frame.commandWords.isEmpty { frame.commandWords.append(commandWord) }
             return
         }
-        if dynamic && !Self.isAssignment(word) {
+        if dynamic && !CommandWords.isAssignment(word) {
             frame.atCommandStart = false
             frame.commandName = nil
             frame.commandIsDynamic = true
@@ -611,7 +601,7 @@ struct ShellScriptRewriter {
             frame.inDoubleBracket = true
             frame.atCommandStart = false
         default:
-            if Self.isAssignment(word) {
+            if CommandWords.isAssignment(word) {
                 frame.atCommandStart = true
             } else {
                 frame.atCommandStart = false
@@ -622,11 +612,4 @@ struct ShellScriptRewriter {
         }
     }
 
-    private static func isAssignment(_ word: String) -> Bool {
-        let scalars = Array(word.unicodeScalars)
-        guard let equals = scalars.firstIndex(of: "="), equals > 0 else { return false }
-        let isLetter: (Unicode.Scalar) -> Bool = { ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || $0 == "_" }
-        guard isLetter(scalars[0]) else { return false }
-        return scalars[..<equals].allSatisfy { isLetter($0) || PlaceholderSyntax.isDigit($0) }
-    }
 }

@@ -254,18 +254,16 @@ enum CommandWords {
         }
         guard index < words.endIndex else { return }
         let operand = words[index]
-        if script {
-            try scriptText(operand, of: "\(name) -c")
-        } else if !stdin {
-            if operand.isOnlyPlaceholder {
+        guard script else {
+            // Without -c the operand is a script file (with -s, a positional parameter).
+            if !stdin, operand.isOnlyPlaceholder {
                 throw TemplateError(
-                    "\(operand.firstPlaceholder) would name the script file that '\(name)' runs, so the client would choose the code"
-                )
+                    "\(operand.firstPlaceholder) would name the script file that '\(name)' runs, so the client "
+                        + "would choose the code")
             }
             return
-        } else {
-            return
         }
+        try scriptText(operand, of: "\(name) -c")
         let arguments = words[(index + 1)...]
         guard arguments.contains(where: \.hasPlaceholder) else { return }
         guard let text = operand.template else {
@@ -274,8 +272,9 @@ enum CommandWords {
                     + "parameters passed to it: write the script literally")
         }
         // The script's own $0, $1, ... are these arguments: it must not run
-        // them as commands or code either.
-        try readScript(text, of: "\(name) -c")
+        // them as commands or code either (scriptText has already read a
+        // script that holds placeholders).
+        if !operand.hasPlaceholder { try readScript(text, of: "\(name) -c") }
         for word in arguments {
             for use in word.useIndexes {
                 embedded.append(
@@ -356,6 +355,7 @@ enum CommandWords {
     ) throws(TemplateError) {
         let scriptError = TemplateError(
             "a parameter here would be shell code that '\(name)' runs, so the client would choose the command")
+        let splitOptions = wrapper.argumentOptions.union(wrapper.scriptOptions)
         var index = words.startIndex
         while index < words.endIndex {
             let word = words[index]
@@ -374,7 +374,7 @@ enum CommandWords {
                 if words[index...].contains(where: \.hasPlaceholder) { throw scriptError }
                 return
             }
-            let (option, attached) = split(word, options: wrapper.argumentOptions.union(wrapper.scriptOptions))
+            let (option, attached) = split(word, options: splitOptions)
             if wrapper.scriptOptions.contains(option) {
                 if attached {
                     if word.hasPlaceholder { throw scriptError }
@@ -417,11 +417,11 @@ enum CommandWords {
                 "\(word.firstPlaceholder) would be the whole program that '\(name)' runs, so the client would write code: write the "
                     + "program into the command line and pass the parameter as data")
         }
+        let known = interpreter.programOptions.union(interpreter.fileOptions).union(interpreter.argumentOptions)
         var index = words.startIndex
         var programGiven = false
         while index < words.endIndex, words[index].isOption {
             let word = words[index]
-            let known = interpreter.programOptions.union(interpreter.fileOptions).union(interpreter.argumentOptions)
             let (option, attached) = split(word, options: known)
             index += 1
             if interpreter.programOptions.contains(option) {

@@ -7,22 +7,19 @@
 
 enum InterpreterCheck {
     /// Programs that read an argument as a program (awk, sed, interpreters)
-    /// or run an argument as a command (env, xargs, sudo, timeout, ...).
-    static let programs: Set<String> = [
-        "sh", "bash", "dash", "ksh", "mksh", "zsh", "ash", "csh", "tcsh", "fish", "busybox",
-        "awk", "gawk", "mawk", "nawk", "sed", "perl", "python", "python2", "python3", "ruby", "php", "lua",
-        "tclsh", "node", "nodejs", "bpftrace", "stap", "gdb", "expect",
-        "env", "xargs", "sudo", "su", "runuser", "doas", "nice", "nohup", "timeout", "setsid", "stdbuf",
-        "chroot", "taskset", "ionice", "chrt", "flock", "watch", "strace", "ltrace", "time", "unshare", "nsenter",
-        "find", "parallel", "ssh",
-    ]
+    /// or run an argument as a command (env, xargs, sudo, timeout, ...):
+    /// the shells and the tables of `CommandWords`, plus shells and `find`,
+    /// which that check reads without a table.
+    static let programs: Set<String> = ShellWords.shells
+        .union(CommandWords.wrappers.keys).union(CommandWords.interpreters.keys)
+        .union(["csh", "tcsh", "fish", "find"])
 
     /// One warning per parameter of a non-plain-word type that is a whole
     /// argument of such a program.
     static func warnings(for command: CommandSpec) -> [String] {
         guard command.template.isDirect else { return [] }
         let program = command.template.programName
-        let name = String(program.split(separator: "/").last ?? Substring(program))
+        let name = CommandWords.baseName(program)
         guard programs.contains(name) else { return [] }
         var numbers: [Int] = []
         for use in command.template.uses where use.placement == .wholeArgument {
