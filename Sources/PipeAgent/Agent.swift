@@ -194,8 +194,13 @@ final class Agent {
 
     /// The parameters of a refused request as best they can be shown in the log.
     static func decodedForLog(_ bytes: [UInt8]) -> [String] {
-        let trimmed = bytes.last == 0 ? Array(bytes.dropLast()) : bytes
-        return [String(decoding: trimmed.prefix(1024), as: UTF8.self)]
+        [String(decoding: storedText(bytes).prefix(1024), as: UTF8.self)]
+    }
+
+    /// A stored string value's bytes without the NUL that ends a
+    /// PM_TYPE_STRING value when it comes from libpcp (pmStore(3)).
+    static func storedText(_ bytes: [UInt8]) -> ArraySlice<UInt8> {
+        bytes.last == 0 ? bytes.dropLast() : bytes[...]
     }
 
     // MARK: - Clients

@@ -45,8 +45,7 @@ extension Agent {
     /// metric's help: it cannot store a string into one instance).
     func storeControlLaunch(context: Int32, requestBytes: [UInt8]) -> Int32 {
         let client = clients.context(context)
-        let text = String(
-            decoding: requestBytes.last == 0 ? Array(requestBytes.dropLast()) : requestBytes, as: UTF8.self)
+        let text = String(decoding: Self.storedText(requestBytes), as: UTF8.self)
         let (name, parameters) = ConfigText.splitFirstWord(text.trimmingASCIIWhitespace())
         guard let instance = commands.numberByName[name] else {
             client.replies[.controlLaunch, default: [:]][Self.singular] = Self.json([
@@ -64,10 +63,7 @@ extension Agent {
     func storeControlStop(context: Int32, parameterBytes: [UInt8]) -> Int32 {
         let client = clients.context(context)
         let identity = clients.identity(of: client)
-        let runName = String(
-            decoding: parameterBytes.last == 0 ? Array(parameterBytes.dropLast()) : parameterBytes,
-            as: UTF8.self
-        ).trimmingASCIIWhitespace()
+        let runName = String(decoding: Self.storedText(parameterBytes), as: UTF8.self).trimmingASCIIWhitespace()
         func reply(_ object: [String: String], _ code: Int32) -> Int32 {
             client.replies[.controlStop, default: [:]][Self.singular] = Self.json(object)
             return code
