@@ -6,8 +6,8 @@ import PipeSystem
 /// every file of the drop-in directory (or one file given with -c).
 ///
 /// Syntax errors always reject the configuration. Problems in the
-/// environment (an unknown run-as user or group, a pin that no longer
-/// matches) reject it under `-C` (`strict`), and are warnings for a running
+/// environment (an unknown run-as user or group; under `-C`, a pin that no
+/// longer matches) reject it under `-C` (`strict`), and are warnings for a running
 /// agent, where the affected command then fails with a clear message when
 /// someone asks for it — so one missing tool never disables the others. A
 /// program that is not installed is a warning even under `-C`, as it is on
@@ -39,11 +39,13 @@ struct ConfigurationLoader {
     /// The pattern engine every configuration is compiled with.
     static let engine = RE2PatternEngine()
 
-    /// Reads and parses everything. `strict` (-C, and reloads): any error
-    /// refuses the whole configuration; environment problems (an unknown
-    /// user or group; not a missing program, a warning) too under -C. At start-up (`strict: false`,
-    /// `skipBadFiles`): a file with errors is left out and the rest is used,
-    /// so that one bad drop-in does not leave the agent with no commands.
+    /// Reads and parses everything. A syntax error refuses the whole
+    /// configuration (a reload keeps the previous one), except at start-up
+    /// (`skipBadFiles`): a file with errors is left out and the rest is
+    /// used, so that one bad drop-in does not leave the agent with no
+    /// commands. `strict` (-C): environment problems (an unknown user or
+    /// group, a pin that does not match; not a missing program, a warning)
+    /// refuse it too; otherwise they are warnings.
     func load(strict: Bool, skipBadFiles: Bool = false) -> Result<Loaded, LoadFailure> {
         let files: [ConfigSource]
         do {
@@ -68,7 +70,11 @@ struct ConfigurationLoader {
                 return .failure(LoadFailure(errors: error.errors.map(\.description)))
             }
         }
-        let environment = Self.environmentProblems(of: configuration)
+        // Hashing a pinned program reads all of it: only -C (strict) does it
+        // here. A running agent is on its only thread, with pmcd waiting
+        // (start-up, SIGHUP): its pins are checked by PinnedExecutables, off
+        // that thread, and a mismatch refuses the run that asks for it.
+        let environment = Self.environmentProblems(of: configuration, hashingPins: strict)
         if strict && !environment.errors.isEmpty {
             return .failure(
                 LoadFailure(
@@ -113,8 +119,10 @@ struct ConfigurationLoader {
         }
     }
 
-    /// What parsing cannot know: whether the accounts, groups and programs exist.
-    static func environmentProblems(of configuration: Configuration) -> EnvironmentReport {
+    /// What parsing cannot know: whether the accounts, groups and programs
+    /// exist, and (`hashingPins`, for -C only: it reads every pinned
+    /// program whole) whether the programs match their `sha256` pins.
+    static func environmentProblems(of configuration: Configuration, hashingPins: Bool) -> EnvironmentReport {
         var problems = EnvironmentReport()
         let cgroups = CgroupLayout.detect()
         for command in configuration.commands {
@@ -138,7 +146,7 @@ struct ConfigurationLoader {
                 {
                     problems.error("instance \(command.name): \(problem)", at: command.location)
                 }
-                if let pin = command.options.sha256 {
+                if hashingPins, let pin = command.options.sha256 {
                     let digest = try Executables.sha256(ofFile: path)
                     if digest != pin {
                         problems.error(
