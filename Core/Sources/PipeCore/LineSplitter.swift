@@ -64,15 +64,17 @@ public struct LineSplitter: Sendable {
             let room = maxLineLength + 1 - pending.count
             let newline = Self.firstNewline(in: input, from: 0, limit: min(room, input.count))
             let take = newline.map { $0 + 1 } ?? min(room, input.count)
+            if pending.count + take > Self.retainedCapacity && pending.capacity < maxLineLength + 1 {
+                // A long line: one buffer for all of it rather than a series
+                // of doublings, each a copy, whose freed blocks the heap
+                // would keep resident beside the queue.
+                pending.reserveCapacity(maxLineLength + 1)
+            }
             pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[0..<take]))
             input = UnsafeRawBufferPointer(rebasing: input[take...])
             let max = maxLineLength
             let consumed = pending.withUnsafeBytes { Self.scan($0, maxLineLength: max, emit) }
-            if consumed == pending.count {
-                pending.removeAll(keepingCapacity: true)
-            } else if consumed > 0 {
-                pending.removeFirst(consumed)
-            }
+            if consumed > 0 { removePending(consumed) }
         }
         guard !input.isEmpty else { return }
         // The common case: whole lines straight from the read buffer.
@@ -81,6 +83,26 @@ public struct LineSplitter: Sendable {
             pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[consumed...]))
         }
     }
+
+    /// A pending buffer up to this size is kept for the next line; a bigger
+    /// one (a long line was assembled in it) is given back once its line
+    /// or piece is handed out, so a run does not keep up to `max_line`
+    /// bytes per stream beside its queue for the rest of its life.
+    static let retainedCapacity = 64 << 10
+
+    private mutating func removePending(_ consumed: Int) {
+        if pending.capacity > Self.retainedCapacity {
+            pending = consumed == pending.count ? [] : Array(pending[consumed...])
+        } else if consumed == pending.count {
+            pending.removeAll(keepingCapacity: true)
+        } else {
+            pending.removeFirst(consumed)
+        }
+    }
+
+    /// Bytes allocated for the unfinished line (at least
+    /// `pendingByteCount`): memory the splitter holds.
+    public var pendingCapacity: Int { pending.capacity }
 
     /// End of stream: a last line without a newline is emitted, ending
     /// `.endOfStream` (never `.continued`: it is at most `maxLineLength`

@@ -82,10 +82,21 @@ public struct RunOutput: Sendable {
         phase = .finished
     }
 
+    /// Bytes held for the client: the queue's `memoryUsed` plus the lines
+    /// still being assembled on both streams (up to `max_line` + 1 bytes
+    /// each), which count toward the queue's capacity.
+    public var bytesHeld: Int {
+        queue.memoryUsed + stdoutLines.pendingByteCount + stderrLines.pendingByteCount
+    }
+
     /// Whether the caller should read the command's pipes: false while the
-    /// policy is `.block` and the queue is full (and once the run is over).
+    /// policy is `.block` and what is held (`bytesHeld`) fills the queue's
+    /// capacity, and once the run is over. So a run that is never fetched
+    /// holds at most its capacity plus one read, not its capacity plus a
+    /// line being assembled. The capacity is at least twice `max_line`
+    /// (the agent makes it so), so an empty queue always wants input.
     public var wantsInput: Bool {
-        phase == .running && (queue.policy == .drop || !queue.isFull)
+        phase == .running && (queue.policy == .drop || bytesHeld < queue.capacity)
     }
 
     /// Whether `encodeBatch` would add anything: lines, a gap marker, or

@@ -1,5 +1,6 @@
-import PipeCore
 import Testing
+
+@testable import PipeCore
 
 /// What a splitter emitted: each line or piece, and how it ended.
 private struct Piece: Equatable, CustomStringConvertible {
@@ -278,6 +279,28 @@ private func lines(_ strings: String...) -> [Piece] { strings.map { Piece($0, .n
                 #expect(split(input, maxLineLength: maxLineLength, chunks: chunks) == want, "seed \(seed)")
             }
         }
+    }
+
+    @Test func aLongLinesBufferIsGivenBackOnceItsPieceIsOut() {
+        // 200 KiB of one line with max_line 150 KiB, read 64 KiB at a time:
+        // the first piece is assembled in the pending buffer, which must not
+        // stay allocated (at up to max_line) after the piece is handed out.
+        var splitter = LineSplitter(maxLineLength: 150 << 10)
+        var pieces: [Piece] = []
+        let read = [UInt8](repeating: 0x62, count: 64 << 10)
+        for _ in 0..<3 {
+            read.withUnsafeBytes { splitter.append($0) { pieces.append(Piece(bytes: Array($0), end: $1)) } }
+        }
+        #expect(pieces.map(\.bytes.count) == [150 << 10])
+        #expect(pieces.map(\.end) == [.continued])
+        #expect(splitter.pendingByteCount == (192 - 150) << 10)
+        #expect(splitter.pendingCapacity <= LineSplitter.retainedCapacity)
+        // A short line keeps its small buffer for the next one.
+        var short = LineSplitter(maxLineLength: 150 << 10)
+        bytesOf("abc").withUnsafeBytes { short.append($0) { _, _ in } }
+        let capacity = short.pendingCapacity
+        bytesOf("\ndef").withUnsafeBytes { short.append($0) { _, _ in } }
+        #expect(short.pendingCapacity == capacity)
     }
 
     @Test func aNewlineIsFoundAtEveryPositionInAWord() {

@@ -164,6 +164,40 @@ extension RunOutput {
         #expect(!run.wantsInput)
     }
 
+    @Test func theLineBeingAssembledCountsTowardTheQueue() {
+        var run = RunOutput(queueCapacity: 64, policy: .block, maxLineLength: 1024)
+        run.feed("0123456789abcdef\n")  // 16 + 16 queued
+        #expect(run.bytesHeld == 32)
+        run.feed(String(repeating: "x", count: 31))  // no newline yet: held, not queued
+        #expect(run.bytesHeld == 63)
+        #expect(run.wantsInput)
+        run.feed("y", .stderr)  // the other stream's unfinished line counts too
+        #expect(run.bytesHeld == 64)
+        #expect(!run.wantsInput)
+        #expect(run.take(maxRecords: 1).count == 1)
+        #expect(run.bytesHeld == 32)
+        #expect(run.wantsInput)
+    }
+
+    @Test func aNeverFetchedRunOfLongLinesHoldsItsCapacityPlusOneRead() {
+        // As the agent sizes it: twice max_line and 4 KiB. The command
+        // writes one line of ten max_lines; the caller reads 64 KiB at a
+        // time while the run wants input.
+        let maxLine = 256 << 10
+        let capacity = 2 * maxLine + 4096
+        let read = [UInt8](repeating: 0x61, count: 64 << 10)
+        var run = RunOutput(queueCapacity: capacity, policy: .block, maxLineLength: maxLine)
+        var ingested = 0
+        while run.wantsInput && ingested < 10 * maxLine {
+            read.withUnsafeBytes { run.ingest($0, from: .stdout, at: .zero) }
+            ingested += read.count
+        }
+        #expect(!run.wantsInput)
+        #expect(run.queue.count == 2, "two pieces queued, the third not assembled")
+        #expect(run.bytesHeld >= capacity)
+        #expect(run.bytesHeld < capacity + read.count)
+    }
+
     @Test func dropPolicyAlwaysWantsInputAndReportsExactMissedCountsAtTheGap() {
         // 1-byte lines cost 17; capacity 51 holds three.
         var run = RunOutput(queueCapacity: 51, policy: .drop, maxLineLength: 1024)
