@@ -18,7 +18,7 @@
   const REQUEST_TIMEOUT_MS = 15000;
   // Lines kept in the output pane; older ones are dropped from the page only.
   const MAX_LINES = 20000;
-  const FINAL_STATUSES = new Set(['exited', 'failed']);
+  const FINAL_STATUSES = new Set(['stopped', 'exited', 'failed']);
 
   const $ = (id) => document.getElementById(id);
 

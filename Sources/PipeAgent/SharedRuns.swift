@@ -68,6 +68,9 @@ extension Agent {
             client.replies[.controlStop, default: [:]][Self.singular] = Self.json(object)
             return code
         }
+        // Run names are no secret (the runs instance domain lists them to
+        // every client, as PCP instance domains are); what a run printed,
+        // its owner and parameters are, and only readers get those.
         guard let run = sharedRuns.values.first(where: { $0.shared?.name == runName }) else {
             return reply(["error": "no shared run is named \(runName)"], cpcp_ERR_INST)
         }
@@ -258,14 +261,17 @@ extension Agent {
         }
     }
 
-    /// running, stopping, exited (status 0, not stopped) or failed.
+    /// running; stopping; stopped (by its owner, root, a limit, nobody
+    /// reading it or a reload: `pipe.endreason` says which, whatever the
+    /// exit status the stop caused); exited (status 0) or failed (the
+    /// command ended by itself with another status or a signal).
     static func status(of run: Run) -> String {
         switch run.lifecycle.phase {
         case .running: return "running"
         case .stopping, .draining: return run.lifecycle.stopReason == nil ? "running" : "stopping"
         case .finished:
-            let clean = run.lifecycle.termination?.succeeded == true && run.lifecycle.stopReason == nil
-            return clean ? "exited" : "failed"
+            if run.lifecycle.stopReason != nil { return "stopped" }
+            return run.lifecycle.termination?.succeeded == true ? "exited" : "failed"
         }
     }
 

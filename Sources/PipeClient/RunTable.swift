@@ -3,7 +3,7 @@ public struct RunEntry: Sendable, Equatable {
     /// NAME.SEQ, the instance of the runs instance domain.
     public var name: String
     public var owner: String
-    /// running, stopping, exited or failed (`pipe.run.status`).
+    /// running, stopping, stopped, exited or failed (`pipe.run.status`).
     public var status: String
     /// `pipe.run.exitstatus`, once the run has finished.
     public var exitStatus: Int32?

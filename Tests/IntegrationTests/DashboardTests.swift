@@ -77,7 +77,7 @@ extension PipeIntegration {
                     "document.getElementById('run-view').dataset.finished === 'true'", timeout: 20)
                 #expect(finished, "the run did not end: \(pageState(page))")
                 let status = try page.string("document.getElementById('run-status').textContent")
-                #expect(["exited", "failed"].contains(status), "\(status)")
+                #expect(status == "stopped", "\(status)")
                 #expect(try page.string("document.getElementById('run-exit').textContent") != "", "no exit status")
                 let lines = try outputLines(page)
                 #expect(lines.count >= 3 && lines.count < 100, "\(lines.count) lines")

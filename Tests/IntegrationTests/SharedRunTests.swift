@@ -66,7 +66,7 @@ extension PipeIntegration {
             let ownerStop = try run(
                 "pmval", ["-x", name, "-s", "1", "pipe.control.stop"], user: "pipetest_a", timeout: 10)
             #expect(ownerStop.out.contains("{\"stopped\":\"\(name)\"}"), "\(ownerStop)")
-            #expect(try eventually { try Self.value("pipe.run.status", name) == "failed" })
+            #expect(try eventually { try Self.value("pipe.run.status", name) == "stopped" })
         }
 
         /// A reader that falls behind the buffer gets the exact number of
@@ -95,9 +95,15 @@ extension PipeIntegration {
         @Test(.timeLimit(.minutes(1)))
         func aRunNobodyReadsExpiresAndAFinishedRunIsCulledAfterItsRetainTime() throws {
             let idle = try #require(try Self.start("s_idle", "", user: "pipetest_a").run)
-            #expect(try eventually(timeout: 8) { try Self.value("pipe.run.status", idle) == "failed" })
+            #expect(try eventually(timeout: 8) { try Self.value("pipe.run.status", idle) == "stopped" })
             let tick = try #require(try Self.start("s_tick", "2", user: "pipetest_a").run)
             #expect(try eventually { try Self.value("pipe.run.status", tick) == "exited" })
+            // Stopping it now changes nothing and says so; it stays "exited".
+            let late = try run("pmpipe", ["--stop", tick], user: "pipetest_a", timeout: 30)
+            #expect(late.status == 0, "\(late)")
+            #expect(late.err.contains("\(tick) had already finished"), "\(late)")
+            let statusAfter = try Self.value("pipe.run.status", tick)
+            #expect(statusAfter == "exited" || statusAfter == nil, "retain = 3s may have culled it")
             #expect(try eventually(timeout: 8) { try Self.value("pipe.run.status", tick) == nil }, "retain = 3s")
             let after = try Self.start("s_tick", "1", user: "pipetest_a").run
             #expect(after != nil && after != tick, "run names are never reused")
@@ -279,7 +285,7 @@ extension PipeIntegration {
             #expect(text.contains("tick0") && text.contains("tick5"), "\(text)")
             let stop = try get("store?name=pipe.control.stop&value=\(name)")
             #expect(stop.contains("\"success\":true"), "\(stop)")
-            #expect(try eventually { try get("fetch?names=pipe.run.status").contains("failed") })
+            #expect(try eventually { try get("fetch?names=pipe.run.status").contains("stopped") })
         }
     }
 }

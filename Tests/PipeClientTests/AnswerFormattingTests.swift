@@ -45,14 +45,14 @@ import Testing
                 name: "bdev_trace.3", owner: "bob", status: "running", lines: 1234,
                 parameters: "'5' 'sda'", command: "btrace -w $1 /dev/$2"),
             RunEntry(
-                name: "tick.12", owner: "pmdapipe (autostart)", status: "failed", exitStatus: 143, lines: 7,
+                name: "tick.12", owner: "pmdapipe (autostart)", status: "stopped", exitStatus: 143, lines: 7,
                 command: "sh -c 'echo x'"),
         ])
         #expect(
             text == """
-                RUN           OWNER                 STATUS        LINES  PARAMS     COMMAND
-                bdev_trace.3  bob                   running        1234  '5' 'sda'  btrace -w $1 /dev/$2
-                tick.12       pmdapipe (autostart)  failed (143)      7  -          sh -c 'echo x'
+                RUN           OWNER                 STATUS         LINES  PARAMS     COMMAND
+                bdev_trace.3  bob                   running         1234  '5' 'sda'  btrace -w $1 /dev/$2
+                tick.12       pmdapipe (autostart)  stopped (143)      7  -          sh -c 'echo x'
 
                 """)
     }

@@ -343,7 +343,7 @@ public enum Metric: String, CaseIterable, Sendable {
             long: "The run's last \"tail\" lines (its [instance] setting), whatever was fetched before."),
         .runStatus: Row(
             cluster: 5, item: 3, type: .string, semantics: .instant, units: .none, indom: .runs,
-            oneLine: "State of each shared run: running, stopping, exited or failed", long: ""),
+            oneLine: "State of each shared run: running, stopping, stopped, exited or failed", long: ""),
         .runExitstatus: Row(
             cluster: 5, item: 4, type: .int32, semantics: .discrete, units: .none, indom: .runs,
             oneLine: "Exit status of each finished shared run (shell convention)", long: ""),
