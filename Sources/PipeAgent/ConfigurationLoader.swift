@@ -75,18 +75,17 @@ struct ConfigurationLoader {
         // (start-up, SIGHUP): its pins are checked by PinnedExecutables, off
         // that thread, and a mismatch refuses the run that asks for it.
         let environment = Self.environmentProblems(of: configuration, hashingPins: strict)
+        let parseWarnings = configuration.warnings.map(\.description)
         if strict && !environment.errors.isEmpty {
             return .failure(
                 LoadFailure(
-                    errors: environment.errors.sorted { $0.location < $1.location }.map(\.text),
-                    warnings: configuration.warnings.map(\.description)
-                        + environment.warnings.sorted { $0.location < $1.location }.map(\.text)))
+                    errors: EnvironmentReport.texts(environment.errors),
+                    warnings: parseWarnings + EnvironmentReport.texts(environment.warnings)))
         }
-        let problems = (environment.errors + environment.warnings).sorted { $0.location < $1.location }
         return .success(
             Loaded(
                 configuration: configuration, refusedFiles: refusedFiles,
-                warnings: configuration.warnings.map(\.description) + problems.map(\.text)))
+                warnings: parseWarnings + EnvironmentReport.texts(environment.errors + environment.warnings)))
     }
 
     struct LoadFailure: Error {
@@ -109,13 +108,21 @@ struct ConfigurationLoader {
         var warnings: [Problem] = []
 
         mutating func error(_ message: String, at location: SourceLocation) {
-            let problem = Problem(location: location, text: "\(location): \(message)")
-            if !errors.contains(problem) { errors.append(problem) }
+            Self.add(message, at: location, to: &errors)
         }
 
         mutating func warning(_ message: String, at location: SourceLocation) {
+            Self.add(message, at: location, to: &warnings)
+        }
+
+        private static func add(_ message: String, at location: SourceLocation, to list: inout [Problem]) {
             let problem = Problem(location: location, text: "\(location): \(message)")
-            if !warnings.contains(problem) { warnings.append(problem) }
+            if !list.contains(problem) { list.append(problem) }
+        }
+
+        /// The findings' texts in the order of the lines they are about.
+        static func texts(_ problems: [Problem]) -> [String] {
+            problems.sorted { $0.location < $1.location }.map(\.text)
         }
     }
 
