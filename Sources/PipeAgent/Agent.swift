@@ -67,6 +67,8 @@ final class Agent {
     var counters: [String: CommandCounters] = [:]
     var reloads: UInt32 = 0
     var reloadFailures: UInt32 = 0
+    /// Pinned programs whose digest is not known yet in this configuration.
+    var pinsToReport: [PinToReport] = []
     var nextRunID: UInt64 = 1
     var shuttingDown = false
     let audit = AuditLog()
@@ -125,10 +127,41 @@ final class Agent {
         Log.maximumBytes = configuration.limits.logSize
         facts.prepare(for: configuration)
         refreshInstances()
-        let pinned = configuration.commands.filter { $0.options.sha256 != nil && $0.template.isDirect }
-            .compactMap { try? Executables.resolve($0.template.programName) }
+        pinsToReport = configuration.commands.compactMap { command in
+            guard let pin = command.options.sha256, command.template.isDirect,
+                let path = try? Executables.resolve(command.template.programName)
+            else { return nil }
+            return PinToReport(instance: command.name, path: path, pin: pin)
+        }
+        let pinned = pinsToReport.map(\.path)
         pins.forget(except: pinned)
         pins.prefetch(pinned)
+        reportPinMismatches()
+    }
+
+    /// A pin whose program has not been hashed yet since the configuration
+    /// was loaded (see `reportPinMismatches`).
+    struct PinToReport {
+        var instance: String
+        var path: String
+        var pin: [UInt8]
+    }
+
+    /// Logs, once per configuration load, each pinned program whose bytes
+    /// do not match its `sha256`, as soon as the worker has hashed it (-C
+    /// hashes in place; a running agent must not, see ConfigurationLoader).
+    /// A run of it is refused either way.
+    func reportPinMismatches() {
+        let hashing = pins.isHashing
+        pinsToReport.removeAll { entry in
+            guard let digest = pins.cachedDigest(of: entry.path) else { return !hashing }
+            if digest != entry.pin {
+                Log.warning(
+                    "configuration: instance \(entry.instance): \(entry.path) does not match its pinned sha256 (it "
+                        + "is \(SHA256Hasher.hex(digest))): it will not run until the program or the pin is corrected")
+            }
+            return true
+        }
     }
 
     func refreshInstances() {

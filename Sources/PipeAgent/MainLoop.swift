@@ -45,7 +45,10 @@ extension Agent {
             for token in ready where token >= 0 {
                 readOutput(watched[token].run, watched[token].stream)
             }
-            if ready.contains(pinsToken) { pins.collect() }
+            if ready.contains(pinsToken) {
+                pins.collect()
+                reportPinMismatches()
+            }
             if ready.contains(signalToken) {
                 for received in signals.drain() {
                     switch Signal(rawValue: received) {

@@ -276,6 +276,15 @@ extension PipeIntegration {
             let mismatch = try run("pmpipe", ["-i", "t_badpin"])
             #expect(mismatch.status == 255)
             #expect(mismatch.err.contains("sha256"), "\(mismatch.err)")
+            // A reload says so in the log once the worker has hashed it,
+            // without anyone asking for the command.
+            let offset = Agent.logSize()
+            try Agent.reload()
+            #expect(
+                try eventually {
+                    Agent.log(since: offset).contains("instance t_badpin: ")
+                        && Agent.log(since: offset).contains("does not match its pinned sha256")
+                }, "\(Agent.log(since: offset))")
         }
 
         @Test func aPerUserLimitRefusesASecondRunWithAClearError() throws {

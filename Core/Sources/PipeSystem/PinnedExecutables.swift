@@ -177,6 +177,14 @@ public final class PinnedExecutables: @unchecked Sendable {
         return finished.count
     }
 
+    /// The cached digest of the file now at `path`, if it has been hashed in
+    /// this version (one stat(2); never reads the file).
+    public func cachedDigest(of path: String) -> [UInt8]? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return digests[FileKey(info)]
+    }
+
     /// Whether the worker still has files to hash.
     public var isHashing: Bool { work.withLock { !$0.pending.isEmpty } }
 
