@@ -287,6 +287,21 @@ extension PipeIntegration {
             #expect(
                 refused.err.contains("\(accounts.path):6: reserved_group: group 'zz-no-such-group' does not exist"),
                 "\(refused.err)")
+
+            // -C reads a pinned program whole (a running agent leaves that to
+            // its worker thread): a wrong pin is an error naming the digest.
+            let wrong = String(repeating: "0", count: 64)
+            let pinned = try ConfigFile(
+                "zr_pinned root /bin/true\n[instance zr_pinned]\nsha256 = \(wrong)\n[access]\nallow user root : *")
+            defer { pinned.remove() }
+            let actual = try TestSetup.sha256(of: "/bin/true")
+            let mismatch = try run("\(Integration.pmdasDir)/pipe/pmdapipe", ["-C", "-c", pinned.path])
+            #expect(mismatch.status == 1, "\(mismatch)")
+            #expect(
+                mismatch.err.contains(
+                    "\(pinned.path):1: instance zr_pinned: /bin/true does not match its pinned sha256 (it is \(actual))"
+                ),
+                "\(mismatch.err)")
         }
 
         /// QA 878's configuration as a drop-in: its results, with two
