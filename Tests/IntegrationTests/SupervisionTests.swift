@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 extension PipeIntegration {
@@ -228,6 +229,69 @@ extension PipeIntegration {
             #expect(done.wait(timeout: .now() + 120) == .success)
             #expect(streamed?.status == 0)
             #expect(streamed?.out == (1...300_000).map(String.init).joined(separator: "\n") + "\n")
+        }
+
+        /// The pin race, as an attacker with a way to replace the path
+        /// would run it: while requests come in, the pinned program's path
+        /// flips between the checked script and another one thousands of
+        /// times a second. Every request runs the checked bytes (the agent
+        /// executes the descriptor it hashed) or is refused for the
+        /// mismatch; the other script never runs.
+        @Test(.timeLimit(.minutes(2)))
+        func aProgramSwappedBetweenCheckAndRunNeverRunsUnchecked() throws {
+            let directory = "/var/tmp/pmdapipe-pinrace-\(getpid())"
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let checked = "\(directory)/checked"
+            let other = "\(directory)/other"
+            let program = "\(directory)/program"
+            try "#!/bin/sh\necho checked\n".write(toFile: checked, atomically: false, encoding: .utf8)
+            try "#!/bin/sh\necho other\n".write(toFile: other, atomically: false, encoding: .utf8)
+            for path in [checked, other] { chmod(path, 0o755) }
+            #expect(link(checked, program) == 0)
+            let good = try TestSetup.testConfiguration()
+            defer { try? TestSetup.installConfiguration(good) }
+            try TestSetup.installConfiguration(
+                good.replacingOccurrences(
+                    of: "t_echo      nobody  echo $0",
+                    with: "t_echo      nobody  echo $0\nt_pinrace   nobody  \(program)")
+                    + "\n[instance t_pinrace]\nsha256 = \(try TestSetup.sha256(of: checked))\n")
+            #expect(try run("pmpipe", ["-i", "t_pinrace"]).out == "checked\n")
+
+            // Each flip is atomic (a link, then rename(2) over the path).
+            final class Flag: Sendable { let raised = Atomic<Bool>(false) }
+            let stop = Flag()
+            let flipped = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async {
+                let staging = "\(directory)/staging"
+                var flips = 0
+                while !stop.raised.load(ordering: .relaxed) {
+                    unlink(staging)
+                    link(flips % 2 == 0 ? other : checked, staging)
+                    rename(staging, program)
+                    flips += 1
+                }
+                flipped.signal()
+            }
+            var ran = 0
+            var refused = 0
+            for _ in 0..<60 {
+                let outcome = try run("pmpipe", ["-i", "t_pinrace"], timeout: 20)
+                #expect(!outcome.out.contains("other"), "the unchecked script ran: \(outcome)")
+                if outcome.status == 0 {
+                    #expect(outcome.out == "checked\n", "\(outcome)")
+                    ran += 1
+                } else {
+                    #expect(outcome.err.contains("sha256"), "refused for another reason: \(outcome)")
+                    refused += 1
+                }
+            }
+            stop.raised.store(true, ordering: .relaxed)
+            flipped.wait()
+            // Both sides of the race were reached (60 tries on a path that
+            // flips every few microseconds).
+            #expect(ran > 0 && refused > 0, "ran \(ran), refused \(refused)")
         }
 
         @Test func aReloadAddsCommandsKeepsNumbersAndLeavesRunsAlone() throws {
