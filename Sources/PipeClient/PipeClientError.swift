@@ -122,8 +122,6 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
         }
     }
 
-    /// The agent's sentence may already start with the words pmpipe puts
-    /// first ("bad parameters: ..."); say them once.
     /// Whether a failed pmNewContext's code is one that a pmcd not running
     /// gives: the connection refused or reset, no socket, or no answer. An
     /// authentication failure (PM_ERR_PERMISSION, a SASL error) is not.
@@ -131,6 +129,8 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
         [ECONNREFUSED, ENOENT, ECONNRESET, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH].contains(-code)
     }
 
+    /// The agent's sentence may already start with the words pmpipe puts
+    /// first ("bad parameters: ..."); say them once.
     static func withoutLead(_ lead: String, _ detail: String) -> String {
         guard detail.lowercased().hasPrefix(lead + ":") else { return detail }
         return String(detail.dropFirst(lead.count + 1).drop(while: { $0 == " " }))
