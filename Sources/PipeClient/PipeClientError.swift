@@ -85,7 +85,7 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
             return
                 "the agent cannot start '\(instance)' now: \(detail ?? "a concurrency limit was reached") (try again later)"
         case .cannotStart(let instance, let reason, let detail):
-            return "'\(instance)' could not start: \(detail ?? reason)"
+            return "'\(instance)' could not start: \(Self.withoutLead("cannot run the command", detail ?? reason))"
         case .pcp(let operation, let reason):
             return "\(operation) failed: \(reason)"
         case .malformedEvents(let error):
