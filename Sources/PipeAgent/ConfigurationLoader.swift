@@ -2,6 +2,10 @@ import CPCP
 import PipeCore
 import PipeSystem
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Reads, parses and checks the agent's configuration: the main file plus
 /// every file of the drop-in directory (or one file given with -c).
 ///
@@ -142,6 +146,15 @@ struct ConfigurationLoader {
             }
             if SystemLaunchFacts.lookUpAccount(command.user) == nil {
                 problems.error("instance \(command.name): user '\(command.user)' does not exist", at: command.location)
+            }
+            for (index, type) in options.parameterTypes.sorted(by: { $0.key < $1.key }) {
+                guard case .path(let directory) = type else { continue }
+                var info = stat()
+                if stat(directory, &info) != 0 || info.st_mode & S_IFMT != S_IFDIR {
+                    problems.warning(
+                        "instance \(command.name): param \(index) = path under \(directory): \(directory) is not a "
+                            + "directory here, so every request is refused until it is", at: command.location)
+                }
             }
             guard command.template.isDirect else { continue }
             let program = command.template.programName

@@ -85,7 +85,7 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
             return
                 "the agent cannot start '\(instance)' now: \(detail ?? "a concurrency limit was reached") (try again later)"
         case .cannotStart(let instance, let reason, let detail):
-            return "'\(instance)' could not start: \(detail ?? reason)"
+            return "'\(instance)' could not start: \(Self.withoutLead("cannot run the command", detail ?? reason))"
         case .pcp(let operation, let reason):
             return "\(operation) failed: \(reason)"
         case .malformedEvents(let error):
@@ -122,8 +122,6 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
         }
     }
 
-    /// The agent's sentence may already start with the words pmpipe puts
-    /// first ("bad parameters: ..."); say them once.
     /// Whether a failed pmNewContext's code is one that a pmcd not running
     /// gives: the connection refused or reset, no socket, or no answer. An
     /// authentication failure (PM_ERR_PERMISSION, a SASL error) is not.
@@ -131,6 +129,8 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
         [ECONNREFUSED, ENOENT, ECONNRESET, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH].contains(-code)
     }
 
+    /// The agent's sentence may already start with the words pmpipe puts
+    /// first ("bad parameters: ..."); say them once.
     static func withoutLead(_ lead: String, _ detail: String) -> String {
         guard detail.lowercased().hasPrefix(lead + ":") else { return detail }
         return String(detail.dropFirst(lead.count + 1).drop(while: { $0 == " " }))

@@ -262,7 +262,8 @@ extension PipeIntegration {
         }
 
         /// -C agrees with a reload: a program that is not installed is a
-        /// warning (PCP's own sample.conf names btrace), a user or group that
+        /// warning (PCP's own sample.conf names btrace), as is a `path under`
+        /// directory that does not exist; a user or group that
         /// does not exist an error, reserved_group included, each said once
         /// however many rules its line makes.
         @Test func checkWarnsOfAMissingProgramAndRefusesUnknownAccounts() throws {
@@ -275,6 +276,18 @@ extension PipeIntegration {
                     "warning: \(missing.path):1: instance zr_missing: program 'btrace-not-installed' "
                         + "is not installed"), "\(warned.err)")
             #expect(warned.out.contains("configuration OK: 1 command, 1 access rule\n"), "\(warned)")
+
+            // A typo in a path parameter's directory: every request would be
+            // refused, so -C says so, but like a missing program it is a warning.
+            let nowhere = try ConfigFile(
+                "zr_path nobody cat $1\n[instance zr_path]\nparam 1 = path under /var/lgo\n[access]\nallow user * : *")
+            defer { nowhere.remove() }
+            let pathWarned = try run("\(Integration.pmdasDir)/pipe/pmdapipe", ["-C", "-c", nowhere.path])
+            #expect(pathWarned.status == 0, "\(pathWarned)")
+            #expect(
+                pathWarned.err.contains(
+                    "warning: \(nowhere.path):1: instance zr_path: param 1 = path under /var/lgo: /var/lgo is not a "
+                        + "directory here, so every request is refused until it is"), "\(pathWarned.err)")
 
             let accounts = try ConfigFile(
                 "a root /bin/true\nb root /bin/true\n[access]\nallow group zz-no-such-group : a, b;\n"

@@ -57,6 +57,19 @@ import Testing
                 """)
     }
 
+    /// "could not start" is said once, not followed by the agent's own
+    /// "cannot run the command:".
+    @Test func aRunThatCouldNotStartIsSaidOnce() {
+        let error = PipeClientError.cannotStart(
+            instance: "count", reason: "Bad input to pmstore",
+            detail: "cannot run the command: count is not configured for shared runs (shared = yes)")
+        #expect(
+            error.description == "'count' could not start: count is not configured for shared runs (shared = yes)")
+        #expect(
+            PipeClientError.cannotStart(instance: "x", reason: "No permission", detail: nil).description
+                == "'x' could not start: No permission")
+    }
+
     @Test func noRunsIsTheHeaderAlone() {
         #expect(RunTable.format([]) == "RUN  OWNER  STATUS  LINES  PARAMS  COMMAND\n")
     }

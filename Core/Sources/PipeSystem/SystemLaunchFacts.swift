@@ -39,9 +39,16 @@ public final class SystemLaunchFacts: LaunchFacts {
             groups: Accounts.groups(of: user).map(\.gid), home: user.home)
     }
 
+    /// A program that is not there is named as `pmdapipe -C` names it
+    /// ("is not installed (not found in PATH)"), not as the stat(2) that
+    /// failed; the request's refusal then reads "program 'btrace' is not
+    /// installed ...".
     public func resolveProgram(_ program: String) -> Result<String, FactRefusal> {
         do {
             return .success(try Executables.resolve(program))
+        } catch  where error.errno == ENOENT {
+            let searched = program.contains("/") ? "no such file" : "not found in \(LaunchPlanner.fixedPath)"
+            return .failure(FactRefusal("is not installed (\(searched))"))
         } catch {
             return .failure(FactRefusal("cannot be run: \(error)"))
         }

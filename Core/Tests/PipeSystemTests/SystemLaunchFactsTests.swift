@@ -171,3 +171,20 @@ struct LiteralEngine: PatternEngine {
         throw PatternError("no patterns here")
     }
 }
+
+/// A run of a program that is not installed is refused in the words
+/// `pmdapipe -C` warns with, naming the program and where it was looked for,
+/// not with the stat(2) that failed.
+@Test func aProgramThatIsNotInstalledIsNamedAsMissing() throws {
+    let facts = SystemLaunchFacts()
+    #expect(
+        facts.resolveProgram("no-such-program-here")
+            == .failure(FactRefusal("is not installed (not found in \(LaunchPlanner.fixedPath))")))
+    #expect(facts.resolveProgram("/nope/no-such-program") == .failure(FactRefusal("is not installed (no such file)")))
+    #expect(try facts.resolveProgram("sh").get() == Executables.resolve("sh"))
+    guard case .failure(let refusal) = facts.resolveProgram("/etc/passwd") else {
+        Issue.record("a file that is not executable was accepted")
+        return
+    }
+    #expect(refusal.reason.hasPrefix("cannot be run: "), "\(refusal.reason)")
+}
