@@ -161,8 +161,10 @@ struct ConfigurationLoader {
             do {
                 let path = try Executables.resolve(program)
                 let account = SystemLaunchFacts.lookUpAccount(command.user)
-                if account?.uid == 0 || command.options.capabilities?.isEmpty == false,
-                    let problem = PinnedExecutables.trustProblem(of: path)
+                let privileged = account?.uid == 0 || command.options.capabilities?.isEmpty == false
+                let pinned = command.options.sha256 != nil
+                if privileged || pinned,
+                    let problem = PinnedExecutables.trustProblem(of: path, pinned: !privileged)
                 {
                     problems.error("instance \(command.name): \(problem)", at: command.location)
                 }

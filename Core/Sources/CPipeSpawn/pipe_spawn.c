@@ -453,6 +453,11 @@ int pipe_open_directory_path(const char *path)
     return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
+int pipe_open_path(const char *path)
+{
+    return open(path, O_PATH | O_CLOEXEC);
+}
+
 int pipe_has_access_acl(const char *path)
 {
     if (lgetxattr(path, "system.posix_acl_access", NULL, 0) >= 0)

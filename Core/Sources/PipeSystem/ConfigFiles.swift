@@ -102,6 +102,15 @@ public enum ConfigFiles {
             if let resolved = SystemLaunchFacts.pathOfDescriptor(fd.rawValue), resolved != path {
                 try checkDirectories(above: resolved, trustedOwner: trustedOwner)
             }
+            // And every link on the way: a link in a user's directory, even
+            // one pointing at a file of root's, lets that user choose which
+            // of root's files is read as configuration.
+            if let reason = PinnedExecutables.untrustedReason(
+                path: absolute(path), file: info, trustedOwner: UInt32(trustedOwner),
+                consequence: "who could choose what is read as configuration")
+            {
+                throw ConfigFileError(path: path, reason: reason + "; refusing to read it")
+            }
             try fd.setBlocking()
             let bytes = try Files.contents(of: fd, path: path)
             return String(decoding: bytes, as: UTF8.self)
@@ -112,6 +121,14 @@ public enum ConfigFiles {
         } catch {
             throw ConfigFileError(path: path, reason: "\(error)")
         }
+    }
+
+    private static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        var buffer = [CChar](repeating: 0, count: 4097)
+        guard getcwd(&buffer, 4096) != nil else { return path }
+        let directory = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return directory == "/" ? "/" + path : directory + "/" + path
     }
 
     /// Every directory from the file's parent up to /: owned by root, not

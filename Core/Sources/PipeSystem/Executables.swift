@@ -36,9 +36,10 @@ public enum Executables {
     }
 
     /// SHA-256 of a file's contents (streamed through libcrypto).
+    /// Only a regular file is opened (`-C` must not hang on a FIFO).
     /// The corresponding C calls are open(2) and read(2).
     public static func sha256(ofFile path: String) throws(SystemError) -> [UInt8] {
-        let fd = try Files.openForReading(path)
+        let (fd, _) = try Files.openRegularFile(path)
         defer { fd.close() }
         return try sha256(of: fd, path: path)
     }

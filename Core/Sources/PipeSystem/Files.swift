@@ -1,3 +1,5 @@
+import CPipeSpawn
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -12,6 +14,30 @@ enum Files {
         let flags = O_RDONLY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0) | (nonBlocking ? O_NONBLOCK : 0)
         let fd = try retryingEINTR("open \(path)") { open(path, flags) }
         return FileDescriptor(rawValue: fd)
+    }
+
+    /// Opens `path` read-only only if it is a regular file, without opening
+    /// anything else: a FIFO would block the caller until a writer came, a
+    /// device could act on being opened (a watchdog starts, a tape rewinds),
+    /// and a user can put either where a program is expected. The path is
+    /// first opened with O_PATH (which opens nothing), checked, and the very
+    /// file it named is then opened through /proc/self/fd.
+    /// The corresponding C calls are open(2) and fstat(2).
+    static func openRegularFile(_ path: String) throws(SystemError) -> (FileDescriptor, stat) {
+        let located = try retryingEINTR("open \(path)") { pipe_open_path(path) }
+        defer { close(located) }
+        var info = stat()
+        guard fstat(located, &info) == 0 else { throw lastError("fstat \(path)") }
+        guard info.isRegularFile else {
+            throw SystemError(operation: "open \(path) (not a regular file)", errno: EINVAL)
+        }
+        let fd = try retryingEINTR("open \(path)") { open("/proc/self/fd/\(located)", O_RDONLY | O_CLOEXEC) }
+        var opened = stat()
+        guard fstat(fd, &opened) == 0, opened.st_dev == info.st_dev, opened.st_ino == info.st_ino else {
+            close(fd)
+            throw SystemError(operation: "open \(path) (changed while being opened)", errno: EAGAIN)
+        }
+        return (FileDescriptor(rawValue: fd), opened)
     }
 
     /// fstat of an open descriptor. The corresponding C call is fstat(2).

@@ -99,29 +99,44 @@ public final class PinnedExecutables: @unchecked Sendable {
         var stopping = false
     }
 
-    public init() throws(SystemError) {
+    /// Who besides root may own what a pinned or privileged program is
+    /// reached through: root in the agent; the tests' own user in tests that
+    /// do not run as root.
+    private let trustedOwner: uid_t
+
+    public init(trustedOwner: uid_t = 0) throws(SystemError) {
+        self.trustedOwner = trustedOwner
         wakeWorker = try EventCounter(blocking: true)
         notification = try EventCounter()
     }
 
-    /// Opens `path` to execute it. When `requireTrusted` (the command runs
-    /// as root or with capabilities), refuses a file, or a directory above
-    /// it, that anyone but root owns or may write. When `pin` is set, the
-    /// bytes must hash to it: from the cache, hashed now (small files), or
-    /// refused as `.verifying` while the worker hashes a big one.
+    /// Opens `path` to execute it (a regular file only: a FIFO or a device a
+    /// user put there is never opened, see `Files.openRegularFile`). When
+    /// `requireTrusted` (the command runs as root or with capabilities) or a
+    /// `pin` is set, refuses a file that anyone but root could change: one
+    /// owned by someone else or writable by group or others, or reached
+    /// through a directory or a symbolic link someone else could change (a
+    /// pin checked on such a file would say nothing about the bytes that run
+    /// a moment later). When `pin` is set, the bytes must hash to it: from
+    /// the cache, hashed now (small files), or refused as `.verifying` while
+    /// the worker hashes a big one.
     /// The corresponding C calls are open(2), fstat(2), pread(2), read(2).
     public func open(_ path: String, pin: [UInt8]?, requireTrusted: Bool) -> Result<ExecutableFile, ExecutableRefusal> {
-        let raw = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard raw >= 0 else {
-            return .failure(.unreadable("cannot open \(path): \(SystemError.message(for: errno))"))
-        }
-        let fd = FileDescriptor(rawValue: raw)
-        var info = stat()
-        guard fstat(raw, &info) == 0, info.isRegularFile else {
-            fd.close()
+        let opened: (FileDescriptor, stat)
+        do {
+            opened = try Files.openRegularFile(path)
+        } catch  where error.errno == EINVAL {
             return .failure(.unreadable("\(path) is not a regular file"))
+        } catch {
+            return .failure(.unreadable("cannot open \(path): \(SystemError.message(for: error.errno))"))
         }
-        if requireTrusted, let reason = Self.untrustedReason(path: path, file: info) {
+        let (fd, info) = opened
+        let raw = fd.rawValue
+        if requireTrusted || pin != nil,
+            let reason = Self.untrustedReason(
+                path: path, file: info, trustedOwner: trustedOwner,
+                consequence: requireTrusted ? Self.replacesRootsProgram : Self.defeatsThePin)
+        {
             fd.close()
             return .failure(.untrusted(reason))
         }
@@ -242,9 +257,8 @@ public final class PinnedExecutables: @unchecked Sendable {
                 state.queue.isEmpty ? nil : state.queue.removeFirst()
             }) {
                 var digest: [UInt8]?
-                if let fd = try? Files.openForReading(next.path) {
-                    var info = stat()
-                    if fstat(fd.rawValue, &info) == 0, FileKey(info) == next.key {
+                if let (fd, info) = try? Files.openRegularFile(next.path) {
+                    if FileKey(info) == next.key {
                         digest = try? Self.hash(fd, path: next.path)
                         var after = stat()
                         if fstat(fd.rawValue, &after) != 0 || FileKey(after) != next.key { digest = nil }
@@ -264,40 +278,85 @@ public final class PinnedExecutables: @unchecked Sendable {
         return try Executables.sha256(of: fd, path: path)
     }
 
-    /// Why the program at `path` is not safe to run as root, or nil (see
-    /// `untrustedReason`); for `pmdapipe -C`.
-    public static func trustProblem(of path: String) -> String? {
+    static let replacesRootsProgram = "who could replace what runs as root"
+    static let defeatsThePin = "who could change it after its sha256 is checked, so the pin would prove nothing"
+
+    /// Why the program at `path` is not safe to run as root or to pin, or
+    /// nil (see `untrustedReason`); for `pmdapipe -C` and loading.
+    public static func trustProblem(of path: String, pinned: Bool) -> String? {
         var info = stat()
         guard stat(path, &info) == 0 else { return "cannot check \(path): \(SystemError.message(for: errno))" }
-        return untrustedReason(path: path, file: info)
+        return untrustedReason(
+            path: path, file: info, trustedOwner: 0, consequence: pinned ? defeatsThePin : replacesRootsProgram)
     }
 
-    /// Why a program run as root is not safe to run: it, or a directory
-    /// above it, is owned by someone else than root or writable by group or
-    /// others (who could then replace what root runs).
-    static func untrustedReason(path: String, file: stat) -> String? {
-        if let problem = problem(file, "\(path)") { return problem }
-        var directory = path
-        while let slash = directory.lastIndex(of: "/") {
-            directory = slash == directory.startIndex ? "/" : String(directory[..<slash])
-            var info = stat()
-            guard stat(directory, &info) == 0 else {
-                return "cannot check \(directory): \(SystemError.message(for: errno))"
+    /// Why a program run as root (or pinned) is not safe to run: it is owned
+    /// by someone else than root or writable by group or others, or one of
+    /// the directories it is looked up through is, following every symbolic
+    /// link on the way (a link in a user's directory lets that user choose
+    /// the program, even one of root's). A sticky directory (/tmp) counts as
+    /// root's for an entry that root owns in it: no one else may rename or
+    /// remove that entry. `trustedOwner` is trusted like root (tests).
+    static func untrustedReason(path: String, file: stat, trustedOwner: uid_t, consequence: String) -> String? {
+        func trusted(_ uid: uid_t) -> Bool { uid == 0 || uid == trustedOwner }
+        func problem(_ info: stat, _ name: String, entryOwner: uid_t?) -> String? {
+            if !trusted(info.st_uid) {
+                return "\(name) is owned by uid \(info.st_uid), \(consequence)"
             }
-            if let problem = problem(info, directory) { return problem }
-            if directory == "/" { break }
+            guard info.st_mode & (S_IWGRP | S_IWOTH) != 0 else { return nil }
+            if info.st_mode & S_ISVTX != 0, let entryOwner, trusted(entryOwner) { return nil }
+            let mode = String(info.st_mode & 0o7777, radix: 8)
+            return "\(name) is writable by group or others (mode \(mode)), \(consequence)"
         }
-        return nil
+        func lstatus(_ name: String) -> stat? {
+            var info = stat()
+            return lstat(name, &info) == 0 ? info : nil
+        }
+        if let reason = problem(file, path, entryOwner: nil) { return reason }
+        guard path.hasPrefix("/") else { return "\(path) is not an absolute path" }
+        // Walk the path as the kernel does, checking each directory before
+        // trusting a name looked up in it.
+        var remaining = Array(path.split(separator: "/", omittingEmptySubsequences: true).map(String.init).reversed())
+        var directory = "/"
+        var links = 0
+        while let name = remaining.popLast() {
+            if name == "." { continue }
+            if name == ".." {
+                if let slash = directory.lastIndex(of: "/") {
+                    directory = slash == directory.startIndex ? "/" : String(directory[..<slash])
+                }
+                continue
+            }
+            let entry = directory == "/" ? "/" + name : directory + "/" + name
+            guard let directoryInfo = lstatus(directory), let entryInfo = lstatus(entry) else {
+                return "cannot check \(entry): \(SystemError.message(for: errno))"
+            }
+            if let reason = problem(directoryInfo, directory, entryOwner: entryInfo.st_uid) { return reason }
+            if entryInfo.st_mode & S_IFMT == S_IFLNK {
+                links += 1
+                guard links <= 40, let target = readLink(entry) else {
+                    return "cannot check \(entry): too many or unreadable symbolic links"
+                }
+                remaining += target.split(separator: "/", omittingEmptySubsequences: true).map(String.init).reversed()
+                if target.hasPrefix("/") { directory = "/" }
+                continue
+            }
+            if remaining.isEmpty {
+                // The last name: it must be the file that was opened.
+                guard entryInfo.st_dev == file.st_dev, entryInfo.st_ino == file.st_ino else {
+                    return "\(path) changed while it was being checked"
+                }
+                return nil
+            }
+            directory = entry
+        }
+        return "\(path) does not name a file"
     }
 
-    private static func problem(_ info: stat, _ name: String) -> String? {
-        if info.st_uid != 0 {
-            return "\(name) is owned by uid \(info.st_uid), who could replace what runs as root"
-        }
-        if info.st_mode & (S_IWGRP | S_IWOTH) != 0 {
-            let mode = String(info.st_mode & 0o7777, radix: 8)
-            return "\(name) is writable by group or others (mode \(mode)), who could replace what runs as root"
-        }
-        return nil
+    private static func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let count = readlink(path, &buffer, 4096)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -119,6 +119,29 @@ struct ConfigFilesTests {
         }
     }
 
+    /// A drop-in that is a link to a link in another user's directory: the
+    /// final file is root's, but that user picks which of root's files is
+    /// read as configuration (a draft in /root, say).
+    @Test(.enabled(if: isRoot, "needs root")) func aLinkThroughAnotherUsersDirectoryIsRefused() throws {
+        let scratch = Scratch()
+        let dir = scratch.mkdir("d")
+        let draft = scratch.write("draft", "allow user * : *")
+        let theirs = scratch.mkdir("theirs")
+        symlink(draft, "\(theirs)/link")
+        lchown("\(theirs)/link", 65534, 65534)
+        chown(theirs, 65534, 65534)
+        symlink("\(theirs)/link", "\(dir)/x.conf")
+        #expect(
+            throws: ConfigFileError(
+                path: "\(dir)/x.conf",
+                reason:
+                    "\(theirs) is owned by uid 65534, who could choose what is read as configuration; refusing to read it"
+            )
+        ) {
+            try ConfigFiles.load(mainFile: nil, directory: dir)
+        }
+    }
+
     @Test func backupAndHiddenNamesAreIgnored() {
         for name in [".x", "a~", "a.rpmsave", "a.rpmnew", "a.dpkg-old", "a.dpkg-new", "a.dpkg-dist"] {
             #expect(ConfigFiles.isIgnored(name), "\(name)")

@@ -144,6 +144,11 @@ int pipe_openat2_beneath(int dirfd, const char *path);
 /// Must be C: glibc defines O_PATH only under _GNU_SOURCE.
 int pipe_open_directory_path(const char *path);
 
+/// open(path, O_PATH | O_CLOEXEC): a descriptor naming whatever `path`
+/// resolves to without opening it (a FIFO does not block, a device is not
+/// opened). Returns it or -1 with errno.
+int pipe_open_path(const char *path);
+
 /// Whether `path` (not followed if a link) carries a POSIX access ACL: 1 if
 /// lgetxattr finds system.posix_acl_access or fails for another reason than
 /// "no such attribute" or "not supported" (so an unanswered question counts
