@@ -270,6 +270,48 @@ extension PipeIntegration {
             #expect(linked.status == 1 && linked.err.contains("\(home): directory owned by pipetest_a"), "\(linked)")
         }
 
+        /// The agent killed outright (as a crash would) while runs go on,
+        /// one of them a shell with children: the runs' main processes die
+        /// with it (parent-death signal), pmcd starts a new agent on SIGHUP,
+        /// and the new agent kills every process the old one's runs left
+        /// (their cgroups), so nothing it started runs on unseen.
+        @Test(.timeLimit(.minutes(2)))
+        func theNextAgentKillsWhatAKilledAgentsRunsLeft() throws {
+            let clients = [
+                try launch("pmpipe", ["-i", "t_sleep", "-x", "27182"]),
+                try launch("pmpipe", ["-i", "t_fork"], user: "pipetest_c"),
+            ]
+            defer {
+                for client in clients {
+                    client.terminate()
+                    waitForExit(client)
+                }
+            }
+            func leftovers() throws -> [ProcessEntry] {
+                try processes().filter {
+                    $0.comm == "sleep" && ($0.command.contains("27182") || $0.command.contains("31415"))
+                        && $0.state != "Z"
+                }
+            }
+            #expect(try eventually { try leftovers().count == 3 }, "\((try? leftovers()) ?? [])")
+            let old = try Agent.pid()
+            kill(old, SIGKILL)
+            // Each run's main process gets a parent-death signal; what it
+            // started (t_fork's two sleeps) is left for the next agent.
+            #expect(
+                try eventually { try leftovers().count == 2 },
+                "the runs' main processes die with the agent, their children stay: \((try? leftovers()) ?? [])")
+            try PMCDAccess.reload()  // SIGHUP: pmcd starts the agents that are gone
+            #expect(try eventually(timeout: 20) { (try? Agent.pid()).map { $0 != old } ?? false })
+            #expect(try eventually(timeout: 10) { try leftovers().isEmpty }, "\((try? leftovers()) ?? [])")
+            let log = Agent.log(since: 0)
+            if log.contains("runs tracked by cgroup") {
+                // At least t_fork's two sleeps (a main process still exiting may count too).
+                #expect(log.contains("processes left in runs' cgroups by an earlier agent"), "\(log)")
+            }
+            #expect(try run("pmpipe", ["-i", "t_echo", "-x", "again"]).out == "again\n")
+        }
+
         /// The log never grows past log_size: it moves to pipe.log.prev.
         @Test(.timeLimit(.minutes(2)))
         func theLogIsRotatedPastItsSize() throws {

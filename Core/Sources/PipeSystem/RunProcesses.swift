@@ -248,6 +248,9 @@ public final class CgroupProcessSet: RunProcessSet {
     /// Leftovers of an agent that died: runs' cgroups still under the
     /// parent directories. Their processes are killed and the directories
     /// removed, so nothing an earlier agent started keeps running unseen.
+    /// Every cgroup is killed first, then all are waited for together, at
+    /// most about 1 s in all however many there are: this runs after the
+    /// agent connected to pmcd, which waits 5 s for an answer.
     /// Returns how many processes were killed.
     @discardableResult
     public static func removeLeftovers(layout: CgroupLayout) -> Int {
@@ -255,6 +258,7 @@ public final class CgroupProcessSet: RunProcessSet {
         var parents: [String] = []
         if let unified = layout.unified { parents.append(unified + "/" + CgroupLayout.parentName) }
         for mount in Set(layout.v1.values) { parents.append(mount + "/" + CgroupLayout.parentName) }
+        var busy: [String] = []
         for parent in parents {
             guard let names = try? Files.names(in: parent) else { continue }
             for name in names where name.hasPrefix("run-") {
@@ -267,8 +271,13 @@ public final class CgroupProcessSet: RunProcessSet {
                 if (try? write("1", to: directory + "/cgroup.kill")) == nil {
                     for pid in pids { Glibc.kill(pid, SIGKILL) }
                 }
-                for _ in 0..<50 where rmdir(directory) != 0 && Glibc.errno == EBUSY { usleep(20_000) }
+                busy.append(directory)
             }
+        }
+        for _ in 0..<50 {
+            busy.removeAll { rmdir($0) == 0 || Glibc.errno != EBUSY }
+            if busy.isEmpty { break }
+            usleep(20_000)
         }
         return killed
     }
