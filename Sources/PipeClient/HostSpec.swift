@@ -33,6 +33,18 @@ public struct HostSpec: Sendable, Equatable {
         return rest.isEmpty ? "HOST" : String(rest)
     }
 
+    /// The name to resolve, without port: `db1` for `pcp://db1:44321`,
+    /// `::1` for `[::1]:44321`; nil for a unix socket.
+    public var resolvableName: String? {
+        guard !isUnixSocket else { return nil }
+        let host = hostName
+        if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
+            return String(host[host.index(after: host.startIndex)..<close])
+        }
+        if host.filter({ $0 == ":" }).count > 1 { return host }  // a bare IPv6 address
+        return host.split(separator: ":", maxSplits: 1).first.map(String.init) ?? host
+    }
+
     /// The advice added to a refusal when the connection carried no
     /// credentials: the agent then denies every request (a TCP connection
     /// is identified only by a SASL login). nil when the connection did

@@ -52,10 +52,24 @@ final class PCPContext {
             }
         }
         guard sts >= 0 else {
+            // libpcp reports a name it cannot resolve as EHOSTUNREACH
+            // (__pmHostEntGetByName failing in connect.c), the same as an
+            // unreachable host: tell them apart for the user.
+            if sts == -EHOSTUNREACH, let name = HostSpec(host).resolvableName, !Self.resolves(name) {
+                throw .unknownHost(host: host, name: name)
+            }
             throw .cannotConnect(
                 host: host, reason: pcpErrorText(sts), pmcdMayBeDown: PipeClientError.pmcdMayBeDown(code: sts))
         }
         handle = sts
+    }
+
+    /// Whether getaddrinfo(3) knows `name`.
+    static func resolves(_ name: String) -> Bool {
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(name, nil, nil, &result) == 0 else { return false }
+        freeaddrinfo(result)
+        return true
     }
 
     /// pmcd's socket when `unix:` names none, as libpcp finds it

@@ -10,6 +10,8 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
     /// `pmcdMayBeDown`: the failure is one a missing pmcd causes (connection
     /// refused, no socket), not a refused login, so asking whether pmcd runs helps.
     case cannotConnect(host: String, reason: String, pmcdMayBeDown: Bool)
+    /// The host name does not resolve (libpcp says only "No route to host").
+    case unknownHost(host: String, name: String)
     /// pmcd's socket is there but took no connection from this client for
     /// all of libpcp's connect timeout: its queue of pending connections
     /// stayed full (PCPContext.init).
@@ -50,6 +52,8 @@ public enum PipeClientError: Error, Sendable, Equatable, CustomStringConvertible
         switch self {
         case .cannotConnect(let host, let reason, let pmcdMayBeDown):
             return "cannot connect to pmcd on \(host)\(pmcdMayBeDown ? " (is pmcd running?)" : ""): \(reason)"
+        case .unknownHost(let host, let name):
+            return "cannot connect to pmcd on \(host): no such host ('\(name)' does not resolve)"
         case .pmcdQueueFull(let host, let socket, let waited, let reason):
             let seconds = Double(waited.components.seconds) + Double(waited.components.attoseconds) / 1e18
             let shown = (seconds * 10).rounded() / 10

@@ -120,6 +120,22 @@ import Testing
                 == true)
     }
 
+    @Test(
+        arguments: [
+            ("db1", "db1"), ("db1.example:44321", "db1.example"),
+            ("pcp://db1.example:44321?username=bob", "db1.example"),
+            ("pcps://[::1]:44321", "::1"), ("::1", "::1"), ("unix:", nil), ("local:", nil),
+        ] as [(String, String?)])
+    func theNameToResolveHasNoSchemePortOrAttributes(_ spec: String, _ name: String?) {
+        #expect(HostSpec(spec).resolvableName == name)
+    }
+
+    @Test func aHostNameThatDoesNotResolveIsSaidSo() {
+        #expect(
+            PipeClientError.unknownHost(host: "pcp://nosuch.invalid", name: "nosuch.invalid").description
+                == "cannot connect to pmcd on pcp://nosuch.invalid: no such host ('nosuch.invalid' does not resolve)")
+    }
+
     @Test func noAdviceWhenTheConnectionCarriedCredentials() {
         // A SASL user refused by the rules: the agent's sentence names the rule.
         let sasl = HostSpec("pcp://127.0.0.1?username=bob&password=x")
