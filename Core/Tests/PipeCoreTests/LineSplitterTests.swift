@@ -303,6 +303,51 @@ private func lines(_ strings: String...) -> [Piece] { strings.map { Piece($0, .n
         #expect(short.pendingCapacity == capacity)
     }
 
+    @Test(arguments: [70_000, 131_073, 300_000] as [Int])
+    func linesAroundTheReleasedBufferComeOutExactly(maxLineLength: Int) {
+        // An attacker's output aimed at the buffer release: lines just under,
+        // at and just over the retained size (64 KiB), at and around
+        // max_line, empty lines between them, read in chunks of every size a
+        // pipe gives (up to the agent's 64 KiB and beyond). Every piece must
+        // match a plain splitter, and the pending buffer never holds more
+        // than one max_line (plus the doublings below the retained size).
+        var rng = SplitMix64(state: UInt64(maxLineLength))
+        let retained = LineSplitter.retainedCapacity
+        let lengths = [
+            0, 1, retained - 1, retained, retained + 1, retained + 2, maxLineLength - 1, maxLineLength,
+            maxLineLength + 1, 2 * maxLineLength + 1, 3 * maxLineLength - 1,
+        ]
+        var input: [UInt8] = []
+        for index in 0..<40 {
+            let length = lengths.randomElement(using: &rng)!
+            let byte = UInt8(0x41 + index % 26)
+            input += [UInt8](repeating: byte, count: length)
+            input += [0x0D, 0x0A].prefix(Int.random(in: 0...2, using: &rng)).filter { $0 == 0x0A || length > 0 }
+            if Bool.random(using: &rng) { input.append(0x0A) }
+        }
+        let want = expected(input, maxLineLength: maxLineLength)
+        for seed in UInt64(1)...4 {
+            let chunks = randomChunks(input, seed: seed, maxChunk: seed % 3 == 0 ? 4096 : 70_000 + Int(seed) * 1000)
+            var splitter = LineSplitter(maxLineLength: maxLineLength)
+            var out: [Piece] = []
+            var largest = 0
+            var start = 0
+            for size in chunks {
+                let end = min(input.count, start + size)
+                input[start..<end].withUnsafeBytes {
+                    splitter.append($0) { out.append(Piece(bytes: Array($0), end: $1)) }
+                }
+                start = end
+                largest = max(largest, splitter.pendingCapacity)
+                if splitter.pendingByteCount == 0 { #expect(splitter.pendingCapacity <= retained) }
+            }
+            splitter.finish { out.append(Piece(bytes: Array($0), end: $1)) }
+            #expect(out == want, "seed \(seed)")
+            #expect(rebuild(out) == input, "seed \(seed)")
+            #expect(largest <= max(maxLineLength + 1, 2 * retained) + 64, "seed \(seed): \(largest)")
+        }
+    }
+
     @Test func aNewlineIsFoundAtEveryPositionInAWord() {
         // The newline search reads eight bytes at a time; put the newline at
         // every offset around those words.
