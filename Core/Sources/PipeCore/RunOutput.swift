@@ -93,10 +93,14 @@ public struct RunOutput: Sendable {
     /// policy is `.block` and what is held (`bytesHeld`) fills the queue's
     /// capacity, and once the run is over. So a run that is never fetched
     /// holds at most its capacity plus one read, not its capacity plus a
-    /// line being assembled. The capacity is at least twice `max_line`
-    /// (the agent makes it so), so an empty queue always wants input.
+    /// line being assembled. A run with nothing to fetch always wants
+    /// input, whatever its two unfinished lines hold (each at most
+    /// `max_line`): otherwise, with a capacity of exactly twice `max_line`
+    /// (which -C accepts; the agent adds 4 KiB), a line of `max_line` bytes
+    /// without its newline on each stream stopped the run for good, the
+    /// client having nothing to fetch that would make room.
     public var wantsInput: Bool {
-        phase == .running && (queue.policy == .drop || bytesHeld < queue.capacity)
+        phase == .running && (queue.policy == .drop || bytesHeld < queue.capacity || !hasQueuedItems)
     }
 
     /// Whether `encodeBatch` would add anything: lines, a gap marker, or

@@ -179,6 +179,23 @@ extension RunOutput {
         #expect(run.wantsInput)
     }
 
+    @Test func aRunWithNothingToFetchAlwaysWantsInput() {
+        // An attacker's command writes a max_line line without its newline
+        // on both streams: the queue is empty, the two lines being assembled
+        // hold exactly the capacity -C accepts (twice max_line). If the run
+        // stopped reading there, the client would have nothing to fetch and
+        // the command would wait on its pipe for ever.
+        let maxLine = 256
+        var run = RunOutput(queueCapacity: 2 * maxLine, policy: .block, maxLineLength: maxLine)
+        run.feed(String(repeating: "o", count: maxLine))
+        run.feed(String(repeating: "e", count: maxLine), .stderr)
+        #expect(run.queue.count == 0)
+        #expect(run.bytesHeld == 2 * maxLine)
+        #expect(run.wantsInput)
+        run.feed("\n")
+        #expect(run.take().count == 1)
+    }
+
     @Test func aNeverFetchedRunOfLongLinesHoldsItsCapacityPlusOneRead() {
         // As the agent sizes it: twice max_line and 4 KiB. The command
         // writes one line of ten max_lines; the caller reads 64 KiB at a
