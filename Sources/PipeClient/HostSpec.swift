@@ -34,15 +34,26 @@ public struct HostSpec: Sendable, Equatable {
     }
 
     /// The name to resolve, without port: `db1` for `pcp://db1:44321`,
-    /// `::1` for `[::1]:44321`; nil for a unix socket.
+    /// `::1` for `[::1]:44321`; nil for a unix socket. Through a proxy
+    /// (`db1@proxy1:44322`) libpcp resolves the proxy's name, the last one;
+    /// the proxy resolves the others.
     public var resolvableName: String? {
         guard !isUnixSocket else { return nil }
-        let host = hostName
+        var host = hostName
+        if let at = host.lastIndex(of: "@") { host = String(host[host.index(after: at)...]) }
         if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
             return String(host[host.index(after: host.startIndex)..<close])
         }
         if host.filter({ $0 == ":" }).count > 1 { return host }  // a bare IPv6 address
         return host.split(separator: ":", maxSplits: 1).first.map(String.init) ?? host
+    }
+
+    /// Whether getaddrinfo(3)'s `status` says the name is not known
+    /// (EAI_NONAME, EAI_NODATA), rather than that it could not be looked
+    /// up now (EAI_AGAIN: the DNS server did not answer; EAI_FAIL,
+    /// EAI_MEMORY, EAI_SYSTEM), when "no such host" would be wrong.
+    public static func nameIsUnknown(getaddrinfoStatus status: Int32) -> Bool {
+        status == -2 || status == -5  // EAI_NONAME, EAI_NODATA (glibc)
     }
 
     /// The advice added to a refusal when the connection carried no

@@ -55,7 +55,7 @@ final class PCPContext {
             // libpcp reports a name it cannot resolve as EHOSTUNREACH
             // (__pmHostEntGetByName failing in connect.c), the same as an
             // unreachable host: tell them apart for the user.
-            if sts == -EHOSTUNREACH, let name = HostSpec(host).resolvableName, !Self.resolves(name) {
+            if sts == -EHOSTUNREACH, let name = HostSpec(host).resolvableName, Self.isUnknown(name) {
                 throw .unknownHost(host: host, name: name)
             }
             throw .cannotConnect(
@@ -64,12 +64,13 @@ final class PCPContext {
         handle = sts
     }
 
-    /// Whether getaddrinfo(3) knows `name`.
-    static func resolves(_ name: String) -> Bool {
+    /// Whether getaddrinfo(3) says there is no such name (not merely that
+    /// it could not look it up now, see HostSpec.nameIsUnknown).
+    static func isUnknown(_ name: String) -> Bool {
         var result: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(name, nil, nil, &result) == 0 else { return false }
-        freeaddrinfo(result)
-        return true
+        let status = getaddrinfo(name, nil, nil, &result)
+        if status == 0 { freeaddrinfo(result) }
+        return HostSpec.nameIsUnknown(getaddrinfoStatus: status)
     }
 
     /// pmcd's socket when `unix:` names none, as libpcp finds it

@@ -125,9 +125,25 @@ import Testing
             ("db1", "db1"), ("db1.example:44321", "db1.example"),
             ("pcp://db1.example:44321?username=bob", "db1.example"),
             ("pcps://[::1]:44321", "::1"), ("::1", "::1"), ("unix:", nil), ("local:", nil),
+            ("unix:/run/pcp/pmcd.socket", nil), ("db1.example:44321,44322", "db1.example"),
+            // Through a proxy libpcp resolves the proxy's name: 'db1@proxy1'
+            // never resolves, and said so whenever the proxy was down.
+            ("db1@proxy1", "proxy1"), ("pcp://db1:44321@proxy1:44322?username=bob", "proxy1"),
+            ("db1@[fe80::1]:44322", "fe80::1"),
         ] as [(String, String?)])
     func theNameToResolveHasNoSchemePortOrAttributes(_ spec: String, _ name: String?) {
         #expect(HostSpec(spec).resolvableName == name)
+    }
+
+    @Test func onlyAnUnknownNameIsCalledNoSuchHost() {
+        // EAI_NONAME and EAI_NODATA: no such name. EAI_AGAIN (the DNS server
+        // did not answer), EAI_FAIL, EAI_MEMORY, EAI_SYSTEM: nothing is known
+        // about the name, and the message must not say it does not exist.
+        #expect(HostSpec.nameIsUnknown(getaddrinfoStatus: EAI_NONAME))
+        #expect(HostSpec.nameIsUnknown(getaddrinfoStatus: -5))
+        for status in [0, EAI_AGAIN, EAI_FAIL, EAI_MEMORY, EAI_SYSTEM] {
+            #expect(!HostSpec.nameIsUnknown(getaddrinfoStatus: status), "status \(status)")
+        }
     }
 
     @Test func aHostNameThatDoesNotResolveIsSaidSo() {
