@@ -278,6 +278,14 @@ public final class CgroupProcessSet: RunProcessSet {
             busy.removeAll { rmdir($0) == 0 || Glibc.errno != EBUSY }
             if busy.isEmpty { break }
             usleep(20_000)
+            // cgroup v1 has no cgroup.kill: a process that forked a successor
+            // before its SIGKILL landed is in cgroup.procs now; kill again.
+            for directory in busy where access(directory + "/cgroup.kill", F_OK) != 0 {
+                let text = Files.contents(directory + "/cgroup.procs").map { String(decoding: $0, as: UTF8.self) } ?? ""
+                for pid in text.split(separator: "\n").compactMap({ Int32($0) }) where pid > 1 {
+                    Glibc.kill(pid, SIGKILL)
+                }
+            }
         }
         return killed
     }
