@@ -93,14 +93,21 @@ extension PipeIntegration {
             #expect(symlink(user + "/tool", root + "/tool") == 0)
             let config = try ConfigFile("h_link root \(root)/tool hello\n[access]\nallow user root : *")
             defer { config.remove() }
-            let checked = try run("\(Integration.pmdasDir)/pipe/pmdapipe", ["-C", "-c", config.path])
-            #expect(checked.status == 1, "\(checked)")
-            let uid = try run("id", ["-u", "pipetest_a"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let (checked, uid) = try Self.refusedCheck(config)
             #expect(
                 checked.err.contains(
                     "\(config.path):1: instance h_link: \(user) is owned by uid \(uid), who could replace what runs as root"
                 ),
                 "\(checked)")
+        }
+
+        /// `pmdapipe -C` on `config`, expected to refuse it (status 1), and
+        /// pipetest_a's uid, which the refusals name.
+        private static func refusedCheck(_ config: ConfigFile) throws -> (Outcome, String) {
+            let checked = try run("\(Integration.pmdasDir)/pipe/pmdapipe", ["-C", "-c", config.path])
+            #expect(checked.status == 1, "\(checked)")
+            let uid = try run("id", ["-u", "pipetest_a"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+            return (checked, uid)
         }
 
         /// A pin on a program its user may rewrite checks bytes that can
@@ -117,9 +124,7 @@ extension PipeIntegration {
                 "h_pin pipetest_a \(program)\n[instance h_pin]\nsha256 = \(try TestSetup.sha256(of: program))\n"
                     + "[access]\nallow user root : *")
             defer { config.remove() }
-            let checked = try run("\(Integration.pmdasDir)/pipe/pmdapipe", ["-C", "-c", config.path])
-            #expect(checked.status == 1, "\(checked)")
-            let uid = try run("id", ["-u", "pipetest_a"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let (checked, uid) = try Self.refusedCheck(config)
             #expect(
                 checked.err.contains(
                     "\(config.path):1: instance h_pin: \(program) is owned by uid \(uid), who could change it after "
