@@ -177,9 +177,8 @@ struct ConfigurationLoader {
                     }
                 }
             } catch  where error.errno == ENOENT {
-                let searched = program.contains("/") ? "no such file" : "not found in \(LaunchPlanner.fixedPath)"
                 problems.warning(
-                    "instance \(command.name): program '\(program)' is not installed (\(searched)): "
+                    "instance \(command.name): program '\(program)' \(SystemLaunchFacts.notInstalled(program)): "
                         + "a run of it fails with a clear error until it is installed", at: command.location)
             } catch {
                 problems.error("instance \(command.name): program '\(program)': \(error)", at: command.location)

@@ -16,6 +16,14 @@ enum Files {
         return FileDescriptor(rawValue: fd)
     }
 
+    /// The target of the symbolic link at `path` (readlink(2)), or nil.
+    static func linkTarget(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let count = readlink(path, &buffer, 4096)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Opens `path` read-only only if it is a regular file, without opening
     /// anything else: a FIFO would block the caller until a writer came, a
     /// device could act on being opened (a watchdog starts, a tape rewinds),

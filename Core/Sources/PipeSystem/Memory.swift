@@ -87,10 +87,5 @@ public enum Memory {
         return advised
     }
 
-    private static func executablePath() -> Substring? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard length > 0 else { return nil }
-        return Substring(String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self))
-    }
+    private static func executablePath() -> Substring? { Files.linkTarget("/proc/self/exe").map { Substring($0) } }
 }

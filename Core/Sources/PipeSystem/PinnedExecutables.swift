@@ -334,7 +334,7 @@ public final class PinnedExecutables: @unchecked Sendable {
             if let reason = problem(directoryInfo, directory, entryOwner: entryInfo.st_uid) { return reason }
             if entryInfo.st_mode & S_IFMT == S_IFLNK {
                 links += 1
-                guard links <= 40, let target = readLink(entry) else {
+                guard links <= 40, let target = Files.linkTarget(entry) else {
                     return "cannot check \(entry): too many or unreadable symbolic links"
                 }
                 remaining += target.split(separator: "/", omittingEmptySubsequences: true).map(String.init).reversed()
@@ -353,10 +353,4 @@ public final class PinnedExecutables: @unchecked Sendable {
         return "\(path) does not name a file"
     }
 
-    private static func readLink(_ path: String) -> String? {
-        var buffer = [CChar](repeating: 0, count: 4097)
-        let count = readlink(path, &buffer, 4096)
-        guard count > 0 else { return nil }
-        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
 }

@@ -208,8 +208,11 @@ public final class CgroupProcessSet: RunProcessSet {
     }
 
     /// The processes in the run's cgroup2 directory now.
-    public var pids: [Int32] {
-        guard let bytes = Files.contents(path + "/cgroup.procs") else { return [] }
+    public var pids: [Int32] { Self.processIDs(in: path) }
+
+    /// The pids listed in `directory`/cgroup.procs (none if unreadable).
+    private static func processIDs(in directory: String) -> [Int32] {
+        guard let bytes = Files.contents(directory + "/cgroup.procs") else { return [] }
         return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { Int32($0) }
     }
 
@@ -265,8 +268,7 @@ public final class CgroupProcessSet: RunProcessSet {
                 let directory = parent + "/" + name
                 var info = stat()
                 guard lstat(directory, &info) == 0, info.isDirectory else { continue }
-                let text = Files.contents(directory + "/cgroup.procs").map { String(decoding: $0, as: UTF8.self) } ?? ""
-                let pids = text.split(separator: "\n").compactMap { Int32($0) }.filter { $0 > 1 }
+                let pids = processIDs(in: directory).filter { $0 > 1 }
                 killed += pids.count
                 if (try? write("1", to: directory + "/cgroup.kill")) == nil {
                     for pid in pids { Glibc.kill(pid, SIGKILL) }
@@ -281,8 +283,7 @@ public final class CgroupProcessSet: RunProcessSet {
             // cgroup v1 has no cgroup.kill: a process that forked a successor
             // before its SIGKILL landed is in cgroup.procs now; kill again.
             for directory in busy where access(directory + "/cgroup.kill", F_OK) != 0 {
-                let text = Files.contents(directory + "/cgroup.procs").map { String(decoding: $0, as: UTF8.self) } ?? ""
-                for pid in text.split(separator: "\n").compactMap({ Int32($0) }) where pid > 1 {
+                for pid in processIDs(in: directory) where pid > 1 {
                     Glibc.kill(pid, SIGKILL)
                 }
             }

@@ -39,6 +39,12 @@ public final class SystemLaunchFacts: LaunchFacts {
             groups: Accounts.groups(of: user).map(\.gid), home: user.home)
     }
 
+    /// What is said of a program that is not there, by a refused request
+    /// and by `pmdapipe -C` alike: "is not installed (not found in PATH)".
+    public static func notInstalled(_ program: String) -> String {
+        "is not installed (\(program.contains("/") ? "no such file" : "not found in \(LaunchPlanner.fixedPath)"))"
+    }
+
     /// A program that is not there is named as `pmdapipe -C` names it
     /// ("is not installed (not found in PATH)"), not as the stat(2) that
     /// failed; the request's refusal then reads "program 'btrace' is not
@@ -47,8 +53,7 @@ public final class SystemLaunchFacts: LaunchFacts {
         do {
             return .success(try Executables.resolve(program))
         } catch  where error.errno == ENOENT {
-            let searched = program.contains("/") ? "no such file" : "not found in \(LaunchPlanner.fixedPath)"
-            return .failure(FactRefusal("is not installed (\(searched))"))
+            return .failure(FactRefusal(Self.notInstalled(program)))
         } catch {
             return .failure(FactRefusal("cannot be run: \(error)"))
         }
@@ -160,12 +165,7 @@ public final class SystemLaunchFacts: LaunchFacts {
     static func hasAccessACL(_ path: String) -> Bool { pipe_has_access_acl(path) != 0 }
 
     /// readlink of /proc/self/fd/N: the path the kernel has for an open descriptor.
-    static func pathOfDescriptor(_ fd: Int32) -> String? {
-        var buffer = [CChar](repeating: 0, count: 4097)
-        let count = readlink("/proc/self/fd/\(fd)", &buffer, 4096)
-        guard count > 0 else { return nil }
-        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    static func pathOfDescriptor(_ fd: Int32) -> String? { Files.linkTarget("/proc/self/fd/\(fd)") }
 
     /// The `Uid:` and `Gid:` lines of /proc/PID/status (real, effective,
     /// saved, filesystem).
