@@ -157,8 +157,9 @@ final class Agent {
             guard let digest = pins.cachedDigest(of: entry.path) else { return !hashing }
             if digest != entry.pin {
                 Log.warning(
-                    "configuration: instance \(entry.instance): \(entry.path) does not match its pinned sha256 (it "
-                        + "is \(SHA256Hasher.hex(digest))): it will not run until the program or the pin is corrected")
+                    "configuration: instance \(entry.instance): "
+                        + ExecutableRefusal.mismatch(entry.path, actual: SHA256Hasher.hex(digest))
+                        + ": it will not run until the program or the pin is corrected")
             }
             return true
         }

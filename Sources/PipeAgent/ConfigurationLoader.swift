@@ -172,8 +172,9 @@ struct ConfigurationLoader {
                     let digest = try Executables.sha256(ofFile: path)
                     if digest != pin {
                         problems.error(
-                            "instance \(command.name): \(path) does not match its pinned sha256 (it is "
-                                + "\(SHA256Hasher.hex(digest)))", at: command.location)
+                            "instance \(command.name): "
+                                + ExecutableRefusal.mismatch(path, actual: SHA256Hasher.hex(digest)),
+                            at: command.location)
                     }
                 }
             } catch  where error.errno == ENOENT {

@@ -65,11 +65,19 @@ public enum ExecutableRefusal: Error, Sendable, Equatable, CustomStringConvertib
         switch self {
         case .untrusted(let reason): return reason
         case .mismatch(let path, let actual):
-            return "\(path) no longer matches its pinned sha256 (it is \(actual)), so it is not run"
+            return Self.mismatch(path, actual: actual) + ", so it is not run"
         case .verifying(let path, let bytes):
             return "\(path) (\(bytes >> 20) MiB) is being checked against its pinned sha256; try again in a few seconds"
         case .unreadable(let reason): return reason
         }
+    }
+
+    /// The one sentence for a pinned program whose bytes differ from its
+    /// pin, said by `pmdapipe -C`, the agent's log after a load and a
+    /// refused request alike: "PATH does not match its pinned sha256 (it
+    /// is HEX)", `actual` being the program's digest in hex.
+    public static func mismatch(_ path: String, actual: String) -> String {
+        "\(path) does not match its pinned sha256 (it is \(actual))"
     }
 }
 
