@@ -410,6 +410,20 @@ struct ConfigParser {
                     at: rule.location)
             }
         }
+        for command in commands {
+            // Admission checks the agent's limits first: an instance limit
+            // above them never applies, which its writer would not expect.
+            if let own = command.options.maxRunning, own > limits.maxRunning {
+                warn(
+                    "instance \(command.name): max_running \(own) is more than [limits] max_running "
+                        + "\(limits.maxRunning), which is what applies", at: command.location)
+            }
+            if let own = command.options.maxPerUser, own > limits.maxPerUser {
+                warn(
+                    "instance \(command.name): max_per_user \(own) is more than [limits] max_per_user "
+                        + "\(limits.maxPerUser), which is what applies", at: command.location)
+            }
+        }
         let runRules = rules.filter { $0.verdict != .read }
         let coversAll = runRules.contains { $0.target == .all }
         for command in commands where !coversAll && !runRules.contains(where: { $0.target == .instance(command.name) })

@@ -223,6 +223,26 @@ func errorMessagesSayWhatIsExpected(_ text: String, _ message: String) {
         ])
 }
 
+/// Admission checks the agent's limits before an instance's: an instance
+/// limit above them would never apply, and -C says so.
+@Test(arguments: [
+    (
+        "max_running = 10", "[limits]\nmax_running = 8\n",
+        "p:1: instance x: max_running 10 is more than [limits] max_running 8, which is what applies"
+    ),
+    (
+        "max_per_user = 9", "",
+        "p:1: instance x: max_per_user 9 is more than [limits] max_per_user 8, which is what applies"
+    ),
+])
+func anInstanceLimitAboveTheAgentsIsWarnedAbout(_ setting: String, _ limits: String, _ warning: String) throws {
+    let access = "[access]\nallow user * : x\n"
+    let above = try parse([ConfigSource(name: "p", text: "x root t\n[instance x]\n\(setting)\n\(limits)\(access)")])
+    #expect(above.warnings.map(\.description) == [warning])
+    let within = try parse([ConfigSource(name: "p", text: "x root t\n[instance x]\nmax_running = 2\n\(access)")])
+    #expect(within.warnings.isEmpty)
+}
+
 @Test(arguments: [
     ("500ms", Duration.milliseconds(500)), ("30s", .seconds(30)), ("5m", .seconds(300)), ("1h", .seconds(3600)),
     ("2", .seconds(2)), ("1.5s", .milliseconds(1500)), ("0.25h", .seconds(900)), (".5", .milliseconds(500)),
