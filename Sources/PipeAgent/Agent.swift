@@ -80,6 +80,9 @@ final class Agent {
     /// Event metrics whose stream ended in the PDU being answered (see the
     /// fetch trampoline).
     var endedStreamsInPDU: Set<UInt32> = []
+    /// How many times the fetch being answered names its most repeated
+    /// metric: event batches are shared among the copies (see BatchLimits).
+    var copiesInPDU = 1
 
     let readBuffer: UnsafeMutableRawBufferPointer
     /// How run output is stored and sent: the event parameters' PMIDs and
@@ -246,6 +249,9 @@ final class Agent {
         for run in client.activeRuns {
             run.detached = true
             deliver(.stop(.clientGone), to: run, now: now)
+            // A run that had already finished gets no further event: drop
+            // it (and its unread output) now, or nothing ever would.
+            retireIfDone(run)
         }
     }
 

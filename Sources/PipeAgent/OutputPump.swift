@@ -108,7 +108,9 @@ extension Agent {
             let now = Clock.monotonic()
             deliver(.fetched, to: run, now: now)
             guard run.output.hasPendingRecords else { return .none }
-            let (records, bytes) = settings.batches.limits(sincePrevious: run.lastFetchAt.map { now.nanoseconds &- $0 })
+            let (records, bytes) = BatchLimits.share(
+                settings.batches.limits(sincePrevious: run.lastFetchAt.map { now.nanoseconds &- $0 }),
+                among: copiesInPDU)
             run.lastFetchAt = now.nanoseconds
             let reason = run.lifecycle.endReason
             let array = arrays.encode(for: run.id) { writer in

@@ -285,11 +285,12 @@ extension Agent {
         run.shared!.lastRead = now
         let reason = run.lifecycle.endReason
         var batch = SharedBatch()
+        let (records, bytes) = BatchLimits.share((settings.batches.records, settings.batches.bytes), among: copiesInPDU)
         let array = arrays.encode(for: run.id) { writer in
             batch = writer.encode { encoder in
                 run.shared!.output.encode(
-                    from: cursor.records, into: &encoder, maxRecords: settings.batches.records,
-                    maxBytes: settings.batches.bytes, endReason: reason,
+                    from: cursor.records, into: &encoder, maxRecords: records,
+                    maxBytes: bytes, endReason: reason,
                     firstRead: !cursor.recordsStarted)
             }
             return batch.records

@@ -19,10 +19,17 @@ let fetchTrampoline:
         UnsafeMutablePointer<pmdaExt>?
     ) -> Int32 = { count, pmidList, result, ext in
         guard let agent = currentAgent else { return pmdaFetch(count, pmidList, result, ext) }
+        var copies: [pmID: Int] = [:]
+        if let pmidList {
+            for index in 0..<Int(max(0, count)) { copies[pmidList[index], default: 0] += 1 }
+        }
+        agent.copiesInPDU = copies.values.max() ?? 1
+        if agent.copiesInPDU > BatchLimits.maxRepeats { return cpcp_ERR_TOOBIG }
         if let ext { _ = agent.clients.context(ext.pointee.e_context) }
         agent.arrays.beginPDU()
         agent.endedStreamsInPDU = []
         let status = pmdaFetch(count, pmidList, result, ext)
+        if status >= 0, let ext { agent.noteStreamsEndedOnRemovedInstances(context: ext.pointee.e_context) }
         if status >= 0, !agent.endedStreamsInPDU.isEmpty, let resultPointer = result?.pointee {
             agent.markEndedStreams(resultPointer)
         }
@@ -99,6 +106,18 @@ extension Agent {
             return cpcp_FETCH_NOVALUES
         }
         return cpcp_FETCH_STATIC
+    }
+
+    /// A stream whose end record was fetched after a reload removed its
+    /// command: the instance has left the instance domain, so pmdaFetch no
+    /// longer asks for it and the value set would stay empty for ever (pmval
+    /// and pmevent, waiting for PM_ERR_NOTCONN, never exited). Its end is
+    /// said here instead.
+    func noteStreamsEndedOnRemovedInstances(context: Int32) {
+        guard let client = clients.existing(context) else { return }
+        for (instance, stream) in client.streams where commands.nameByNumber[instance] == nil {
+            if case .ended = stream { endedStreamsInPDU.insert(table.pmid(of: .firehose)) }
+        }
     }
 
     /// Sets PM_ERR_NOTCONN on the value sets of ended streams with no values.

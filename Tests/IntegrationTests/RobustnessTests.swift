@@ -57,11 +57,47 @@ extension PipeIntegration {
         func aRepeatedPMIDWithHugeLinesAfterIdleIsAnsweredCorrectly() throws {
             let pid = try Agent.pid()
             Thread.sleep(forTimeInterval: 2.5)
-            let outcome = try HostileClient.run(["dupfetch", "r_bigline", "", "2"])
+            let outcome = try HostileClient.run(["dupfetch", "r_bigline", "", "8"])
             let fields = HostileClient.fields(outcome)
             #expect(outcome.status == 0, "\(outcome)")
             #expect(fields["lines"] == 3 && fields["mismatches"] == 0 && fields["end"] == 1, "\(outcome.out)")
             #expect(try Agent.pid() == pid, "the agent crashed")
+        }
+
+        /// A fetch naming the firehose 160 times (each copy would carry the
+        /// same megabytes: pmcd dropped the agent) is refused whole; at most
+        /// 8 copies share one batch and lose nothing.
+        @Test(.timeLimit(.minutes(2)))
+        func aFetchWithManyCopiesOfAMetricIsRefusedAndTheAgentStays() throws {
+            let pid = try Agent.pid()
+            let many = try HostileClient.run(["dupfetch", "t_seq", "1000000", "160"], user: "pipetest_c")
+            #expect(many.status == 1 && many.err.contains("fetch: Result size exceeded"), "\(many)")
+            let most = try HostileClient.run(
+                ["dupfetch", "t_seq", "300000", "8"], user: "pipetest_c")
+            let fields = HostileClient.fields(most)
+            #expect(most.status == 0 && fields["lines"] == 300_000 && fields["missed"] == 0, "\(most)")
+            #expect(fields["mismatches"] == 0 && fields["end"] == 1, "\(most.out)")
+            #expect(try Agent.pid() == pid, "the agent was dropped")
+        }
+
+        /// Clients that leave without fetching what their finished runs
+        /// wrote: the runs and their output go with them (they stayed for as
+        /// long as the agent ran, about 2 MiB a connection).
+        @Test(.timeLimit(.minutes(2)))
+        func finishedRunsOfClientsThatLeftAreFreed() throws {
+            let pid = try Agent.pid()
+            Thread.sleep(forTimeInterval: 2.5)
+            let before = try Agent.anonymousKilobytes()
+            // 32 runs of 20,000 lines: each fits its queue (so it finishes
+            // before its client leaves) and holds at least 400 KB.
+            for _ in 0..<4 {
+                let outcome = try HostileClient.run(["contexts", "t_seq", "20000", "8", "1"], user: "pipetest_c")
+                #expect(HostileClient.fields(outcome)["started"] == 8, "\(outcome)")
+            }
+            Thread.sleep(forTimeInterval: 3)  // the runs go, then the idle trim
+            let grown = try Agent.anonymousKilobytes() - before
+            #expect(grown < 8 << 10, "the agent kept \(grown) KiB of runs whose clients left")
+            #expect(try Agent.pid() == pid)
         }
 
         /// `setsid sleep &` then exit: the leftover is part of the run and is
@@ -217,12 +253,14 @@ extension PipeIntegration {
         }
 
         /// A reload that removes a running command: its client still gets
-        /// every line and the end record.
-        @Test(.timeLimit(.minutes(1)))
-        func aReloadRemovingARunningCommandLetsItsClientFinish() throws {
+        /// every line and the end record, and then PM_ERR_NOTCONN, which is
+        /// how pmval knows to exit.
+        @Test(
+            .timeLimit(.minutes(1)), arguments: ["pmpipe -i r_stream", "pmval -t 0.1 -x '' -i r_stream pipe.firehose"])
+        func aReloadRemovingARunningCommandLetsItsClientFinish(_ command: String) throws {
             let output = FileManager.default.temporaryDirectory.appendingPathComponent("stream-\(UUID().uuidString)")
                 .path
-            let client = try launch("sh", ["-c", "pmpipe -i r_stream > \(output)"])
+            let client = try launch("sh", ["-c", "\(command) > \(output)"])
             defer { try? FileManager.default.removeItem(atPath: output) }
             #expect(try eventually(timeout: 5) { try Agent.value(of: "pipe.runs.active", instance: "r_stream") == 1 })
             let original = try TestSetup.testConfiguration()
@@ -232,7 +270,11 @@ extension PipeIntegration {
             defer { try? TestSetup.installConfiguration(original) }
             #expect(waitForExit(client, timeout: 20), "the client hung after its command was removed")
             let lines = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-            #expect(lines == (0..<200).map { "line\($0)\n" }.joined(), "\(lines.suffix(200))")
+            if command.hasPrefix("pmpipe") {
+                #expect(lines == (0..<200).map { "line\($0)\n" }.joined(), "\(lines.suffix(200))")
+            } else {
+                #expect(lines.contains("\"line199\""), "\(lines.suffix(300))")
+            }
         }
 
         /// Configuration files: a FIFO makes neither -C nor a reload wait, and
@@ -323,6 +365,9 @@ extension PipeIntegration {
                 #expect(log.contains("processes left in runs' cgroups by an earlier agent"), "\(log)")
             }
             #expect(try run("pmpipe", ["-i", "t_echo", "-x", "again"]).out == "again\n")
+            // The killed agent's log, audit lines included, is kept.
+            let previous = (try? String(contentsOfFile: Integration.agentLog + ".prev", encoding: .utf8)) ?? ""
+            #expect(previous.contains("pmdapipe(\(old)) Info: started:"), "\(previous.suffix(2000))")
         }
 
         /// The log never grows past log_size: it moves to pipe.log.prev.

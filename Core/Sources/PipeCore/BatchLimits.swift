@@ -24,6 +24,23 @@ public struct BatchLimits: Sendable, Equatable {
 
     /// The limits for a fetch that comes `sincePrevious` nanoseconds after
     /// the client's previous fetch of the same run (nil: its first).
+    /// The most times one fetch may name the same metric (PMAPI allows a
+    /// metric to be repeated). Every copy of an event metric carries the
+    /// same records, so a reply grows with the copies: with thousands of
+    /// them one fetch became gigabytes and pmcd dropped the agent. A fetch
+    /// naming a metric more often is refused whole (PM_ERR_TOOBIG) and
+    /// nothing is taken from any queue.
+    public static let maxRepeats = 8
+
+    /// `limits` shared among `copies` value sets of one metric in one fetch,
+    /// so that the reply holds no more than one batch in all; each copy
+    /// still gets at least one record, or a line longer than its share
+    /// would never be delivered.
+    public static func share(_ limits: (records: Int, bytes: Int), among copies: Int) -> (records: Int, bytes: Int) {
+        let copies = max(1, copies)
+        return (max(1, limits.records / copies), max(1, limits.bytes / copies))
+    }
+
     public func limits(sincePrevious: UInt64?) -> (records: Int, bytes: Int) {
         if let elapsed = sincePrevious, elapsed < rapidInterval {
             return (rapidRecords, rapidBytes)

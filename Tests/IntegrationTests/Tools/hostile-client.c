@@ -113,6 +113,8 @@ static int dupfetch(const char *instance, const char *params, int copies)
         }
         pmValueSet *vset = result->vset[0];
         if (vset->numval == PM_ERR_NOTCONN) end = 1;
+        /* pmcd turns the agent's refusal of the fetch into each value set's error. */
+        else if (vset->numval < 0) { fprintf(stderr, "fetch: %s\n", pmErrStr(vset->numval)); return 1; }
         for (int v = 0; v < vset->numval; v++) {
             /* libpcp's own check of the array first (pmUnpackEventRecords
                refuses a malformed one; it costs far more than the agent's
