@@ -91,12 +91,17 @@ static inline void cpcp_log(int priority, const char *message)
  * NAME.prev), so the old log is renamed to NAME.prev here, before.
  */
 extern FILE *__pmRotateLog(const char *, const char *, FILE *, int *);
-static inline void cpcp_rotate_log(const char *logname)
+static inline void cpcp_keep_previous_log(const char *logname)
 {
     char prev[4096];
-    int status = 0;
-    if (snprintf(prev, sizeof(prev), "%s.prev", logname) < (int)sizeof(prev))
+    if (strcmp(logname, "-") != 0 && snprintf(prev, sizeof(prev), "%s.prev", logname) < (int)sizeof(prev))
         (void)rename(logname, prev);
+}
+
+static inline void cpcp_rotate_log(const char *logname)
+{
+    int status = 0;
+    cpcp_keep_previous_log(logname);
     (void)__pmRotateLog(pmGetProgname(), logname, stderr, &status);
 }
 

@@ -33,6 +33,10 @@ public enum PipeAgentMain {
         if let debug = options.debug, pmSetDebug(debug) < 0 {
             FileDescriptor.standardError.writeAll("pmdapipe: unrecognized debug options '\(debug)'\n")
         }
+        // pmOpenLog(3) removes an existing log: the previous agent's goes to
+        // pipe.log.prev first, as at a rotation, so that a restart (after a
+        // crash, say) does not erase the audit trail of what led to it.
+        if let logPath { cpcp_keep_previous_log(logPath) }
         pmdaOpenLog(dispatch)
         Log.opened(path: logPath)
 
