@@ -156,6 +156,25 @@ struct ConfigurationLoader {
                             + "directory here, so every request is refused until it is", at: command.location)
                 }
             }
+            let runsAsRoot =
+                SystemLaunchFacts.lookUpAccount(command.user)?.uid == 0
+                || command.options.capabilities?.isEmpty == false
+            if runsAsRoot {
+                // A script or program behind a wrapper or an interpreter runs
+                // with the same privileges as the program the check below
+                // covers. Only a warning: a root command may well read a
+                // user's file on purpose (`tail -f /home/bob/app.log`).
+                for path in command.template.literalPaths {
+                    var info = stat()
+                    guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG,
+                        let problem = PinnedExecutables.trustProblem(of: path, pinned: false)
+                    else { continue }
+                    problems.warning(
+                        "instance \(command.name) runs as root and names \(path): \(problem), if it is a program or "
+                            + "a script it runs",
+                        at: command.location)
+                }
+            }
             guard command.template.isDirect else { continue }
             let program = command.template.programName
             do {

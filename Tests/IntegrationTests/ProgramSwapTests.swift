@@ -53,7 +53,7 @@ extension PipeIntegration {
                 kill(swapper.processIdentifier, SIGKILL)
                 swapper.waitUntilExit()
             }
-            #expect(try eventually { FileManager.default.fileExists(atPath: user + "/ready") })
+            #expect(eventually { FileManager.default.fileExists(atPath: user + "/ready") })
 
             let good = try TestSetup.testConfiguration()
             defer { try? TestSetup.installConfiguration(good) }
@@ -99,6 +99,32 @@ extension PipeIntegration {
                     "\(config.path):1: instance h_link: \(user) is owned by uid \(uid), who could replace what runs as root"
                 ),
                 "\(checked)")
+        }
+
+        /// A root command whose program is a wrapper or an interpreter (the
+        /// program itself is root's) with a script pipetest_a may replace:
+        /// -C warns for each such file, as the attacker's swap would run as
+        /// root (found by a hostile review: `timeout 5 DIR/prog` ran
+        /// pipetest_a's code as root, and -C said nothing).
+        @Test func aScriptARootCommandNamesInAUsersDirectoryIsWarnedAbout() throws {
+            let (root, user) = try Self.makeDirectories()
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let script = user + "/prog"
+            try "#!/bin/sh\necho hello\n".write(toFile: script, atomically: false, encoding: .utf8)
+            chmod(script, 0o755)
+            let config = try ConfigFile(
+                "h_wrap root timeout 5 \(script)\nh_sh root sh -c 'exec \(script)'\n[access]\nallow user root : *")
+            defer { config.remove() }
+            let checked = try run("\(Integration.pmdasDir)/pipe/pmdapipe", ["-C", "-c", config.path])
+            let uid = try run("id", ["-u", "pipetest_a"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+            for (line, name) in [(1, "h_wrap"), (2, "h_sh")] {
+                #expect(
+                    checked.err.contains(
+                        "warning: \(config.path):\(line): instance \(name) runs as root and names \(script): \(user) "
+                            + "is owned by uid \(uid), who could replace what runs as root, if it is a program or a "
+                            + "script it runs"),
+                    "\(checked)")
+            }
         }
 
         /// `pmdapipe -C` on `config`, expected to refuse it (status 1), and

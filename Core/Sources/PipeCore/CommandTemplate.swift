@@ -76,6 +76,42 @@ public struct CommandTemplate: Sendable, Equatable {
         }.joined()
     }
 
+    /// Absolute paths written literally in the command line after its
+    /// program: whole arguments of a direct command and the words of a
+    /// shell script or of an argument holding one (`sh -c '...'`), split at
+    /// blanks, quotes and shell operators. A program or script behind a
+    /// wrapper or an interpreter (`timeout 5 /opt/x`, `sh /opt/x.sh`,
+    /// `awk -f /opt/x.awk`) is among them; paths built from parameters are
+    /// not.
+    public var literalPaths: [String] {
+        var texts: [String] = []
+        switch form {
+        case .direct(let words):
+            for word in words.dropFirst() {
+                var text = ""
+                for piece in word.pieces {
+                    guard case .literal(let literal) = piece else {
+                        text = ""
+                        break
+                    }
+                    text += literal
+                }
+                texts.append(text)
+            }
+        case .shell(let script):
+            texts.append(script)
+        }
+        let separators = Set(" \t\n'\";|&()<>`".unicodeScalars)
+        var paths: [String] = []
+        for text in texts {
+            for token in text.unicodeScalars.split(whereSeparator: { separators.contains($0) }) {
+                let path = String(String.UnicodeScalarView(token))
+                if path.hasPrefix("/") && !path.contains("$") && !paths.contains(path) { paths.append(path) }
+            }
+        }
+        return paths
+    }
+
     /// The argument vector for one run, from parameters already checked and
     /// converted (`LaunchPlanner`); a missing parameter renders as empty text
     /// rather than trapping.

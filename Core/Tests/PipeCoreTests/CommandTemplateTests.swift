@@ -262,3 +262,19 @@ func theseProgramsWithAParameterAsDataStillParse(_ text: String) throws {
     }
     #expect(try template("sh -c script.sh $1").isDirect)
 }
+
+/// What -C checks, for a command that runs as root, besides its program:
+/// the files its line names literally, behind wrappers and interpreters.
+@Test(arguments: [
+    ("timeout 5 /opt/x/prog $1", ["/opt/x/prog"]),
+    ("/bin/sh /opt/x.sh", ["/opt/x.sh"]),
+    ("awk -f /etc/x.awk $1", ["/etc/x.awk"]),
+    ("sh -c '/opt/a; /opt/b | tee /var/log/c'", ["/opt/a", "/opt/b", "/var/log/c"]),
+    ("btrace -w $1 /dev/$2", []),
+    ("cat /tmp/x$1", []),
+    ("perf script rw-by-file $1", []),
+    ("/usr/bin/env", []),
+])
+func literalPathsAreTheFilesALineNames(_ line: String, _ paths: [String]) throws {
+    #expect(try CommandTemplate.parse(line).literalPaths == paths)
+}
