@@ -281,7 +281,7 @@ extension PipeIntegration {
             let offset = Agent.logSize()
             try Agent.reload()
             #expect(
-                try eventually {
+                eventually {
                     Agent.log(since: offset).contains("instance t_badpin: ")
                         && Agent.log(since: offset).contains("does not match its pinned sha256")
                 }, "\(Agent.log(since: offset))")

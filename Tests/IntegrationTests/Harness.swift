@@ -285,7 +285,7 @@ enum TestSetup {
     nonisolated(unsafe) private static var prepared = false
 
     static func prepare() throws {
-        guard !prepared else { return }
+        guard !prepared else { return try agentStillRunning() }
         guard getuid() == 0 else { throw HarnessError("integration tests need root") }
         guard (try? run("pminfo", ["-f", "pmcd.version"]).status) == 0 else {
             throw HarnessError("pmcd is not running")
@@ -296,6 +296,21 @@ enum TestSetup {
         try createUsers()
         try installConfiguration(testConfiguration())
         prepared = true
+    }
+
+    /// Every test after the first starts with the agent an earlier test
+    /// left. If it is gone, this test fails saying so, and pmcd (SIGHUP)
+    /// starts it again so that one dead agent does not fail every suite
+    /// after it: the test that lost the agent has failed already, or this
+    /// failure points at it in pmcd.log.
+    private static func agentStillRunning() throws {
+        let running = try processes().contains { $0.comm == "pmdapipe" && $0.state != "Z" }
+        guard !running else { return }
+        try PMCDAccess.reload()
+        _ = eventually { (try? Agent.pid()) != nil }
+        throw HarnessError(
+            "pmdapipe was not running at the start of this test: an earlier test left it dead (see "
+                + "\(PMCDAccess.logPath)); pmcd was told to start it again")
     }
 
     static func createUsers() throws {
