@@ -19,11 +19,12 @@ let fetchTrampoline:
         UnsafeMutablePointer<pmdaExt>?
     ) -> Int32 = { count, pmidList, result, ext in
         guard let agent = currentAgent else { return pmdaFetch(count, pmidList, result, ext) }
-        var copies: [pmID: Int] = [:]
-        if let pmidList {
-            for index in 0..<Int(max(0, count)) { copies[pmidList[index], default: 0] += 1 }
+        agent.copiesInPDU = 1
+        if let pmidList, count > 1 {
+            var copies: [pmID: Int] = [:]
+            for index in 0..<Int(count) { copies[pmidList[index], default: 0] += 1 }
+            agent.copiesInPDU = copies.values.max() ?? 1
         }
-        agent.copiesInPDU = copies.values.max() ?? 1
         if agent.copiesInPDU > BatchLimits.maxRepeats { return cpcp_ERR_TOOBIG }
         if let ext { _ = agent.clients.context(ext.pointee.e_context) }
         agent.arrays.beginPDU()
