@@ -144,7 +144,11 @@ struct ConfigurationLoader {
             if !limits.isEmpty, let problem = cgroups.unsupported(limits) {
                 problems.error("instance \(command.name): \(problem)", at: command.location)
             }
-            if SystemLaunchFacts.lookUpAccount(command.user) == nil {
+            // One look-up per command: each reads the account databases,
+            // and this runs at every start and reload.
+            let account = SystemLaunchFacts.lookUpAccount(command.user)
+            let privileged = account?.uid == 0 || options.capabilities?.isEmpty == false
+            if account == nil {
                 problems.error("instance \(command.name): user '\(command.user)' does not exist", at: command.location)
             }
             for (index, type) in options.parameterTypes.sorted(by: { $0.key < $1.key }) {
@@ -156,10 +160,7 @@ struct ConfigurationLoader {
                             + "directory here, so every request is refused until it is", at: command.location)
                 }
             }
-            let runsAsRoot =
-                SystemLaunchFacts.lookUpAccount(command.user)?.uid == 0
-                || command.options.capabilities?.isEmpty == false
-            if runsAsRoot {
+            if privileged {
                 // A script or program behind a wrapper or an interpreter runs
                 // with the same privileges as the program the check below
                 // covers. Only a warning: a root command may well read a
@@ -179,8 +180,6 @@ struct ConfigurationLoader {
             let program = command.template.programName
             do {
                 let path = try Executables.resolve(program)
-                let account = SystemLaunchFacts.lookUpAccount(command.user)
-                let privileged = account?.uid == 0 || command.options.capabilities?.isEmpty == false
                 let pinned = command.options.sha256 != nil
                 if privileged || pinned,
                     let problem = PinnedExecutables.trustProblem(of: path, pinned: !privileged)

@@ -304,8 +304,7 @@ enum TestSetup {
     /// after it: the test that lost the agent has failed already, or this
     /// failure points at it in pmcd.log.
     private static func agentStillRunning() throws {
-        let running = try processes().contains { $0.comm == "pmdapipe" && $0.state != "Z" }
-        guard !running else { return }
+        guard (try? Agent.pid()) == nil else { return }
         try PMCDAccess.reload()
         _ = eventually { (try? Agent.pid()) != nil }
         throw HarnessError(

@@ -116,7 +116,7 @@ extension PipeIntegration {
                 "h_wrap root timeout 5 \(script)\nh_sh root sh -c 'exec \(script)'\n[access]\nallow user root : *")
             defer { config.remove() }
             let checked = try run("\(Integration.pmdasDir)/pipe/pmdapipe", ["-C", "-c", config.path])
-            let uid = try run("id", ["-u", "pipetest_a"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let uid = try Self.pipetestAUID()
             for (line, name) in [(1, "h_wrap"), (2, "h_sh")] {
                 #expect(
                     checked.err.contains(
@@ -132,8 +132,12 @@ extension PipeIntegration {
         private static func refusedCheck(_ config: ConfigFile) throws -> (Outcome, String) {
             let checked = try run("\(Integration.pmdasDir)/pipe/pmdapipe", ["-C", "-c", config.path])
             #expect(checked.status == 1, "\(checked)")
-            let uid = try run("id", ["-u", "pipetest_a"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
-            return (checked, uid)
+            return (checked, try pipetestAUID())
+        }
+
+        /// pipetest_a's uid, as -C names the owner of a file it refuses.
+        private static func pipetestAUID() throws -> String {
+            try run("id", ["-u", "pipetest_a"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
         }
 
         /// A pin on a program its user may rewrite checks bytes that can

@@ -22,8 +22,6 @@ public struct BatchLimits: Sendable, Equatable {
 
     public init() {}
 
-    /// The limits for a fetch that comes `sincePrevious` nanoseconds after
-    /// the client's previous fetch of the same run (nil: its first).
     /// The most times one fetch may name the same metric (PMAPI allows a
     /// metric to be repeated). Every copy of an event metric carries the
     /// same records, so a reply grows with the copies: with thousands of
@@ -41,6 +39,8 @@ public struct BatchLimits: Sendable, Equatable {
         return (max(1, limits.records / copies), max(1, limits.bytes / copies))
     }
 
+    /// The limits for a fetch that comes `sincePrevious` nanoseconds after
+    /// the client's previous fetch of the same run (nil: its first).
     public func limits(sincePrevious: UInt64?) -> (records: Int, bytes: Int) {
         if let elapsed = sincePrevious, elapsed < rapidInterval {
             return (rapidRecords, rapidBytes)
